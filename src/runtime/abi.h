@@ -1,0 +1,136 @@
+// The binary interface between the in-process runtime (linked into an
+// instrumented target) and a tracer (backstep's recorder and replayer).
+//
+// Everything here is plain data with a fixed layout: the tracer reads and
+// writes these structures in the target's memory through ptrace, so the
+// layout is part of the trace format's contract. Bump kAbiVersion on any
+// change.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace backstep::abi {
+
+inline constexpr uint32_t kAbiVersion = 1;
+inline constexpr uint64_t kThreadBlockMagic = 0x3130504554534b42ull;  // "BKSTEP01"
+
+// A syscall number no kernel implements. The runtime issues it once per
+// thread to register its ThreadBlock: natively it fails with ENOSYS (the
+// runtime then knows no tracer listens); under backstep the tracer sees the
+// syscall-entry stop, learns the block's address from rdi, and makes the
+// call return 0.
+inline constexpr long kRegisterSyscall = 0x6b7374;  // 'kst'
+
+// Why the runtime executed its int3 (ThreadBlock::trap_reason).
+enum class TrapReason : uint32_t {
+  kNone = 0,
+  kTickLimit = 1,   // ticks reached tick_limit (a timeslice or a replay target)
+  kMapEvent = 2,    // a map event was published and trap_on_event is set
+  kRingFull = 3,    // the ring holds kRingCapacity undrained events
+};
+
+// The operation a map event happened in.
+enum class MapOp : uint8_t {
+  kNone = 0,
+  kLookup = 1,
+  kAssign = 2,
+  kDelete = 3,
+  kClear = 4,
+  kIterate = 5,
+  kClone = 6,
+  kPutAll = 7,  // only as MapEvent::outer_op: the assigns of a PutAll
+};
+
+// Map-flag transitions and growth steps, in the order Go's runtime makes them.
+enum class MapEventKind : uint8_t {
+  kIterStart = 1,     // iterator bits set, first step about to run
+  kIterStep = 2,      // an iterator step checked hashWriting (clear)
+  kWriteBegin = 3,    // hashWriting set (XOR) by assign/delete/clear
+  kWriteEnd = 4,      // hashWriting cleared at the end of that operation
+  kGrowStart = 5,     // arg0 = old B, arg1 = new B, arg2 = 1 if same-size
+  kEvacuate = 6,      // arg0 = old bucket index evacuated, arg1 = nevacuate after
+  kGrowFinish = 7,    // oldbuckets released
+  kFatal = 8,         // a fatal check failed; arg0 = FatalKind
+};
+
+enum class FatalKind : uint8_t {
+  kNone = 0,
+  kConcurrentWrites = 1,         // "concurrent map writes"
+  kConcurrentReadWrite = 2,      // "concurrent map read and map write"
+  kConcurrentIterateWrite = 3,   // "concurrent map iteration and map write"
+  kConcurrentCloneWrite = 4,     // "concurrent map clone and map write"
+};
+
+// Map flag bits, as in Go's runtime/map.go.
+inline constexpr uint8_t kFlagIterator = 1;
+inline constexpr uint8_t kFlagOldIterator = 2;
+inline constexpr uint8_t kFlagHashWriting = 4;
+inline constexpr uint8_t kFlagSameSizeGrow = 8;
+
+// One map event: 64 bytes, one cache line.
+struct MapEvent {
+  uint64_t seq;          // per-thread sequence number, from 0
+  uint64_t ticks;        // the thread's tick count when the event was made
+  uint64_t map;          // address of the map header
+  uint64_t site;         // code address of the transition
+  uint64_t count;        // live entries
+  uint64_t nevacuate;    // evacuation mark
+  uint32_t tid;          // kernel thread id
+  uint8_t kind;          // MapEventKind
+  uint8_t op;            // MapOp in which it happened
+  uint8_t outer_op;      // MapOp of the caller (kPutAll for PutAll's assigns)
+  uint8_t flags_before;  // map flags before the transition
+  uint8_t flags_after;   // map flags after it
+  uint8_t B;             // log2 of the bucket count (after the transition)
+  uint8_t arg0;          // kind-specific, see MapEventKind
+  uint8_t arg2;
+  uint32_t arg1;
+};
+static_assert(sizeof(MapEvent) == 64);
+
+inline constexpr uint32_t kRingCapacity = 256;  // power of two
+
+// The per-thread block, in the target's TLS. The runtime fills the ring
+// and counts ticks; the tracer reads the ring and writes the control fields.
+struct ThreadBlock {
+  uint64_t magic;          // kThreadBlockMagic once registered
+  uint32_t version;        // kAbiVersion
+  uint32_t tid;            // kernel thread id of the owner
+  uint64_t ticks;          // basic blocks executed by instrumented code
+  uint64_t tick_limit;     // tracer-written: trap when ticks reaches it
+  uint32_t traced;         // 1 when a tracer answered the registration
+  uint32_t trap_on_event;  // tracer-written: trap after each map event
+  uint32_t trap_reason;    // TrapReason of the last trap
+  uint32_t ring_capacity;  // kRingCapacity
+  uint64_t ring_head;      // events ever published by this thread
+  uint64_t ring_drained;   // tracer-written: events it has consumed
+  uint64_t reserved[2];
+  MapEvent ring[kRingCapacity];
+};
+static_assert(offsetof(ThreadBlock, ticks) == 16);
+static_assert(offsetof(ThreadBlock, ring) == 80);
+
+// The instrumented map's header, first member of every GoMap, laid out like
+// Go's hmap so that a tracer can decode any map from its address alone.
+struct MapHeader {
+  uint64_t count;           // live entries
+  uint8_t flags;            // kFlag* bits
+  uint8_t B;                // log2 of the bucket count
+  uint16_t noverflow;       // approximate number of overflow buckets
+  uint32_t hash0;           // per-map hash seed
+  uint64_t buckets;         // address of 2^B buckets
+  uint64_t oldbuckets;      // previous bucket array while growing, else 0
+  uint64_t nevacuate;       // old buckets below this are evacuated
+  uint64_t extra;           // implementation-private (overflow bookkeeping)
+  uint32_t key_size;        // sizeof(K): lets a tracer walk buckets
+  uint32_t value_size;      // sizeof(V)
+  uint32_t bucket_size;     // sizeof(bucket), overflow pointer last
+  uint32_t key_offset;      // offset of keys[0] in a bucket (tophash at 0)
+  uint32_t value_offset;    // offset of values[0] in a bucket
+  int32_t live_iterators;   // iterators not yet destroyed (debug aid; Go has none)
+  uint64_t magic;           // kMapHeaderMagic while the map is alive
+};
+inline constexpr uint64_t kMapHeaderMagic = 0x50414d4f47534b42ull;  // "BKSGOMAP"
+
+}  // namespace backstep::abi

@@ -1,0 +1,57 @@
+// The software progress counter. With -fsanitize-coverage=trace-pc the
+// compiler calls __sanitizer_cov_trace_pc() at every basic block of an
+// instrumented target; counting them per thread gives "ticks": exact and
+// deterministic positions that replay can find again, standing in for the
+// retired-branch counter rr takes from a PMU this machine kind lacks.
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "runtime/runtime.h"
+#include "runtime/thread_state.h"
+
+namespace backstep::rt {
+namespace {
+
+// initial-exec: the block is in the executable's static TLS, one
+// %fs-relative access away, and never allocated lazily.
+thread_local abi::ThreadBlock tls_block __attribute__((tls_model("initial-exec")));
+
+[[gnu::noinline, gnu::cold]] void tick_slow_path(abi::ThreadBlock& b) {
+  if (b.magic != abi::kThreadBlockMagic) {
+    register_thread(b);
+    if (b.ticks < b.tick_limit) return;
+  }
+  trap_to_tracer(b, abi::TrapReason::kTickLimit);
+}
+
+}  // namespace
+
+abi::ThreadBlock& this_thread_block() {
+  abi::ThreadBlock& b = tls_block;
+  if (__builtin_expect(b.magic != abi::kThreadBlockMagic, 0)) register_thread(b);
+  return b;
+}
+
+void register_thread(abi::ThreadBlock& b) {
+  b.version = abi::kAbiVersion;
+  b.tid = static_cast<uint32_t>(::syscall(SYS_gettid));
+  b.ring_capacity = abi::kRingCapacity;
+  // Natively nothing stops this thread; a tracer overwrites the limit while
+  // the registration syscall is stopped.
+  b.tick_limit = UINT64_MAX;
+  b.magic = abi::kThreadBlockMagic;
+  int saved_errno = errno;
+  long r = ::syscall(abi::kRegisterSyscall, &b, sizeof b);
+  errno = saved_errno;
+  b.traced = (r == 0) ? 1 : 0;
+}
+
+}  // namespace backstep::rt
+
+extern "C" void __sanitizer_cov_trace_pc() {
+  backstep::abi::ThreadBlock& b = backstep::rt::tls_block;
+  if (__builtin_expect(++b.ticks >= b.tick_limit, 0)) backstep::rt::tick_slow_path(b);
+}
