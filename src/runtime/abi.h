@@ -49,9 +49,11 @@ enum class MapEventKind : uint8_t {
   kWriteBegin = 3,    // hashWriting set (XOR) by assign/delete/clear
   kWriteEnd = 4,      // hashWriting cleared at the end of that operation
   kGrowStart = 5,     // arg0 = old B, arg1 = new B, arg2 = 1 if same-size
-  kEvacuate = 6,      // arg0 = old bucket index evacuated, arg1 = nevacuate after
+  kEvacuate = 6,      // arg1 = old bucket index evacuated; the event's nevacuate field is the
+                      // mark after advancing; arg2 = 1 if old entries were kept for iterators
   kGrowFinish = 7,    // oldbuckets released
-  kFatal = 8,         // a fatal check failed; arg0 = FatalKind
+  kFatal = 8,         // a fatal check failed; arg0 = FatalKind, arg1 = GoMapFatalSite
+                      // (1 on entry / iterator step, 2 at the end of a write, 3 clone per entry)
 };
 
 enum class FatalKind : uint8_t {
@@ -61,6 +63,23 @@ enum class FatalKind : uint8_t {
   kConcurrentIterateWrite = 3,   // "concurrent map iteration and map write"
   kConcurrentCloneWrite = 4,     // "concurrent map clone and map write"
 };
+
+// The fixed text Go prints for each fatal check.
+inline const char* fatal_message(FatalKind kind) {
+  switch (kind) {
+    case FatalKind::kConcurrentWrites:
+      return "concurrent map writes";
+    case FatalKind::kConcurrentReadWrite:
+      return "concurrent map read and map write";
+    case FatalKind::kConcurrentIterateWrite:
+      return "concurrent map iteration and map write";
+    case FatalKind::kConcurrentCloneWrite:
+      return "concurrent map clone and map write";
+    case FatalKind::kNone:
+      break;
+  }
+  return "unknown map fatal";
+}
 
 // Map flag bits, as in Go's runtime/map.go.
 inline constexpr uint8_t kFlagIterator = 1;
@@ -125,7 +144,7 @@ struct MapHeader {
   uint64_t extra;           // implementation-private (overflow bookkeeping)
   uint32_t key_size;        // sizeof(K): lets a tracer walk buckets
   uint32_t value_size;      // sizeof(V)
-  uint32_t bucket_size;     // sizeof(bucket), overflow pointer last
+  uint32_t bucket_size;     // sizeof(bucket); the overflow pointer is at bucket_size - 8
   uint32_t key_offset;      // offset of keys[0] in a bucket (tophash at 0)
   uint32_t value_offset;    // offset of values[0] in a bucket
   int32_t live_iterators;   // iterators not yet destroyed (debug aid; Go has none)

@@ -63,21 +63,7 @@ void publish_map_event(const MapEventFields& fields) {
   publish(fields, reinterpret_cast<uint64_t>(__builtin_return_address(0)));
 }
 
-const char* fatal_message(abi::FatalKind kind) {
-  switch (kind) {
-    case abi::FatalKind::kConcurrentWrites:
-      return "concurrent map writes";
-    case abi::FatalKind::kConcurrentReadWrite:
-      return "concurrent map read and map write";
-    case abi::FatalKind::kConcurrentIterateWrite:
-      return "concurrent map iteration and map write";
-    case abi::FatalKind::kConcurrentCloneWrite:
-      return "concurrent map clone and map write";
-    case abi::FatalKind::kNone:
-      break;
-  }
-  return "unknown map fatal";
-}
+const char* fatal_message(abi::FatalKind kind) { return abi::fatal_message(kind); }
 
 void map_fatal(const MapEventFields& fields, abi::FatalKind kind) {
   MapEventFields f = fields;
@@ -89,7 +75,7 @@ void map_fatal(const MapEventFields& fields, abi::FatalKind kind) {
   // stack, then SIGABRT so that tracers, debuggers and core dumps see it.
   char line[160];
   int n = std::snprintf(line, sizeof line, "fatal error: %s\n\nthread %d [running]:\n",
-                        fatal_message(kind), static_cast<int>(this_thread_block().tid));
+                        abi::fatal_message(kind), static_cast<int>(this_thread_block().tid));
   if (n > 0) {
     [[maybe_unused]] ssize_t ignored = ::write(STDERR_FILENO, line, static_cast<size_t>(n));
   }

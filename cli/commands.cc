@@ -1,0 +1,196 @@
+#include "cli/commands.h"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fmt/core.h>
+#include <map>
+
+#include "disasm/disassembler.h"
+#include "ptrace/inferior.h"
+#include "recorder/recorder.h"
+#include "replayer/replay_session.h"
+#include "syscalls/syscall_table.h"
+#include "trace/trace_dir.h"
+#include "trace/trace_reader.h"
+
+extern char** environ;
+
+namespace backstep::cli {
+namespace {
+
+trace::Trace load(const std::string& arg) {
+  return trace::Trace::load(trace::TraceDir::resolve(arg).path());
+}
+
+std::string ending(bool exited, int code) {
+  if (exited) return fmt::format("exited with status {}", code);
+  const char* name = sigabbrev_np(code);
+  return fmt::format("killed by SIG{} ({})", name ? name : "?", code);
+}
+
+void print_registers(const Registers& r) {
+  fmt::print("rax {:#018x}  rbx {:#018x}  rcx {:#018x}  rdx {:#018x}\n", r.rax, r.rbx, r.rcx,
+             r.rdx);
+  fmt::print("rsi {:#018x}  rdi {:#018x}  rbp {:#018x}  rsp {:#018x}\n", r.rsi, r.rdi, r.rbp,
+             r.rsp);
+  fmt::print("r8  {:#018x}  r9  {:#018x}  r10 {:#018x}  r11 {:#018x}\n", r.r8, r.r9, r.r10,
+             r.r11);
+  fmt::print("r12 {:#018x}  r13 {:#018x}  r14 {:#018x}  r15 {:#018x}\n", r.r12, r.r13, r.r14,
+             r.r15);
+  fmt::print("rip {:#018x}  eflags {:#x}  fs_base {:#x}\n", r.rip, r.eflags, r.fs_base);
+}
+
+}  // namespace
+
+int run_record(const RecordArgs& args) {
+  recorder::RecordOptions options;
+  options.program.exe = resolve_program(args.command.at(0));
+  options.program.argv = args.command;
+  for (char** e = environ; *e; ++e) options.program.envp.emplace_back(*e);
+  options.program.cwd = std::filesystem::current_path().string();
+  options.scheduler.chaos = args.chaos;
+  if (args.seed) {
+    options.scheduler.seed = *args.seed;
+  } else if (args.chaos) {
+    uint64_t seed = 0;
+    if (::getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = static_cast<uint64_t>(::getpid());
+    options.scheduler.seed = seed % 1000000000;
+  }
+  if (args.timeslice) options.scheduler.timeslice = *args.timeslice;
+  options.trace_dir = args.output.empty()
+                          ? trace::TraceDir::choose_default(options.program.exe).path()
+                          : trace::TraceDir::create_new(args.output).path();
+  if (args.chaos) fmt::print(stderr, "backstep: chaos scheduler, seed {}\n", options.scheduler.seed);
+  recorder::RecordResult r = recorder::record(options);
+  fmt::print(stderr, "backstep: recorded {} in {} ({}{})\n", options.program.exe,
+             r.trace_dir.string(), ending(r.exited, r.code),
+             r.fatal_message.empty() ? "" : ", fatal error: " + r.fatal_message);
+  return r.shell_status();
+}
+
+int run_replay(const ReplayArgs& args) {
+  trace::Trace t = load(args.trace);
+  replayer::ReplayOptions options;
+  options.echo_output = !args.quiet;
+  options.until_event = args.until_event;
+  options.until_fatal = args.until_fatal;
+  replayer::ReplayResult r = replayer::replay(t, options);
+  if (r.stopped_at) {
+    const replayer::Position& p = *r.stopped_at;
+    fmt::print("stopped at event {}: thread {}, tick {}\n", p.event, p.tid, p.ticks);
+    print_registers(r.regs);
+    Disassembler dis;
+    auto insns = dis.decode(std::span<const uint8_t>(r.code_at_rip, sizeof r.code_at_rip), r.regs.rip, 1);
+    if (!insns.empty()) fmt::print("=> {:#x}: {}\n", insns[0].address, insns[0].text);
+    return 0;
+  }
+  if (r.truncated || t.truncated()) {
+    fmt::print(stderr, "backstep: the trace was cut short; replayed {} stops up to the cut\n",
+               r.stops);
+    return 3;
+  }
+  fmt::print(stderr, "backstep: replay complete: {} stops, {} map events; the program {}{}\n",
+             r.stops, r.map_events, ending(r.exited, r.code),
+             r.fatal_message.empty() ? "" : " (fatal error: " + r.fatal_message + ")");
+  return 0;
+}
+
+int run_info(const std::string& arg) {
+  trace::Trace t = load(arg);
+  const trace::Header& h = t.header();
+  std::map<std::string, uint64_t> kinds;
+  std::map<int32_t, bool> threads;
+  uint64_t switches = 0, map_events = 0;
+  for (const auto& e : t.events()) {
+    if (auto* s = std::get_if<trace::Stop>(&e)) {
+      kinds[trace::stop_kind_name(s->kind)]++;
+      threads[s->tid] = true;
+    } else if (std::holds_alternative<trace::Switch>(e)) {
+      switches++;
+    } else if (std::holds_alternative<trace::MapEventRecord>(e)) {
+      map_events++;
+    }
+  }
+  fmt::print("trace:      {}\n", t.dir().string());
+  fmt::print("program:    {}\n", h.exe);
+  std::string argv;
+  for (const auto& a : h.argv) argv += (argv.empty() ? "" : " ") + a;
+  fmt::print("argv:       {}\n", argv);
+  fmt::print("cpu:        {}\n", h.cpu_model);
+  fmt::print("scheduler:  {}{}\n", h.scheduler,
+             h.scheduler == "chaos" ? fmt::format(" (seed {})", h.seed) : "");
+  fmt::print("threads:    {}\n", threads.size());
+  fmt::print("events:     {} records, {} switches, {} map events\n", t.events().size(), switches,
+             map_events);
+  for (const auto& [k, n] : kinds) fmt::print("  {:<14} {}\n", k, n);
+  if (const trace::End* end = t.end()) {
+    fmt::print("ended:      {}\n", ending(end->exited, end->code));
+    if (!end->fatal_message.empty()) {
+      fmt::print("fatal:      {} (thread {})\n", end->fatal_message, end->fatal_tid);
+    }
+  } else {
+    fmt::print("ended:      unknown: the trace was cut short\n");
+  }
+  return 0;
+}
+
+int run_dump(const std::string& arg, bool json) {
+  trace::Trace t = load(arg);
+  const auto& ev = t.events();
+  for (size_t i = 0; i < ev.size(); ++i) {
+    std::string line;
+    if (auto* s = std::get_if<trace::Stop>(&ev[i])) {
+      std::string what;
+      if (s->kind == trace::StopKind::kSyscallEntry || s->kind == trace::StopKind::kSyscallExit) {
+        what = std::string(sys::syscall_name(s->value));
+      }
+      line = json ? fmt::format(R"({{"event":{},"type":"stop","tid":{},"kind":"{}","ticks":{},"rip":{},"value":{},"result":{},"syscall":"{}"}})",
+                                i, s->tid, trace::stop_kind_name(s->kind), s->ticks, s->regs.rip,
+                                s->value, s->result, what)
+                  : fmt::format("{:>7} stop   tid {} {} {} ticks {} rip {:#x} value {} result {}",
+                                i, s->tid, trace::stop_kind_name(s->kind), what, s->ticks,
+                                s->regs.rip, s->value, s->result);
+    } else if (auto* m = std::get_if<trace::MapEventRecord>(&ev[i])) {
+      const abi::MapEvent& e = m->event;
+      line = json ? fmt::format(R"({{"event":{},"type":"map","tid":{},"kind":"{}","op":"{}","outer_op":"{}","map":{},"flags_before":{},"flags_after":{},"B":{},"count":{},"nevacuate":{},"site":{},"ticks":{}}})",
+                                i, e.tid, trace::map_event_kind_name(e.kind), trace::map_op_name(e.op),
+                                trace::map_op_name(e.outer_op), e.map, e.flags_before, e.flags_after,
+                                e.B, e.count, e.nevacuate, e.site, e.ticks)
+                  : fmt::format("{:>7} map    tid {} {} in {}{} map {:#x} flags {:#x}->{:#x} B {} count {} nevacuate {} site {:#x} ticks {}",
+                                i, e.tid, trace::map_event_kind_name(e.kind), trace::map_op_name(e.op),
+                                e.outer_op ? fmt::format(" ({})", trace::map_op_name(e.outer_op)) : "",
+                                e.map, e.flags_before, e.flags_after, e.B, e.count, e.nevacuate,
+                                e.site, e.ticks);
+    } else if (auto* w = std::get_if<trace::Switch>(&ev[i])) {
+      line = json ? fmt::format(R"({{"event":{},"type":"switch","from":{},"to":{},"reason":"{}","ticks":{}}})",
+                                i, w->from, w->to, trace::switch_reason_name(w->reason), w->ticks)
+                  : fmt::format("{:>7} switch {} -> {} ({}) at tick {}", i, w->from, w->to,
+                                trace::switch_reason_name(w->reason), w->ticks);
+    } else if (auto* f = std::get_if<trace::FileMap>(&ev[i])) {
+      line = json ? fmt::format(R"({{"event":{},"type":"file_map","tid":{},"addr":{},"length":{},"path":"{}"}})",
+                                i, f->tid, f->addr, f->length, f->path)
+                  : fmt::format("{:>7} mmap   tid {} {:#x}+{:#x} {}", i, f->tid, f->addr,
+                                f->length, f->path);
+    } else if (auto* e = std::get_if<trace::End>(&ev[i])) {
+      line = json ? fmt::format(R"({{"event":{},"type":"end","exited":{},"code":{},"fatal":"{}"}})",
+                                i, e->exited, e->code, e->fatal_message)
+                  : fmt::format("{:>7} end    {}{}", i, ending(e->exited, e->code),
+                                e->fatal_message.empty() ? "" : ", fatal error: " + e->fatal_message);
+    } else if (std::holds_alternative<trace::Header>(ev[i])) {
+      line = json ? fmt::format(R"({{"event":{},"type":"header"}})", i)
+                  : fmt::format("{:>7} header {}", i, t.header().exe);
+    } else {
+      line = json ? fmt::format(R"({{"event":{},"type":"exec"}})", i)
+                  : fmt::format("{:>7} exec   tid {}", i, t.exec().tid);
+    }
+    fmt::print("{}\n", line);
+  }
+  if (t.truncated()) fmt::print(stderr, "backstep: the trace was cut short after {} records\n", ev.size());
+  return 0;
+}
+
+}  // namespace backstep::cli

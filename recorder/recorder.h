@@ -1,0 +1,35 @@
+// backstep record: runs a program under ptrace one thread at a time and
+// writes everything replay needs into a trace directory.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "ptrace/inferior.h"
+#include "recorder/scheduler.h"
+
+namespace backstep::recorder {
+
+struct RecordOptions {
+  LaunchSpec program;
+  std::filesystem::path trace_dir;  // created; must not exist or be empty
+  Scheduler::Options scheduler;
+};
+
+struct RecordResult {
+  std::filesystem::path trace_dir;
+  bool exited = false;       // exit(code) rather than a signal
+  int code = 0;              // exit code or signal number
+  std::string fatal_message; // the map's fatal error, if any
+  uint64_t stops = 0;
+  uint64_t map_events = 0;
+  // What a shell would report: the exit code, or 128 + signal.
+  int shell_status() const { return exited ? code : 128 + code; }
+};
+
+// Records one run. Throws Error when the program cannot be started or the
+// recording cannot be written; the program's own failure is a result.
+RecordResult record(const RecordOptions& options);
+
+}  // namespace backstep::recorder

@@ -1,0 +1,59 @@
+#include "recorder/scheduler.h"
+
+#include <algorithm>
+
+namespace backstep::recorder {
+
+Scheduler::Scheduler(const Options& options) : options_(options), rng_(options.seed) {}
+
+void Scheduler::add_thread(pid_t tid) { priority_[tid] = options_.chaos ? rng_() % 100 : 0; }
+
+void Scheduler::remove_thread(pid_t tid) { priority_.erase(tid); }
+
+uint64_t Scheduler::next_timeslice() {
+  if (!options_.chaos) return options_.timeslice;
+  // Short and varied slices: preemption lands at many different points.
+  std::uniform_int_distribution<uint64_t> d(50, 20'000);
+  return d(rng_);
+}
+
+bool Scheduler::should_switch(trace::SwitchReason reason) {
+  switch (reason) {
+    case trace::SwitchReason::kBlocked:
+    case trace::SwitchReason::kTimeslice:
+    case trace::SwitchReason::kExited:
+    case trace::SwitchReason::kYield:
+    case trace::SwitchReason::kStart:
+      return true;
+    case trace::SwitchReason::kMapEvent:
+      return options_.chaos && rng_() % 8 == 0;
+    case trace::SwitchReason::kChaos:
+      return options_.chaos && rng_() % 16 == 0;
+  }
+  return false;
+}
+
+pid_t Scheduler::pick(const std::vector<pid_t>& runnable, pid_t current) {
+  std::vector<pid_t> others;
+  for (pid_t t : runnable) {
+    if (t != current) others.push_back(t);
+  }
+  const std::vector<pid_t>& from = others.empty() ? runnable : others;
+  if (!options_.chaos) {
+    // Fair: the next thread after `current` in tid order, round robin.
+    auto it = std::upper_bound(from.begin(), from.end(), current);
+    if (it == from.end()) it = from.begin();
+    return *it;
+  }
+  // Chaos: mostly the highest random priority, sometimes anyone, and
+  // priorities reshuffle now and then so no thread starves for long.
+  if (rng_() % 4 == 0) return from[rng_() % from.size()];
+  if (rng_() % 32 == 0) {
+    for (auto& [tid, prio] : priority_) prio = rng_() % 100;
+  }
+  return *std::max_element(from.begin(), from.end(), [&](pid_t a, pid_t b) {
+    return priority_[a] < priority_[b];
+  });
+}
+
+}  // namespace backstep::recorder

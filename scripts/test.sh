@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds backstep and runs the whole test suite (what CI runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+backstep_install_deps
+backstep_build
+ctest --test-dir "${BACKSTEP_BUILD_DIR:-build}" --output-on-failure -j"$(nproc)"

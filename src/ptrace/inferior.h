@@ -1,0 +1,76 @@
+// Starting a program under ptrace, isolated so that a recording can be
+// re-executed identically: a fresh PID namespace (thread ids are handed out
+// in creation order), no address-space randomization, and rdtsc trapping.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "ptrace/task.h"
+
+namespace backstep {
+
+struct LaunchSpec {
+  std::string exe;                // absolute path of the program to exec
+  std::vector<std::string> argv;  // argv[0] included
+  std::vector<std::string> envp;
+  std::string cwd;
+};
+
+// The ptrace options every backstep session uses. EXITKILL: the tracee dies
+// with the tracer, so a killed backstep never leaves a stopped program.
+unsigned long backstep_ptrace_options();
+
+// The traced program and the two helper processes that hold its PID
+// namespace. Destroying it kills them all and reaps what it can.
+class Inferior {
+ public:
+  // Forks, execs spec.exe traced, and returns with the program's only thread
+  // stopped at its PTRACE_EVENT_EXEC stop. Throws Error with a one-line
+  // message when the program cannot be started.
+  static Inferior launch(const LaunchSpec& spec);
+
+  Inferior(Inferior&& other) noexcept;
+  Inferior& operator=(Inferior&&) = delete;
+  Inferior(const Inferior&) = delete;
+  ~Inferior();
+
+  pid_t leader() const { return leader_; }
+  bool in_pid_namespace() const { return in_pid_namespace_; }
+  // The namespace holder, a real child of ours: waitpid reports it too.
+  pid_t holder() const { return holder_; }
+  // Kills the program now (SIGKILL to the whole namespace).
+  void kill();
+
+ private:
+  Inferior(pid_t holder, pid_t leader, bool ns)
+      : holder_(holder), leader_(leader), in_pid_namespace_(ns) {}
+  pid_t holder_ = -1;
+  pid_t leader_ = -1;
+  bool in_pid_namespace_ = false;
+};
+
+// The auxiliary vector and AT_RANDOM bytes of a process stopped at its exec
+// stop, found by walking the initial stack from rsp.
+struct InitialStack {
+  struct AuxEntry {
+    uint64_t addr;  // where the entry's type word lives
+    uint64_t type;
+    uint64_t value;
+  };
+  std::vector<AuxEntry> auxv;
+  uint64_t random_addr = 0;  // AT_RANDOM
+  static InitialStack read(const AddressSpace& mem, uint64_t rsp);
+  // Turns AT_SYSINFO_EHDR into AT_IGNORE so that libc makes real syscalls
+  // for clock_gettime, gettimeofday, time and getcpu, which ptrace sees.
+  void hide_vdso(const AddressSpace& mem);
+  std::vector<std::byte> auxv_bytes() const;
+};
+
+// Resolves a program name the way execvp would; throws a one-line Error if
+// it does not exist or cannot be executed.
+std::string resolve_program(const std::string& name);
+
+}  // namespace backstep

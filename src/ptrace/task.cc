@@ -1,0 +1,155 @@
+#include "ptrace/task.h"
+
+#include <fcntl.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+
+#include <fmt/core.h>
+
+#include <fstream>
+#include <string>
+
+#include "base/errors.h"
+
+namespace backstep {
+
+AddressSpace::AddressSpace(pid_t pid) : pid_(pid) {
+  mem_.reset(::open(fmt::format("/proc/{}/mem", pid).c_str(), O_RDWR | O_CLOEXEC));
+  if (!mem_) throw_errno(fmt::format("cannot open the memory of process {}", pid));
+}
+
+bool AddressSpace::read(uint64_t addr, void* out, size_t len) const {
+  auto* p = static_cast<char*>(out);
+  while (len > 0) {
+    ssize_t n = ::pread64(mem_.get(), p, len, static_cast<off64_t>(addr));
+    if (n <= 0) return false;
+    p += n;
+    addr += static_cast<uint64_t>(n);
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+void AddressSpace::read_or_throw(uint64_t addr, void* out, size_t len) const {
+  if (!read(addr, out, len)) {
+    throw Error(fmt::format("cannot read {} bytes at {:#x} in process {}", len, addr, pid_));
+  }
+}
+
+std::vector<std::byte> AddressSpace::read_bytes(uint64_t addr, size_t len) const {
+  std::vector<std::byte> out(len);
+  read_or_throw(addr, out.data(), len);
+  return out;
+}
+
+std::string AddressSpace::read_string(uint64_t addr, size_t max) const {
+  std::string s;
+  char buf[256];
+  while (s.size() < max) {
+    size_t want = std::min(sizeof buf, max - s.size());
+    // Stop at a page end so a string ending just before unmapped memory reads.
+    size_t to_page = 4096 - (addr & 4095);
+    want = std::min(want, to_page);
+    if (!read(addr, buf, want)) break;
+    for (size_t i = 0; i < want; ++i) {
+      if (buf[i] == '\0') return s;
+      s.push_back(buf[i]);
+    }
+    addr += want;
+  }
+  return s;
+}
+
+bool AddressSpace::write(uint64_t addr, const void* data, size_t len) const {
+  const auto* p = static_cast<const char*>(data);
+  while (len > 0) {
+    ssize_t n = ::pwrite64(mem_.get(), p, len, static_cast<off64_t>(addr));
+    if (n <= 0) return false;
+    p += n;
+    addr += static_cast<uint64_t>(n);
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+void AddressSpace::write_or_throw(uint64_t addr, const void* data, size_t len) const {
+  if (!write(addr, data, len)) {
+    throw Error(fmt::format("cannot write {} bytes at {:#x} in process {}", len, addr, pid_));
+  }
+}
+
+Registers Task::regs() const {
+  Registers r{};
+  if (::ptrace(PTRACE_GETREGS, tid_, nullptr, &r) != 0) {
+    throw_errno(fmt::format("PTRACE_GETREGS of thread {}", tid_));
+  }
+  return r;
+}
+
+void Task::set_regs(const Registers& r) const {
+  if (::ptrace(PTRACE_SETREGS, tid_, nullptr, &r) != 0) {
+    throw_errno(fmt::format("PTRACE_SETREGS of thread {}", tid_));
+  }
+}
+
+siginfo_t Task::siginfo() const {
+  siginfo_t si{};
+  if (::ptrace(PTRACE_GETSIGINFO, tid_, nullptr, &si) != 0) {
+    throw_errno(fmt::format("PTRACE_GETSIGINFO of thread {}", tid_));
+  }
+  return si;
+}
+
+unsigned long Task::event_message() const {
+  unsigned long msg = 0;
+  if (::ptrace(PTRACE_GETEVENTMSG, tid_, nullptr, &msg) != 0) {
+    throw_errno(fmt::format("PTRACE_GETEVENTMSG of thread {}", tid_));
+  }
+  return msg;
+}
+
+bool Task::resume(Resume how, int signal) const {
+  __ptrace_request req = how == Resume::kSyscall      ? PTRACE_SYSCALL
+                         : how == Resume::kSingleStep ? PTRACE_SINGLESTEP
+                                                      : PTRACE_CONT;
+  if (::ptrace(req, tid_, nullptr, reinterpret_cast<void*>(static_cast<intptr_t>(signal))) != 0) {
+    if (errno == ESRCH) return false;
+    throw_errno(fmt::format("resuming thread {}", tid_));
+  }
+  return true;
+}
+
+std::string WaitStatus::describe() const {
+  if (exited()) return fmt::format("thread {} exited with status {}", tid, exit_code());
+  if (signaled()) return fmt::format("thread {} killed by signal {}", tid, term_signal());
+  if (syscall_stop()) return fmt::format("thread {} at a syscall stop", tid);
+  if (ptrace_event()) return fmt::format("thread {} at ptrace event {}", tid, ptrace_event());
+  if (stopped()) return fmt::format("thread {} stopped by signal {}", tid, stop_signal());
+  return fmt::format("thread {}: wait status {:#x}", tid, status);
+}
+
+pid_t namespace_tid(pid_t tid) {
+  std::ifstream in(fmt::format("/proc/{}/status", tid));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("NSpid:", 0) == 0) {
+      auto last = line.find_last_of(" \t");
+      return static_cast<pid_t>(std::stol(line.substr(last + 1)));
+    }
+  }
+  return tid;
+}
+
+std::optional<WaitStatus> wait_for(pid_t tid, bool nohang) {
+  for (;;) {
+    int status = 0;
+    pid_t got = ::waitpid(tid, &status, __WALL | (nohang ? WNOHANG : 0));
+    if (got > 0) return WaitStatus{got, status};
+    if (got == 0) return std::nullopt;
+    if (errno == EINTR) continue;
+    if (errno == ECHILD) return std::nullopt;
+    throw_errno("waitpid");
+  }
+}
+
+}  // namespace backstep

@@ -1,0 +1,165 @@
+// The recording's vocabulary: what the recorder writes into a trace's
+// `events` stream and the replayer reads back, one record per fact.
+//
+// A recording is the global sequence of the threads' *stops* (syscall
+// entries and exits, tick traps, map-event traps, signals, clones, exits),
+// each saying how the thread was resumed to reach it and what the thread
+// looked like there. Replaying is resuming the same thread the same way and
+// checking that it stops at the same place: that is what makes divergence
+// detectable at every event.
+#pragma once
+
+#include <sys/user.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "runtime/abi.h"
+#include "trace/record.h"
+
+namespace backstep::trace {
+
+// Version of the event vocabulary (the container has its own version).
+inline constexpr uint32_t kEventsVersion = 1;
+
+enum class RecordType : uint16_t {
+  kHeader = 1,
+  kExec = 2,
+  kStop = 3,
+  kMapEvent = 4,
+  kSwitch = 5,
+  kFileMap = 6,
+  kEnd = 7,
+  kPatch = 8,
+};
+
+struct Header {
+  uint32_t events_version = kEventsVersion;
+  std::string exe;
+  std::vector<std::string> argv;
+  std::vector<std::string> envp;
+  std::string cwd;
+  std::string cpu_model;
+  std::string scheduler;  // "fair" or "chaos"
+  uint64_t seed = 0;
+  uint64_t timeslice = 0;
+  bool pid_namespace = false;
+  uint64_t start_unix_ns = 0;
+  std::string exe_sha;  // content hash of the executable
+};
+
+struct Exec {
+  int32_t tid = 0;
+  user_regs_struct regs{};
+  std::vector<std::byte> auxv;  // as the program saw it (vDSO hidden)
+  std::array<std::byte, 16> at_random{};
+};
+
+enum class StopKind : uint8_t {
+  kSyscallEntry = 1,
+  kSyscallExit = 2,
+  kTrap = 3,         // the runtime's int3: ThreadBlock::trap_reason says why
+  kSignal = 4,       // a signal-delivery stop, delivered on the next resume
+  kRdtsc = 5,        // rdtsc/rdtscp trapped (PR_TSC_SIGSEGV) and emulated
+  kClone = 6,        // PTRACE_EVENT_CLONE: `value` is the new thread's tid
+  kExit = 7,         // PTRACE_EVENT_EXIT: `value` is the wait status
+};
+
+// Where a memory write recorded with a syscall lands.
+struct MemWrite {
+  uint64_t addr = 0;
+  std::vector<std::byte> data;
+};
+
+// How the recorder let the thread run to reach a stop; replay repeats it.
+struct Resumption {
+  uint8_t how = 0;        // Resume
+  int32_t signal = 0;     // signal delivered by the resume, 0 if none
+  bool has_block = false; // the thread registered a ThreadBlock
+  uint64_t tick_limit = 0;
+  uint32_t trap_on_event = 0;
+  uint64_t ring_drained = 0;
+};
+
+struct Stop {
+  int32_t tid = 0;
+  StopKind kind{};
+  Resumption resumed;
+  uint64_t ticks = 0;  // the thread's tick counter at the stop (0 without a block)
+  user_regs_struct regs{};
+  // kSyscallEntry/kSyscallExit: the syscall number; kSignal: the signal;
+  // kClone: the child's tid; kExit: the wait status; kTrap: trap reason;
+  // kRdtsc: the emulated counter value.
+  int64_t value = 0;
+  int64_t result = 0;  // kSyscallExit: the result; kSignal: si_code
+  std::vector<MemWrite> writes;  // kSyscallExit: memory the syscall wrote
+};
+
+struct MapEventRecord {
+  abi::MapEvent event{};
+};
+
+enum class SwitchReason : uint8_t {
+  kStart = 0,
+  kBlocked = 1,    // the thread entered a syscall that may block
+  kTimeslice = 2,  // its timeslice (in ticks) ran out
+  kMapEvent = 3,   // chaos: a switch at a map-flag transition
+  kExited = 4,
+  kChaos = 5,      // chaos: a switch at another scheduling point
+  kYield = 6,      // sched_yield
+};
+
+struct Switch {
+  int32_t from = 0;
+  int32_t to = 0;
+  SwitchReason reason{};
+  uint64_t ticks = 0;  // the tick count of `from` at the switch
+};
+
+// A file mapped by mmap: replay maps the trace's copy at the same address.
+struct FileMap {
+  int32_t tid = 0;
+  uint64_t addr = 0;
+  uint64_t length = 0;
+  int32_t prot = 0;
+  int32_t flags = 0;
+  uint64_t offset = 0;
+  std::string path;     // the original path
+  std::string content;  // name of the copy under files/ in the trace
+  uint64_t file_size = 0;
+};
+
+// rdtsc/rdtscp instructions the tracer replaced with int3 (see
+// ptrace/rdtsc_patcher.h), right after the stop before this record.
+struct Patch {
+  struct Site {
+    uint64_t addr = 0;
+    uint8_t length = 0;
+  };
+  std::vector<Site> sites;
+};
+
+struct End {
+  bool exited = false;  // exit(code) vs killed by signal
+  int32_t code = 0;     // exit code or signal number
+  std::string fatal_message;  // the map's fatal error, if any
+  int32_t fatal_tid = 0;
+};
+
+using Event = std::variant<Header, Exec, Stop, MapEventRecord, Switch, FileMap, End, Patch>;
+
+RecordType record_type(const Event& e);
+void encode(const Event& e, RecordBuilder& out);
+// Throws TraceError on a malformed payload.
+Event decode(uint16_t type, std::span<const std::byte> payload);
+
+const char* stop_kind_name(StopKind k);
+const char* switch_reason_name(SwitchReason r);
+const char* map_event_kind_name(uint8_t kind);
+const char* map_op_name(uint8_t op);
+
+}  // namespace backstep::trace

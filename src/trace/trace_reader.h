@@ -1,0 +1,37 @@
+// A recorded trace, read whole: the header, the exec record and the events.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "trace/events.h"
+
+namespace backstep::trace {
+
+class Trace {
+ public:
+  // Reads and checks the trace in `dir`. Throws TraceError with a one-line
+  // message when it is missing, not a trace, of another version, or corrupt.
+  // A trace cut short (a recorder killed mid-run) loads up to the cut.
+  static Trace load(const std::filesystem::path& dir);
+
+  const std::filesystem::path& dir() const { return dir_; }
+  const Header& header() const { return header_; }
+  const Exec& exec() const { return exec_; }
+  // Every record, in recording order (Header and Exec included).
+  const std::vector<Event>& events() const { return events_; }
+  bool truncated() const { return truncated_; }
+  // The End record, if the recording got that far.
+  const End* end() const;
+  std::filesystem::path file_copy(const std::string& name) const;
+
+ private:
+  std::filesystem::path dir_;
+  Header header_;
+  Exec exec_;
+  std::vector<Event> events_;
+  bool truncated_ = false;
+};
+
+}  // namespace backstep::trace
