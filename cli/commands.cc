@@ -14,6 +14,7 @@
 #include "recorder/recorder.h"
 #include "replayer/replay_session.h"
 #include "syscalls/syscall_table.h"
+#include "trace/event_format.h"
 #include "trace/trace_dir.h"
 #include "trace/trace_reader.h"
 
@@ -111,8 +112,8 @@ int run_info(const std::string& arg) {
       threads[s->tid] = true;
     } else if (std::holds_alternative<trace::Switch>(e)) {
       switches++;
-    } else if (std::holds_alternative<trace::MapEventRecord>(e)) {
-      map_events++;
+    } else if (const auto* m = std::get_if<trace::MapEvents>(&e)) {
+      map_events += m->events.size();
     }
   }
   fmt::print("trace:      {}\n", t.dir().string());
@@ -142,54 +143,15 @@ int run_dump(const std::string& arg, bool json) {
   trace::Trace t = load(arg);
   const auto& ev = t.events();
   for (size_t i = 0; i < ev.size(); ++i) {
-    std::string line;
-    if (auto* s = std::get_if<trace::Stop>(&ev[i])) {
-      std::string what;
-      if (s->kind == trace::StopKind::kSyscallEntry || s->kind == trace::StopKind::kSyscallExit) {
-        what = std::string(sys::syscall_name(s->value));
-      }
-      line = json ? fmt::format(R"({{"event":{},"type":"stop","tid":{},"kind":"{}","ticks":{},"rip":{},"value":{},"result":{},"syscall":"{}"}})",
-                                i, s->tid, trace::stop_kind_name(s->kind), s->ticks, s->regs.rip,
-                                s->value, s->result, what)
-                  : fmt::format("{:>7} stop   tid {} {} {} ticks {} rip {:#x} value {} result {}",
-                                i, s->tid, trace::stop_kind_name(s->kind), what, s->ticks,
-                                s->regs.rip, s->value, s->result);
-    } else if (auto* m = std::get_if<trace::MapEventRecord>(&ev[i])) {
-      const abi::MapEvent& e = m->event;
-      line = json ? fmt::format(R"({{"event":{},"type":"map","tid":{},"kind":"{}","op":"{}","outer_op":"{}","map":{},"flags_before":{},"flags_after":{},"B":{},"count":{},"nevacuate":{},"site":{},"ticks":{}}})",
-                                i, e.tid, trace::map_event_kind_name(e.kind), trace::map_op_name(e.op),
-                                trace::map_op_name(e.outer_op), e.map, e.flags_before, e.flags_after,
-                                e.B, e.count, e.nevacuate, e.site, e.ticks)
-                  : fmt::format("{:>7} map    tid {} {} in {}{} map {:#x} flags {:#x}->{:#x} B {} count {} nevacuate {} site {:#x} ticks {}",
-                                i, e.tid, trace::map_event_kind_name(e.kind), trace::map_op_name(e.op),
-                                e.outer_op ? fmt::format(" ({})", trace::map_op_name(e.outer_op)) : "",
-                                e.map, e.flags_before, e.flags_after, e.B, e.count, e.nevacuate,
-                                e.site, e.ticks);
-    } else if (auto* w = std::get_if<trace::Switch>(&ev[i])) {
-      line = json ? fmt::format(R"({{"event":{},"type":"switch","from":{},"to":{},"reason":"{}","ticks":{}}})",
-                                i, w->from, w->to, trace::switch_reason_name(w->reason), w->ticks)
-                  : fmt::format("{:>7} switch {} -> {} ({}) at tick {}", i, w->from, w->to,
-                                trace::switch_reason_name(w->reason), w->ticks);
-    } else if (auto* f = std::get_if<trace::FileMap>(&ev[i])) {
-      line = json ? fmt::format(R"({{"event":{},"type":"file_map","tid":{},"addr":{},"length":{},"path":"{}"}})",
-                                i, f->tid, f->addr, f->length, f->path)
-                  : fmt::format("{:>7} mmap   tid {} {:#x}+{:#x} {}", i, f->tid, f->addr,
-                                f->length, f->path);
-    } else if (auto* e = std::get_if<trace::End>(&ev[i])) {
-      line = json ? fmt::format(R"({{"event":{},"type":"end","exited":{},"code":{},"fatal":"{}"}})",
-                                i, e->exited, e->code, e->fatal_message)
-                  : fmt::format("{:>7} end    {}{}", i, ending(e->exited, e->code),
-                                e->fatal_message.empty() ? "" : ", fatal error: " + e->fatal_message);
-    } else if (std::holds_alternative<trace::Header>(ev[i])) {
-      line = json ? fmt::format(R"({{"event":{},"type":"header"}})", i)
-                  : fmt::format("{:>7} header {}", i, t.header().exe);
+    if (json) {
+      for (const auto& j : trace::to_json(ev[i], i)) fmt::print("{}\n", j.dump());
     } else {
-      line = json ? fmt::format(R"({{"event":{},"type":"exec"}})", i)
-                  : fmt::format("{:>7} exec   tid {}", i, t.exec().tid);
+      for (const auto& line : trace::to_text(ev[i], i)) fmt::print("{}\n", line);
     }
-    fmt::print("{}\n", line);
   }
-  if (t.truncated()) fmt::print(stderr, "backstep: the trace was cut short after {} records\n", ev.size());
+  if (t.truncated()) {
+    fmt::print(stderr, "backstep: the trace was cut short after {} records\n", ev.size());
+  }
   return 0;
 }
 

@@ -86,7 +86,9 @@ struct Thread {
   std::optional<uint64_t> block;         // ThreadBlock address
   uint64_t ticks = 0;
   uint64_t tick_limit = 0;
-  uint64_t ring_drained = 0;
+  uint64_t ring_drained = 0;  // events consumed: the ring head at the last stop
+  uint64_t event_limit = 0;
+  uint64_t ring_capacity = abi::kRingCapacity;
   int deliver_signal = 0;               // delivered on the next resume
   std::vector<int> held_signals;        // asynchronous, held for a scheduling point
 };
@@ -197,11 +199,13 @@ void Session::resume(Thread& t, Resume how) {
   r.signal = std::exchange(t.deliver_signal, 0);
   if (t.block) {
     if (t.tick_limit <= t.ticks) t.tick_limit = t.ticks + scheduler_.next_timeslice();
+    if (t.event_limit <= t.ring_drained) {
+      t.event_limit = t.ring_drained + scheduler_.next_event_gap(t.ring_capacity);
+    }
     r.has_block = true;
     r.tick_limit = t.tick_limit;
-    r.trap_on_event = scheduler_.wants_map_event_traps() ? 1 : 0;
-    r.ring_drained = t.ring_drained;
-    ThreadBlockView(mem_, *t.block).set_control(r.tick_limit, r.trap_on_event, r.ring_drained);
+    r.event_limit = t.event_limit;
+    ThreadBlockView(mem_, *t.block).set_limits(r.tick_limit, r.event_limit);
   }
   resumptions_[t.task.tid()] = r;
   if (!t.task.resume(how, r.signal)) t.state = Thread::State::kDead;
@@ -305,15 +309,17 @@ void Session::drain(Thread& t) {
   ThreadBlockView view(mem_, *t.block);
   t.ticks = view.ticks();
   uint64_t head = view.ring_head();
-  for (const abi::MapEvent& e : view.events_since(t.ring_drained, head)) {
-    writer_.write(trace::MapEventRecord{e});
-    result_.map_events++;
+  trace::MapEvents batch{view.events_since(t.ring_drained, head)};
+  t.ring_drained = head;
+  if (batch.events.empty()) return;
+  writer_.write(batch);
+  result_.map_events += batch.events.size();
+  for (const abi::MapEvent& e : batch.events) {
     if (e.kind == static_cast<uint8_t>(abi::MapEventKind::kFatal)) {
       result_.fatal_message = abi::fatal_message(static_cast<abi::FatalKind>(e.arg0));
       fatal_tid_ = static_cast<int32_t>(e.tid);  // gettid() in the program: a vtid
     }
   }
-  t.ring_drained = head;
 }
 
 void Session::on_syscall_entry(Thread& t, Registers& regs) {
@@ -328,8 +334,11 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
   if (nr == abi::kRegisterSyscall) {
     // The runtime announces its ThreadBlock (see runtime/abi.h).
     t.block = t.call.arg[0];
-    t.ring_drained = ThreadBlockView(mem_, *t.block).ring_head();
+    ThreadBlockView view(mem_, *t.block);
+    t.ring_drained = view.ring_head();
+    t.ring_capacity = std::max<uint32_t>(1, view.ring_capacity());
     t.tick_limit = 0;
+    t.event_limit = 0;
     t.forced_result = 0;
   } else if (nr == SYS_rseq) {
     // Restartable sequences let the kernel move the program counter on

@@ -17,6 +17,11 @@ uint64_t Scheduler::next_timeslice() {
   return d(rng_);
 }
 
+uint64_t Scheduler::next_event_gap(uint64_t capacity) {
+  if (!options_.chaos) return capacity;
+  return std::min<uint64_t>(capacity, 1 + rng_() % 48);
+}
+
 bool Scheduler::should_switch(trace::SwitchReason reason) {
   switch (reason) {
     case trace::SwitchReason::kBlocked:
@@ -26,7 +31,7 @@ bool Scheduler::should_switch(trace::SwitchReason reason) {
     case trace::SwitchReason::kStart:
       return true;
     case trace::SwitchReason::kMapEvent:
-      return options_.chaos && rng_() % 8 == 0;
+      return options_.chaos && rng_() % 2 == 0;
     case trace::SwitchReason::kChaos:
       return options_.chaos && rng_() % 16 == 0;
   }

@@ -24,8 +24,9 @@ class Scheduler {
   explicit Scheduler(const Options& options);
 
   bool chaos() const { return options_.chaos; }
-  // Whether instrumented threads should trap after every map event.
-  bool wants_map_event_traps() const { return options_.chaos; }
+  // How many map events a thread may publish before it traps (at most
+  // `capacity`, its ring's size): chaos stops threads at random transitions.
+  uint64_t next_event_gap(uint64_t capacity);
   void add_thread(pid_t tid);
   void remove_thread(pid_t tid);
 

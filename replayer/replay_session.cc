@@ -299,8 +299,7 @@ void Session::play_stop(size_t index, const trace::Stop& s) {
   }
   if (s.resumed.has_block) {
     if (!t.block) diverge(index, fmt::format("thread {} has no thread block", s.tid));
-    ThreadBlockView(mem_, *t.block)
-        .set_control(s.resumed.tick_limit, s.resumed.trap_on_event, s.resumed.ring_drained);
+    ThreadBlockView(mem_, *t.block).set_limits(s.resumed.tick_limit, s.resumed.event_limit);
   }
   if (!t.task.resume(static_cast<Resume>(s.resumed.how), s.resumed.signal)) {
     diverge(index, fmt::format("thread {} vanished", s.tid));
@@ -472,8 +471,8 @@ ReplayResult Session::run() {
       std::vector<PatchSite> sites;
       for (const auto& site : p->sites) sites.push_back({site.addr, site.length});
       patcher_.apply(mem_, sites);
-    } else if (std::holds_alternative<trace::MapEventRecord>(ev[i])) {
-      ++map_events;
+    } else if (const auto* m = std::get_if<trace::MapEvents>(&ev[i])) {
+      map_events += m->events.size();
     } else if (const auto* e = std::get_if<trace::End>(&ev[i])) {
       die_out(pending_signal, signal_tid);
       if (!end_status_) throw Error("the program did not end as recorded");

@@ -22,30 +22,34 @@ class ThreadBlockView {
   void clear_trap_reason() const {
     mem_.write_value<uint32_t>(addr_ + offsetof(abi::ThreadBlock, trap_reason), 0);
   }
-  // Writes the fields the tracer owns.
-  void set_control(uint64_t tick_limit, uint32_t trap_on_event, uint64_t ring_drained) const {
+  uint64_t ring_addr() const { return field<uint64_t>(offsetof(abi::ThreadBlock, ring_addr)); }
+  uint32_t ring_capacity() const {
+    return field<uint32_t>(offsetof(abi::ThreadBlock, ring_capacity));
+  }
+  // Writes the fields the tracer owns, in one write.
+  void set_limits(uint64_t tick_limit, uint64_t event_limit) const {
     struct {
       uint64_t tick_limit;
+      uint64_t event_limit;
       uint32_t traced;
-      uint32_t trap_on_event;
-    } control{tick_limit, 1, trap_on_event};
-    static_assert(offsetof(abi::ThreadBlock, traced) == offsetof(abi::ThreadBlock, tick_limit) + 8);
-    static_assert(offsetof(abi::ThreadBlock, trap_on_event) ==
-                  offsetof(abi::ThreadBlock, tick_limit) + 12);
-    mem_.write_or_throw(addr_ + offsetof(abi::ThreadBlock, tick_limit), &control, sizeof control);
-    mem_.write_value<uint64_t>(addr_ + offsetof(abi::ThreadBlock, ring_drained), ring_drained);
+    } __attribute__((packed)) limits{tick_limit, event_limit, 1};
+    mem_.write_or_throw(addr_ + offsetof(abi::ThreadBlock, tick_limit), &limits, sizeof limits);
   }
   // The events published since `from` (at most a ring's worth).
   std::vector<abi::MapEvent> events_since(uint64_t from, uint64_t head) const {
     std::vector<abi::MapEvent> out;
-    if (head <= from) return out;
-    if (head - from > abi::kRingCapacity) from = head - abi::kRingCapacity;
+    uint64_t ring = ring_addr();
+    uint64_t capacity = ring_capacity();
+    if (head <= from || ring == 0 || capacity == 0 || (capacity & (capacity - 1)) != 0) {
+      return out;
+    }
+    if (head - from > capacity) from = head - capacity;
     out.resize(head - from);
     for (uint64_t seq = from; seq < head;) {
-      uint64_t slot = seq & (abi::kRingCapacity - 1);
-      uint64_t run = std::min<uint64_t>(head - seq, abi::kRingCapacity - slot);
-      mem_.read_or_throw(addr_ + offsetof(abi::ThreadBlock, ring) + slot * sizeof(abi::MapEvent),
-                         &out[seq - from], run * sizeof(abi::MapEvent));
+      uint64_t slot = seq & (capacity - 1);
+      uint64_t run = std::min<uint64_t>(head - seq, capacity - slot);
+      mem_.read_or_throw(ring + slot * sizeof(abi::MapEvent), &out[seq - from],
+                         run * sizeof(abi::MapEvent));
       seq += run;
     }
     return out;

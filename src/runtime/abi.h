@@ -18,16 +18,16 @@ inline constexpr uint64_t kThreadBlockMagic = 0x3130504554534b42ull;  // "BKSTEP
 // A syscall number no kernel implements. The runtime issues it once per
 // thread to register its ThreadBlock: natively it fails with ENOSYS (the
 // runtime then knows no tracer listens); under backstep the tracer sees the
-// syscall-entry stop, learns the block's address from rdi, and makes the
-// call return 0.
+// syscall-entry stop, learns the block's address from rdi, writes the limits
+// and makes the call return 0. The runtime sets tick_limit and event_limit
+// to UINT64_MAX before the call, so an untraced thread never traps.
 inline constexpr long kRegisterSyscall = 0x6b7374;  // 'kst'
 
 // Why the runtime executed its int3 (ThreadBlock::trap_reason).
 enum class TrapReason : uint32_t {
   kNone = 0,
   kTickLimit = 1,   // ticks reached tick_limit (a timeslice or a replay target)
-  kMapEvent = 2,    // a map event was published and trap_on_event is set
-  kRingFull = 3,    // the ring holds kRingCapacity undrained events
+  kMapEvent = 2,    // ring_head reached event_limit (ring full, or a chosen event)
 };
 
 // The operation a map event happened in.
@@ -108,27 +108,30 @@ struct MapEvent {
 };
 static_assert(sizeof(MapEvent) == 64);
 
-inline constexpr uint32_t kRingCapacity = 256;  // power of two
+// Events a thread's ring holds: 1 MiB of address space, mapped when the
+// thread registers; only the pages written are ever committed.
+inline constexpr uint32_t kRingCapacity = 16384;  // power of two
 
-// The per-thread block, in the target's TLS. The runtime fills the ring
-// and counts ticks; the tracer reads the ring and writes the control fields.
+// The per-thread block, in the target's TLS. The runtime counts ticks and
+// fills the ring; the tracer reads them and writes the limits.
 struct ThreadBlock {
   uint64_t magic;          // kThreadBlockMagic once registered
   uint32_t version;        // kAbiVersion
   uint32_t tid;            // kernel thread id of the owner
   uint64_t ticks;          // basic blocks executed by instrumented code
   uint64_t tick_limit;     // tracer-written: trap when ticks reaches it
+  uint64_t event_limit;    // tracer-written: trap when ring_head reaches it
   uint32_t traced;         // 1 when a tracer answered the registration
-  uint32_t trap_on_event;  // tracer-written: trap after each map event
   uint32_t trap_reason;    // TrapReason of the last trap
-  uint32_t ring_capacity;  // kRingCapacity
   uint64_t ring_head;      // events ever published by this thread
-  uint64_t ring_drained;   // tracer-written: events it has consumed
-  uint64_t reserved[2];
-  MapEvent ring[kRingCapacity];
+  uint64_t ring_addr;      // address of MapEvent[ring_capacity], 0 if none
+  uint32_t ring_capacity;  // kRingCapacity
+  uint32_t reserved;
 };
 static_assert(offsetof(ThreadBlock, ticks) == 16);
-static_assert(offsetof(ThreadBlock, ring) == 80);
+static_assert(offsetof(ThreadBlock, event_limit) == offsetof(ThreadBlock, tick_limit) + 8);
+static_assert(offsetof(ThreadBlock, traced) == offsetof(ThreadBlock, event_limit) + 8);
+static_assert(sizeof(ThreadBlock) == 72);
 
 // The instrumented map's header, first member of every GoMap, laid out like
 // Go's hmap so that a tracer can decode any map from its address alone.

@@ -24,7 +24,9 @@ std::atomic<void*> g_observer_context{nullptr};
 
 void publish(const MapEventFields& f, uint64_t site) {
   abi::ThreadBlock& b = this_thread_block();
-  abi::MapEvent& e = b.ring[b.ring_head & (abi::kRingCapacity - 1)];
+  auto* ring = reinterpret_cast<abi::MapEvent*>(b.ring_addr);
+  if (__builtin_expect(ring == nullptr, 0)) return;  // no memory for a ring
+  abi::MapEvent& e = ring[b.ring_head & (b.ring_capacity - 1)];
   e.seq = b.ring_head;
   e.ticks = b.ticks;
   e.map = reinterpret_cast<uint64_t>(f.map);
@@ -42,13 +44,10 @@ void publish(const MapEventFields& f, uint64_t site) {
   e.arg1 = f.arg1;
   e.arg2 = f.arg2;
   b.ring_head++;
-
-  if (b.traced) {
-    if (b.trap_on_event) {
-      trap_to_tracer(b, abi::TrapReason::kMapEvent);
-    } else if (b.ring_head - b.ring_drained >= abi::kRingCapacity) {
-      trap_to_tracer(b, abi::TrapReason::kRingFull);
-    }
+  // A tracer sets the limit to drain the ring before it wraps, or to stop
+  // the thread right after a chosen transition (a scheduling point).
+  if (__builtin_expect(b.ring_head >= b.event_limit, 0)) {
+    trap_to_tracer(b, abi::TrapReason::kMapEvent);
   }
   if (MapEventObserver observer = g_observer.load(std::memory_order_acquire)) {
     observer(e, g_observer_context.load(std::memory_order_relaxed));

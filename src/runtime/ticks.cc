@@ -3,6 +3,7 @@
 // instrumented target; counting them per thread gives "ticks": exact and
 // deterministic positions that replay can find again, standing in for the
 // retired-branch counter rr takes from a PMU this machine kind lacks.
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -38,10 +39,17 @@ abi::ThreadBlock& this_thread_block() {
 void register_thread(abi::ThreadBlock& b) {
   b.version = abi::kAbiVersion;
   b.tid = static_cast<uint32_t>(::syscall(SYS_gettid));
+  // The ring lives outside TLS: it is large, and a thread's pages are only
+  // committed as it publishes. It is never unmapped, so that a tracer can
+  // drain it up to the thread's very last event.
+  void* ring = ::mmap(nullptr, sizeof(abi::MapEvent) * abi::kRingCapacity,
+                      PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  b.ring_addr = ring == MAP_FAILED ? 0 : reinterpret_cast<uint64_t>(ring);
   b.ring_capacity = abi::kRingCapacity;
-  // Natively nothing stops this thread; a tracer overwrites the limit while
+  // Natively nothing stops this thread; a tracer overwrites the limits while
   // the registration syscall is stopped.
   b.tick_limit = UINT64_MAX;
+  b.event_limit = UINT64_MAX;
   b.magic = abi::kThreadBlockMagic;
   int saved_errno = errno;
   long r = ::syscall(abi::kRegisterSyscall, &b, sizeof b);

@@ -44,7 +44,7 @@ RecordType record_type(const Event& e) {
       Overloaded{[](const Header&) { return RecordType::kHeader; },
                  [](const Exec&) { return RecordType::kExec; },
                  [](const Stop&) { return RecordType::kStop; },
-                 [](const MapEventRecord&) { return RecordType::kMapEvent; },
+                 [](const MapEvents&) { return RecordType::kMapEvent; },
                  [](const Switch&) { return RecordType::kSwitch; },
                  [](const FileMap&) { return RecordType::kFileMap; },
                  [](const End&) { return RecordType::kEnd; },
@@ -71,13 +71,13 @@ void encode(const Event& e, RecordBuilder& b) {
             b.u32(static_cast<uint32_t>(s.tid)).u8(static_cast<uint8_t>(s.kind));
             const Resumption& r = s.resumed;
             b.u8(r.how).u32(static_cast<uint32_t>(r.signal)).u8(r.has_block);
-            if (r.has_block) b.u64(r.tick_limit).u32(r.trap_on_event).u64(r.ring_drained);
+            if (r.has_block) b.u64(r.tick_limit).u64(r.event_limit);
             b.u64(s.ticks);
             put_regs(b, s.regs);
             b.i64(s.value).i64(s.result).u32(static_cast<uint32_t>(s.writes.size()));
             for (const auto& w : s.writes) b.u64(w.addr).bytes(w.data);
           },
-          [&](const MapEventRecord& m) { b.bytes(std::as_bytes(std::span(&m.event, 1))); },
+          [&](const MapEvents& m) { b.bytes(std::as_bytes(std::span(m.events))); },
           [&](const Switch& s) {
             b.u32(static_cast<uint32_t>(s.from)).u32(static_cast<uint32_t>(s.to));
             b.u8(static_cast<uint8_t>(s.reason)).u64(s.ticks);
@@ -148,8 +148,7 @@ Event decode(uint16_t type, std::span<const std::byte> payload) {
       s.resumed.has_block = p.u8() != 0;
       if (s.resumed.has_block) {
         s.resumed.tick_limit = p.u64();
-        s.resumed.trap_on_event = p.u32();
-        s.resumed.ring_drained = p.u64();
+        s.resumed.event_limit = p.u64();
       }
       s.ticks = p.u64();
       s.regs = get_regs(p);
@@ -167,11 +166,12 @@ Event decode(uint16_t type, std::span<const std::byte> payload) {
       break;
     }
     case RecordType::kMapEvent: {
-      MapEventRecord m;
+      MapEvents m;
       auto raw = p.bytes();
-      if (raw.size() != sizeof m.event) throw TraceError("malformed map event record");
-      std::memcpy(&m.event, raw.data(), sizeof m.event);
-      out = m;
+      if (raw.size() % sizeof(abi::MapEvent) != 0) throw TraceError("malformed map event record");
+      m.events.resize(raw.size() / sizeof(abi::MapEvent));
+      std::memcpy(m.events.data(), raw.data(), raw.size());
+      out = std::move(m);
       break;
     }
     case RecordType::kSwitch: {

@@ -81,8 +81,7 @@ struct Resumption {
   int32_t signal = 0;     // signal delivered by the resume, 0 if none
   bool has_block = false; // the thread registered a ThreadBlock
   uint64_t tick_limit = 0;
-  uint32_t trap_on_event = 0;
-  uint64_t ring_drained = 0;
+  uint64_t event_limit = 0;
 };
 
 struct Stop {
@@ -99,8 +98,10 @@ struct Stop {
   std::vector<MemWrite> writes;  // kSyscallExit: memory the syscall wrote
 };
 
-struct MapEventRecord {
-  abi::MapEvent event{};
+// The map events a thread published since its previous stop, drained from
+// its ring at this point of the recording, oldest first.
+struct MapEvents {
+  std::vector<abi::MapEvent> events;
 };
 
 enum class SwitchReason : uint8_t {
@@ -150,7 +151,7 @@ struct End {
   int32_t fatal_tid = 0;
 };
 
-using Event = std::variant<Header, Exec, Stop, MapEventRecord, Switch, FileMap, End, Patch>;
+using Event = std::variant<Header, Exec, Stop, MapEvents, Switch, FileMap, End, Patch>;
 
 RecordType record_type(const Event& e);
 void encode(const Event& e, RecordBuilder& out);

@@ -1,0 +1,178 @@
+#include "trace/event_format.h"
+
+#include <fmt/core.h>
+
+#include "syscalls/syscall_table.h"
+
+namespace backstep::trace {
+namespace {
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+
+std::string stop_detail(const Stop& s) {
+  switch (s.kind) {
+    case StopKind::kSyscallEntry:
+      return std::string(sys::syscall_name(s.value));
+    case StopKind::kSyscallExit:
+      return fmt::format("{} = {}", sys::syscall_name(s.value), s.result);
+    case StopKind::kTrap:
+      return s.value == static_cast<int64_t>(abi::TrapReason::kTickLimit) ? "tick-limit"
+                                                                          : "map-event";
+    case StopKind::kSignal: {
+      const char* name = sigabbrev_np(static_cast<int>(s.value));
+      return fmt::format("SIG{} code {}", name ? name : "?", s.result);
+    }
+    case StopKind::kRdtsc:
+      return fmt::format("value {}", s.value);
+    case StopKind::kClone:
+      return fmt::format("new thread {}", s.value);
+    case StopKind::kExit:
+      return fmt::format("status {:#x}", s.value);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string flags_text(uint8_t flags) {
+  std::string out;
+  auto add = [&](uint8_t bit, const char* name) {
+    if (flags & bit) out += (out.empty() ? "" : "|") + std::string(name);
+  };
+  add(abi::kFlagIterator, "iterator");
+  add(abi::kFlagOldIterator, "oldIterator");
+  add(abi::kFlagHashWriting, "hashWriting");
+  add(abi::kFlagSameSizeGrow, "sameSizeGrow");
+  return out.empty() ? "0" : out;
+}
+
+nlohmann::json map_event_json(const abi::MapEvent& e) {
+  return {{"type", "map"},
+          {"tid", e.tid},
+          {"seq", e.seq},
+          {"ticks", e.ticks},
+          {"kind", map_event_kind_name(e.kind)},
+          {"op", map_op_name(e.op)},
+          {"outer_op", map_op_name(e.outer_op)},
+          {"map", e.map},
+          {"site", e.site},
+          {"flags_before", e.flags_before},
+          {"flags_after", e.flags_after},
+          {"B", e.B},
+          {"count", e.count},
+          {"nevacuate", e.nevacuate},
+          {"arg0", e.arg0},
+          {"arg1", e.arg1},
+          {"arg2", e.arg2}};
+}
+
+std::string map_event_text(const abi::MapEvent& e) {
+  std::string op = map_op_name(e.op);
+  if (e.outer_op) op = fmt::format("{} in {}", op, map_op_name(e.outer_op));
+  std::string extra;
+  switch (static_cast<abi::MapEventKind>(e.kind)) {
+    case abi::MapEventKind::kGrowStart:
+      extra = fmt::format(" B {}->{}{}", e.arg0, e.arg1, e.arg2 ? " same-size" : "");
+      break;
+    case abi::MapEventKind::kEvacuate:
+      extra = fmt::format(" bucket {}", e.arg1);
+      break;
+    case abi::MapEventKind::kFatal:
+      extra = fmt::format(" \"{}\"", abi::fatal_message(static_cast<abi::FatalKind>(e.arg0)));
+      break;
+    default:
+      break;
+  }
+  return fmt::format("tid {} {} ({}){} map {:#x} flags {}->{} B {} count {} nevacuate {} site {:#x} tick {}",
+                     e.tid, map_event_kind_name(e.kind), op, extra, e.map, flags_text(e.flags_before),
+                     flags_text(e.flags_after), e.B, e.count, e.nevacuate, e.site, e.ticks);
+}
+
+std::vector<nlohmann::json> to_json(const Event& event, uint64_t index) {
+  std::vector<nlohmann::json> out;
+  std::visit(
+      Overloaded{
+          [&](const Header& h) {
+            out.push_back({{"type", "header"}, {"exe", h.exe}, {"argv", h.argv},
+                           {"cwd", h.cwd}, {"cpu", h.cpu_model}, {"scheduler", h.scheduler},
+                           {"seed", h.seed}, {"timeslice", h.timeslice}});
+          },
+          [&](const Exec& x) { out.push_back({{"type", "exec"}, {"tid", x.tid}, {"rip", x.regs.rip}}); },
+          [&](const Stop& s) {
+            nlohmann::json j{{"type", "stop"}, {"tid", s.tid}, {"kind", stop_kind_name(s.kind)},
+                             {"ticks", s.ticks}, {"rip", s.regs.rip}, {"value", s.value},
+                             {"detail", stop_detail(s)}};
+            if (s.kind == StopKind::kSyscallEntry || s.kind == StopKind::kSyscallExit) {
+              j["syscall"] = sys::syscall_name(s.value);
+            }
+            if (s.kind == StopKind::kSyscallExit) {
+              j["result"] = s.result;
+              j["writes"] = s.writes.size();
+            }
+            out.push_back(std::move(j));
+          },
+          [&](const MapEvents& m) {
+            for (const abi::MapEvent& e : m.events) out.push_back(map_event_json(e));
+          },
+          [&](const Switch& w) {
+            out.push_back({{"type", "switch"}, {"from", w.from}, {"to", w.to},
+                           {"reason", switch_reason_name(w.reason)}, {"ticks", w.ticks}});
+          },
+          [&](const FileMap& f) {
+            out.push_back({{"type", "file_map"}, {"tid", f.tid}, {"addr", f.addr},
+                           {"length", f.length}, {"offset", f.offset}, {"path", f.path}});
+          },
+          [&](const End& e) {
+            out.push_back({{"type", "end"}, {"exited", e.exited}, {"code", e.code},
+                           {"fatal", e.fatal_message}, {"fatal_tid", e.fatal_tid}});
+          },
+          [&](const Patch& p) {
+            out.push_back({{"type", "patch"}, {"sites", p.sites.size()}});
+          }},
+      event);
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i]["event"] = index;
+    if (out.size() > 1) out[i]["sub"] = i;
+  }
+  return out;
+}
+
+std::vector<std::string> to_text(const Event& event, uint64_t index) {
+  std::vector<std::string> out;
+  auto line = [&](std::string_view what, const std::string& text) {
+    out.push_back(fmt::format("{:>8} {:<6} {}", index, what, text));
+  };
+  std::visit(
+      Overloaded{
+          [&](const Header& h) { line("header", h.exe); },
+          [&](const Exec& x) { line("exec", fmt::format("tid {} rip {:#x}", x.tid, x.regs.rip)); },
+          [&](const Stop& s) {
+            line("stop", fmt::format("tid {} {} {} tick {} rip {:#x}", s.tid,
+                                     stop_kind_name(s.kind), stop_detail(s), s.ticks, s.regs.rip));
+          },
+          [&](const MapEvents& m) {
+            for (const abi::MapEvent& e : m.events) line("map", map_event_text(e));
+          },
+          [&](const Switch& w) {
+            line("switch", fmt::format("{} -> {} ({}) at tick {}", w.from, w.to,
+                                       switch_reason_name(w.reason), w.ticks));
+          },
+          [&](const FileMap& f) {
+            line("mmap", fmt::format("tid {} {:#x}+{:#x} {} @{:#x}", f.tid, f.addr, f.length,
+                                     f.path, f.offset));
+          },
+          [&](const End& e) {
+            std::string how = e.exited ? fmt::format("exited with status {}", e.code)
+                                       : fmt::format("killed by signal {}", e.code);
+            if (!e.fatal_message.empty()) how += ", fatal error: " + e.fatal_message;
+            line("end", how);
+          },
+          [&](const Patch& p) { line("patch", fmt::format("{} rdtsc sites", p.sites.size())); }},
+      event);
+  return out;
+}
+
+}  // namespace backstep::trace

@@ -1,0 +1,22 @@
+// How events look to people (one line of text) and to tools (JSON), shared
+// by `backstep dump` and, later, the exporters.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "trace/events.h"
+
+namespace backstep::trace {
+
+// One record may hold several map events: each becomes its own line/object,
+// numbered `index` (and `sub` within the record).
+std::vector<nlohmann::json> to_json(const Event& event, uint64_t index);
+std::vector<std::string> to_text(const Event& event, uint64_t index);
+
+nlohmann::json map_event_json(const abi::MapEvent& e);
+std::string map_event_text(const abi::MapEvent& e);
+std::string flags_text(uint8_t flags);
+
+}  // namespace backstep::trace
