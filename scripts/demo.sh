@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The demo investigation: installs what is missing, builds, then records the
+# growth-panic example until it fails, replays the failure deterministically,
+# and stops the replay at the fatal signal.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+backstep_install_deps
+backstep_build >/dev/null
+
+build=${BACKSTEP_BUILD_DIR:-build}
+backstep="$build/cli/backstep"
+example="$build/examples/growth_panic"
+traces=$(mktemp -d /tmp/backstep-demo.XXXXXX)
+trap 'rm -rf "$traces"' EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "1. The race, natively: PutAll grows the map while another thread ranges over it"
+"$example" || echo "(exit status $?)"
+
+step "2. Record it under backstep (chaos scheduler), seed by seed, until it fails"
+seed=1
+while :; do
+  if ! "$backstep" record -o "$traces/seed-$seed" --chaos --seed "$seed" -- "$example" 200 \
+      >/dev/null 2>"$traces/log"; then
+    break
+  fi
+  rm -rf "$traces/seed-$seed"
+  seed=$((seed + 1))
+  if ((seed > 200)); then echo "no failing seed in 200 tries"; exit 1; fi
+done
+tail -n 1 "$traces/log"
+"$backstep" info "$traces/seed-$seed"
+
+step "3. Replay the recording: same schedule, same syscall results, same crash"
+"$backstep" replay "$traces/seed-$seed" 2>&1 | grep -v '^/' || true
+
+step "4. Replay again, stopping at the fatal signal: the position, registers and instruction"
+"$backstep" replay -q --until-fatal "$traces/seed-$seed"
+
+step "5. The map-flag transitions just before the crash"
+"$backstep" dump "$traces/seed-$seed" | grep ' map ' | tail -n 8
