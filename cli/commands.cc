@@ -9,6 +9,7 @@
 #include <fmt/core.h>
 #include <map>
 
+#include "base/interrupt.h"
 #include "disasm/disassembler.h"
 #include "ptrace/inferior.h"
 #include "recorder/recorder.h"
@@ -66,7 +67,13 @@ int run_record(const RecordArgs& args) {
                           ? trace::TraceDir::choose_default(options.program.exe).path()
                           : trace::TraceDir::create_new(args.output).path();
   if (args.chaos) fmt::print(stderr, "backstep: chaos scheduler, seed {}\n", options.scheduler.seed);
+  install_interrupt_handlers();
   recorder::RecordResult r = recorder::record(options);
+  if (r.interrupted) {
+    fmt::print(stderr, "backstep: recording interrupted; the trace in {} keeps what happened\n",
+               r.trace_dir.string());
+    return 130;
+  }
   fmt::print(stderr, "backstep: recorded {} in {} ({}{})\n", options.program.exe,
              r.trace_dir.string(), ending(r.exited, r.code),
              r.fatal_message.empty() ? "" : ", fatal error: " + r.fatal_message);
@@ -75,6 +82,13 @@ int run_record(const RecordArgs& args) {
 
 int run_replay(const ReplayArgs& args) {
   trace::Trace t = load(args.trace);
+  if (std::string here = recorder::cpu_model(); here != t.header().cpu_model) {
+    fmt::print(stderr,
+               "backstep: warning: recorded on \"{}\", replaying on \"{}\": CPUID-dependent "
+               "code paths may differ and make the replay diverge\n",
+               t.header().cpu_model, here);
+  }
+  install_interrupt_handlers();
   replayer::ReplayOptions options;
   options.echo_output = !args.quiet;
   options.until_event = args.until_event;
@@ -87,6 +101,11 @@ int run_replay(const ReplayArgs& args) {
     Disassembler dis;
     auto insns = dis.decode(std::span<const uint8_t>(r.code_at_rip, sizeof r.code_at_rip), r.regs.rip, 1);
     if (!insns.empty()) fmt::print("=> {:#x}: {}\n", insns[0].address, insns[0].text);
+    return 0;
+  }
+  if (r.interrupted) {
+    fmt::print(stderr, "backstep: replay complete up to where the recording was interrupted "
+                       "({} stops)\n", r.stops);
     return 0;
   }
   if (r.truncated || t.truncated()) {
@@ -129,7 +148,8 @@ int run_info(const std::string& arg) {
              map_events);
   for (const auto& [k, n] : kinds) fmt::print("  {:<14} {}\n", k, n);
   if (const trace::End* end = t.end()) {
-    fmt::print("ended:      {}\n", ending(end->exited, end->code));
+    fmt::print("ended:      {}\n", end->interrupted ? std::string("recording interrupted")
+                                                      : ending(end->exited, end->code));
     if (!end->fatal_message.empty()) {
       fmt::print("fatal:      {} (thread {})\n", end->fatal_message, end->fatal_tid);
     }

@@ -12,10 +12,13 @@
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <set>
+#include <sstream>
 #include <optional>
 #include <fmt/core.h>
 
 #include "base/errors.h"
+#include "base/interrupt.h"
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/runtime_link.h"
 #include "syscalls/syscall_table.h"
@@ -28,6 +31,8 @@ using trace::Resumption;
 using trace::StopKind;
 using trace::SwitchReason;
 
+}  // namespace
+
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
@@ -39,6 +44,8 @@ std::string cpu_model() {
   }
   return "unknown";
 }
+
+namespace {
 
 // Signals the kernel raises because of the instruction just executed.
 bool is_fault_signal(int sig) {
@@ -90,6 +97,7 @@ struct Thread {
   uint64_t event_limit = 0;
   uint64_t ring_capacity = abi::kRingCapacity;
   int deliver_signal = 0;               // delivered on the next resume
+  int injected_signal = 0;              // resumed from a syscall exit with it: its stop is ours
   std::vector<int> held_signals;        // asynchronous, held for a scheduling point
 };
 
@@ -105,6 +113,7 @@ class Session {
   RecordResult run();
 
  private:
+  void loop();
   Thread& thread(pid_t tid) {
     auto it = threads_.find(tid);
     if (it == threads_.end()) {
@@ -121,6 +130,7 @@ class Session {
   void on_syscall_entry(Thread& t, Registers& regs);
   void on_syscall_exit(Thread& t, Registers& regs);
   void write_patch(const std::vector<PatchSite>& sites);
+  void keep_exec_mappings();
   void record_stop(Thread& t, StopKind kind, const Registers& regs, int64_t value,
                    int64_t result = 0, std::vector<trace::MemWrite> writes = {});
   void drain(Thread& t);
@@ -144,6 +154,7 @@ class Session {
   RecordResult result_;
   std::optional<WaitStatus> end_status_;
   int32_t fatal_tid_ = 0;
+  std::set<long> warned_;
 };
 
 void Session::start() {
@@ -180,6 +191,7 @@ void Session::start() {
   x.auxv = stack.auxv_bytes();
   if (stack.random_addr) mem_.read_or_throw(stack.random_addr, x.at_random.data(), 16);
   writer_.write(x);
+  keep_exec_mappings();
   write_patch(patcher_.patch_all_mappings(mem_));
   current_ = leader;
   writer_.write(trace::Switch{0, t.vtid, SwitchReason::kStart, 0});
@@ -230,8 +242,10 @@ WaitStatus Session::wait_for_thread(pid_t tid) {
         bool self_sent = (si.si_code == SI_TKILL || si.si_code == SI_USER) && si.si_pid == own_pid;
         bool fault = is_fault_signal(sig) && si.si_code > 0;
         bool rdtsc_fault = sig == SIGSEGV && si.si_code == SI_KERNEL;
-        if (!fault && !self_sent && !rdtsc_fault && sig != SIGSTOP) {
-          Thread& t = threads_.at(tid);
+        Thread& t = threads_.at(tid);
+        bool injected = sig == t.injected_signal;
+        t.injected_signal = 0;
+        if (!fault && !self_sent && !rdtsc_fault && !injected && sig != SIGSTOP) {
           t.held_signals.push_back(sig);
           t.task.resume(Resume::kSyscall, 0);
           continue;
@@ -297,6 +311,32 @@ void Session::record_stop(Thread& t, StopKind kind, const Registers& regs, int64
   result_.stops++;
 }
 
+// The files the kernel mapped at exec (the program and its interpreter) are
+// kept too, so that a trace can be replayed and symbolized where they are
+// gone. tid 0 marks them as mapped by exec, not by a syscall.
+void Session::keep_exec_mappings() {
+  std::ifstream maps(fmt::format("/proc/{}/maps", inferior_.leader()));
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream in(line);
+    std::string range, perms, offset, dev, inode, path;
+    in >> range >> perms >> offset >> dev >> inode >> path;
+    if (path.empty() || path[0] != '/') continue;
+    trace::FileMap f;
+    f.addr = std::stoull(range.substr(0, range.find('-')), nullptr, 16);
+    f.length = std::stoull(range.substr(range.find('-') + 1), nullptr, 16) - f.addr;
+    f.prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+             (perms[2] == 'x' ? PROT_EXEC : 0);
+    f.flags = MAP_PRIVATE;
+    f.offset = std::stoull(offset, nullptr, 16);
+    f.path = path;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) f.file_size = static_cast<uint64_t>(st.st_size);
+    f.content = writer_.keep_file(path);
+    writer_.write(f);
+  }
+}
+
 void Session::write_patch(const std::vector<PatchSite>& sites) {
   if (sites.empty()) return;
   trace::Patch p;
@@ -331,6 +371,11 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
   record_stop(t, StopKind::kSyscallEntry, regs, t.call.nr);
 
   const long nr = t.call.nr;
+  if (nr != abi::kRegisterSyscall && !sys::outputs_known(t.call) && warned_.insert(nr).second) {
+    fmt::print(stderr, "backstep: warning: syscall {} ({}): what it writes into memory is not "
+                       "recorded; replay may diverge after it\n",
+               sys::syscall_name(nr), nr);
+  }
   if (nr == abi::kRegisterSyscall) {
     // The runtime announces its ThreadBlock (see runtime/abi.h).
     t.block = t.call.arg[0];
@@ -440,6 +485,13 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
       return;
     }
     on_syscall_exit(t, regs);
+    if (!t.held_signals.empty()) {
+      // A syscall exit is a point replay finds again: resuming from it with
+      // a signal queues the signal, which then stops the thread once more
+      // (recorded as its delivery) before any user code runs.
+      t.deliver_signal = t.injected_signal = t.held_signals.front();
+      t.held_signals.erase(t.held_signals.begin());
+    }
     if (t.call.nr == SYS_sched_yield) {
       switch_from(t, SwitchReason::kYield);
     } else if (scheduler_.should_switch(SwitchReason::kChaos)) {
@@ -574,7 +626,36 @@ void Session::die_out() {
 
 RecordResult Session::run() {
   start();
+  try {
+    loop();
+  } catch (const Interrupted&) {
+    // Ctrl-C: the program dies with us; the trace keeps what happened.
+    inferior_.kill();
+    result_.interrupted = true;
+    end_status_.reset();
+  }
+  trace::End end;
+  if (end_status_) {
+    end.exited = end_status_->exited();
+    end.code = end.exited ? end_status_->exit_code() : end_status_->term_signal();
+  } else {
+    end.exited = false;
+    end.code = SIGKILL;
+    end.interrupted = true;
+  }
+  end.fatal_message = result_.fatal_message;
+  end.fatal_tid = fatal_tid_;
+  writer_.write(end);
+  writer_.close();
+  result_.trace_dir = options_.trace_dir;
+  result_.exited = end.exited;
+  result_.code = end.code;
+  return result_;
+}
+
+void Session::loop() {
   while (!end_status_) {
+    check_interrupt();
     if (dying_) {
       die_out();
       break;
@@ -616,19 +697,6 @@ RecordResult Session::run() {
     }
     on_stop(*t, st);
   }
-  trace::End end;
-  if (end_status_) {
-    end.exited = end_status_->exited();
-    end.code = end.exited ? end_status_->exit_code() : end_status_->term_signal();
-  }
-  end.fatal_message = result_.fatal_message;
-  end.fatal_tid = fatal_tid_;
-  writer_.write(end);
-  writer_.close();
-  result_.trace_dir = options_.trace_dir;
-  result_.exited = end.exited;
-  result_.code = end.code;
-  return result_;
 }
 
 }  // namespace

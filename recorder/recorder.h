@@ -24,9 +24,13 @@ struct RecordResult {
   std::string fatal_message; // the map's fatal error, if any
   uint64_t stops = 0;
   uint64_t map_events = 0;
+  bool interrupted = false;  // Ctrl-C (or SIGTERM/SIGHUP) ended the recording
   // What a shell would report: the exit code, or 128 + signal.
   int shell_status() const { return exited ? code : 128 + code; }
 };
+
+// The CPU's model name, as recorded in traces.
+std::string cpu_model();
 
 // Records one run. Throws Error when the program cannot be started or the
 // recording cannot be written; the program's own failure is a result.

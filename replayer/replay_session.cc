@@ -474,6 +474,12 @@ ReplayResult Session::run() {
     } else if (const auto* m = std::get_if<trace::MapEvents>(&ev[i])) {
       map_events += m->events.size();
     } else if (const auto* e = std::get_if<trace::End>(&ev[i])) {
+      if (e->interrupted) {
+        // The recording stopped here, not the program: so does the replay.
+        result_.completed = true;
+        result_.interrupted = true;
+        break;
+      }
       die_out(pending_signal, signal_tid);
       if (!end_status_) throw Error("the program did not end as recorded");
       bool exited = end_status_->exited();

@@ -38,6 +38,7 @@ struct ReplayResult {
   bool exited = false;
   int code = 0;
   bool truncated = false;  // the trace was cut; replay stopped at the cut
+  bool interrupted = false;  // the recording was interrupted (Ctrl-C) at its end
   uint64_t stops = 0;
   uint64_t map_events = 0;
   // Where replay stopped, when it stopped early (--until-*).

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "base/errors.h"
+#include "base/interrupt.h"
 
 namespace backstep {
 
@@ -146,7 +147,10 @@ std::optional<WaitStatus> wait_for(pid_t tid, bool nohang) {
     pid_t got = ::waitpid(tid, &status, __WALL | (nohang ? WNOHANG : 0));
     if (got > 0) return WaitStatus{got, status};
     if (got == 0) return std::nullopt;
-    if (errno == EINTR) continue;
+    if (errno == EINTR) {
+      check_interrupt();
+      continue;
+    }
     if (errno == ECHILD) return std::nullopt;
     throw_errno("waitpid");
   }

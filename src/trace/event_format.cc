@@ -127,6 +127,7 @@ std::vector<nlohmann::json> to_json(const Event& event, uint64_t index) {
           },
           [&](const End& e) {
             out.push_back({{"type", "end"}, {"exited", e.exited}, {"code", e.code},
+                           {"interrupted", e.interrupted},
                            {"fatal", e.fatal_message}, {"fatal_tid", e.fatal_tid}});
           },
           [&](const Patch& p) {
@@ -165,8 +166,9 @@ std::vector<std::string> to_text(const Event& event, uint64_t index) {
                                      f.path, f.offset));
           },
           [&](const End& e) {
-            std::string how = e.exited ? fmt::format("exited with status {}", e.code)
-                                       : fmt::format("killed by signal {}", e.code);
+            std::string how = e.interrupted ? std::string("recording interrupted")
+                              : e.exited ? fmt::format("exited with status {}", e.code)
+                                         : fmt::format("killed by signal {}", e.code);
             if (!e.fatal_message.empty()) how += ", fatal error: " + e.fatal_message;
             line("end", how);
           },

@@ -89,7 +89,7 @@ void encode(const Event& e, RecordBuilder& b) {
           },
           [&](const End& x) {
             b.u8(x.exited).u32(static_cast<uint32_t>(x.code)).str(x.fatal_message);
-            b.u32(static_cast<uint32_t>(x.fatal_tid));
+            b.u32(static_cast<uint32_t>(x.fatal_tid)).u8(x.interrupted);
           },
           [&](const Patch& x) {
             b.u32(static_cast<uint32_t>(x.sites.size()));
@@ -203,6 +203,7 @@ Event decode(uint16_t type, std::span<const std::byte> payload) {
       x.code = i32();
       x.fatal_message = p.str();
       x.fatal_tid = i32();
+      x.interrupted = p.u8() != 0;
       out = std::move(x);
       break;
     }

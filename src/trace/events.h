@@ -149,6 +149,7 @@ struct End {
   int32_t code = 0;     // exit code or signal number
   std::string fatal_message;  // the map's fatal error, if any
   int32_t fatal_tid = 0;
+  bool interrupted = false;   // the recording was stopped (Ctrl-C), not the program
 };
 
 using Event = std::variant<Header, Exec, Stop, MapEvents, Switch, FileMap, End, Patch>;

@@ -1,0 +1,28 @@
+#include "base/interrupt.h"
+
+#include <csignal>
+
+namespace backstep {
+namespace {
+
+volatile sig_atomic_t g_interrupted = 0;
+
+extern "C" void on_interrupt(int) { g_interrupted = 1; }
+
+}  // namespace
+
+void install_interrupt_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: waitpid must return
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+}
+
+bool interrupt_requested() { return g_interrupted != 0; }
+
+void check_interrupt() {
+  if (g_interrupted) throw Interrupted();
+}
+
+}  // namespace backstep
