@@ -2,7 +2,10 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 
@@ -46,6 +49,14 @@ int main(int argc, char** argv) {
   replay->add_option("--until-event", rep.until_event, "Stop before event N and show where");
   replay->add_flag("--until-fatal", rep.until_fatal, "Stop at the fatal signal and show where");
   replay->add_flag("-q,--quiet", rep.quiet, "Do not write the program's recorded output");
+  replay->add_option("--ex", rep.commands,
+                     "Run a debugger command (repeatable; also spelled -ex, as in gdb), then exit");
+  replay->add_option("-x", rep.script, "Run the debugger commands in FILE, then exit");
+  replay->add_flag("--json", rep.json, "Debugger output as JSON, one object per line");
+  replay->footer(
+      "Without --until-*, -ex or -x, and with a terminal on stdin, replay opens an interactive "
+      "session: when, goto start|end|panic|event N|POSITION, stepi, reverse-stepi, info "
+      "registers|threads, thread N, x/FMT ADDR, disassemble, map [ADDR], events [N].");
 
   std::string info_trace;
   auto* info = app.add_subcommand("info", "Summarize a recording");
@@ -57,8 +68,14 @@ int main(int argc, char** argv) {
   dump->add_option("trace", dump_trace, "Trace directory or name (default: latest-trace)");
   dump->add_flag("--json", dump_json, "JSON lines");
 
+  // gdb spells it -ex; CLI11 wants one-letter short options.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (auto& a : args) {
+    if (a == "-ex") a = "--ex";
+  }
+  std::reverse(args.begin(), args.end());
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }

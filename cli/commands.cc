@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <fstream>
 #include <cstring>
 #include <filesystem>
 #include <fmt/core.h>
 #include <map>
 
 #include "base/interrupt.h"
+#include "cli/debugger.h"
 #include "disasm/disassembler.h"
 #include "ptrace/inferior.h"
 #include "recorder/recorder.h"
@@ -89,6 +91,26 @@ int run_replay(const ReplayArgs& args) {
                t.header().cpu_model, here);
   }
   install_interrupt_handlers();
+  if (!args.commands.empty() || !args.script.empty() ||
+      (!args.until_event && !args.until_fatal && ::isatty(STDIN_FILENO) && !args.quiet)) {
+    Debugger debugger(t, args.json);
+    if (args.commands.empty() && args.script.empty()) {
+      debugger.interactive();
+      return 0;
+    }
+    for (const auto& c : args.commands) {
+      if (!debugger.execute(c)) return 0;
+    }
+    if (!args.script.empty()) {
+      std::ifstream in(args.script);
+      if (!in) throw Error(fmt::format("cannot read {}", args.script));
+      std::string line;
+      while (std::getline(in, line)) {
+        if (!debugger.execute(line)) return 0;
+      }
+    }
+    return 0;
+  }
   replayer::ReplayOptions options;
   options.echo_output = !args.quiet;
   options.until_event = args.until_event;

@@ -22,6 +22,9 @@ struct ReplayArgs {
   std::optional<uint64_t> until_event;
   bool until_fatal = false;
   bool quiet = false;
+  std::vector<std::string> commands;  // -ex, in order
+  std::string script;                 // -x FILE
+  bool json = false;
 };
 int run_replay(const ReplayArgs& args);
 

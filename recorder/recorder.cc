@@ -259,6 +259,7 @@ WaitStatus Session::wait_for_thread(pid_t tid) {
 
 // Something another thread reported while `current_` ran.
 void Session::note_other(const WaitStatus& st) {
+  if (!threads_.count(st.tid) && !thread_of_process(st.tid, inferior_.leader())) return;
   Thread& t = thread(st.tid);
   if (st.exited() || st.signaled()) {
     t.state = Thread::State::kDead;

@@ -177,8 +177,18 @@ void Inferior::kill() {
 Inferior::~Inferior() {
   if (leader_ > 0) {
     ::kill(leader_, SIGKILL);
-    // Reap the traced threads' last reports so none lingers as a zombie.
-    while (wait_for(-1, true)) {
+    // Reap every thread's last report: the leader's comes only once all
+    // the others have been reaped, and nothing of this process may reach
+    // the waitpid of the next one. (One traced program per backstep
+    // process: this collects any traced thread's report.)
+    for (;;) {
+      int status = 0;
+      pid_t got = ::waitpid(-1, &status, __WALL);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) break;
+      if (got == leader_ && (WIFEXITED(status) || WIFSIGNALED(status))) break;
+      // A killed thread may still stop at PTRACE_EVENT_EXIT: let it go.
+      if (WIFSTOPPED(status)) ::ptrace(PTRACE_CONT, got, nullptr, nullptr);
     }
   }
   if (holder_ > 0) {

@@ -141,6 +141,15 @@ pid_t namespace_tid(pid_t tid) {
   return tid;
 }
 
+bool thread_of_process(pid_t tid, pid_t tgid) {
+  std::ifstream in(fmt::format("/proc/{}/status", tid));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Tgid:", 0) == 0) return std::stol(line.substr(5)) == tgid;
+  }
+  return false;
+}
+
 std::optional<WaitStatus> wait_for(pid_t tid, bool nohang) {
   for (;;) {
     int status = 0;

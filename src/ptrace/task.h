@@ -93,6 +93,10 @@ struct WaitStatus {
 // threads by it, since it is the same in every replay.
 pid_t namespace_tid(pid_t tid);
 
+// Whether thread `tid` belongs to the process `tgid` (a wait status of an
+// earlier, killed process can still arrive after a new one started).
+bool thread_of_process(pid_t tid, pid_t tgid);
+
 // Waits for any traced thread (tid = -1) or one thread; __WALL.
 std::optional<WaitStatus> wait_for(pid_t tid, bool nohang = false);
 

@@ -23,6 +23,10 @@ inline constexpr uint64_t kThreadBlockMagic = 0x3130504554534b42ull;  // "BKSTEP
 // to UINT64_MAX before the call, so an untraced thread never traps.
 inline constexpr long kRegisterSyscall = 0x6b7374;  // 'kst'
 
+// The ELF section holding the tick counter's code (__sanitizer_cov_trace_pc
+// and its slow path).
+inline constexpr char kTickSection[] = "backstep_ticks";
+
 // Why the runtime executed its int3 (ThreadBlock::trap_reason).
 enum class TrapReason : uint32_t {
   kNone = 0,

@@ -20,7 +20,11 @@ namespace {
 // %fs-relative access away, and never allocated lazily.
 thread_local abi::ThreadBlock tls_block __attribute__((tls_model("initial-exec")));
 
-[[gnu::noinline, gnu::cold]] void tick_slow_path(abi::ThreadBlock& b) {
+// The tick code lives in its own section so that a tracer can tell "inside
+// the tick counter" from program code (abi::kTickSection): a replay position
+// counted in ticks is taken where the counter hands control back.
+__attribute__((noinline, noclone, section("backstep_ticks"))) void tick_slow_path(
+    abi::ThreadBlock& b) {
   if (b.magic != abi::kThreadBlockMagic) {
     register_thread(b);
     if (b.ticks < b.tick_limit) return;
@@ -59,7 +63,7 @@ void register_thread(abi::ThreadBlock& b) {
 
 }  // namespace backstep::rt
 
-extern "C" void __sanitizer_cov_trace_pc() {
+extern "C" __attribute__((section("backstep_ticks"))) void __sanitizer_cov_trace_pc() {
   backstep::abi::ThreadBlock& b = backstep::rt::tls_block;
   if (__builtin_expect(++b.ticks >= b.tick_limit, 0)) backstep::rt::tick_slow_path(b);
 }

@@ -1,0 +1,414 @@
+#include "cli/debugger.h"
+
+#include <readline/history.h>
+#include <readline/readline.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstring>
+#include <fmt/core.h>
+#include <map>
+#include <sstream>
+
+#include "base/errors.h"
+#include "trace/event_format.h"
+
+namespace backstep::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return {};
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+const std::map<std::string, unsigned long long Registers::*>& register_table() {
+  static const std::map<std::string, unsigned long long Registers::*> table = {
+      {"rax", &Registers::rax}, {"rbx", &Registers::rbx}, {"rcx", &Registers::rcx},
+      {"rdx", &Registers::rdx}, {"rsi", &Registers::rsi}, {"rdi", &Registers::rdi},
+      {"rbp", &Registers::rbp}, {"rsp", &Registers::rsp}, {"r8", &Registers::r8},
+      {"r9", &Registers::r9},   {"r10", &Registers::r10}, {"r11", &Registers::r11},
+      {"r12", &Registers::r12}, {"r13", &Registers::r13}, {"r14", &Registers::r14},
+      {"r15", &Registers::r15}, {"rip", &Registers::rip}, {"pc", &Registers::rip},
+      {"sp", &Registers::rsp},  {"eflags", &Registers::eflags}, {"fs_base", &Registers::fs_base},
+      {"orig_rax", &Registers::orig_rax}};
+  return table;
+}
+
+// gdb's command abbreviations, for the commands that exist here.
+std::string canonical_command(const std::string& c) {
+  static const std::map<std::string, std::string> aliases = {
+      {"si", "stepi"},         {"rsi", "reverse-stepi"}, {"i", "info"},
+      {"q", "quit"},           {"disas", "disassemble"}, {"bt", "backtrace"},
+      {"where", "backtrace"},  {"exit", "quit"},
+  };
+  auto it = aliases.find(c);
+  return it == aliases.end() ? c : it->second;
+}
+
+}  // namespace
+
+Debugger::Debugger(const trace::Trace& trace, bool json) : trace_(trace), tt_(trace), json_(json) {}
+
+void Debugger::emit(const json& j, const std::string& text) {
+  if (json_) {
+    fmt::print("{}\n", j.dump());
+  } else if (!text.empty()) {
+    fmt::print("{}{}", text, text.back() == '\n' ? "" : "\n");
+  }
+  std::fflush(stdout);
+}
+
+bool Debugger::execute(const std::string& raw) {
+  std::string line = trim(raw);
+  if (line.empty() || line[0] == '#') return true;
+  std::string command = line;
+  std::string args;
+  size_t split = line.find_first_of(" \t/");
+  if (split != std::string::npos) {
+    command = line.substr(0, split);
+    args = line[split] == '/' ? line.substr(split) : trim(line.substr(split));
+  }
+  command = canonical_command(command);
+  if (command == "quit") return false;
+  try {
+    run(command, args);
+  } catch (const std::exception& e) {
+    emit(json{{"error", e.what()}}, fmt::format("error: {}", e.what()));
+  }
+  return true;
+}
+
+void Debugger::run(const std::string& command, const std::string& args) {
+  if (command == "when") {
+    show_where();
+  } else if (command == "goto") {
+    cmd_goto(args);
+  } else if (command == "stepi" || command == "reverse-stepi") {
+    long n = args.empty() ? 1 : std::stol(args);
+    bool ok = true;
+    for (long i = 0; i < n && ok; ++i) {
+      ok = command == "stepi" ? tt_.stepi() : tt_.reverse_stepi();
+    }
+    if (!ok) {
+      const char* edge = command == "stepi" ? "end of recording" : "start of recording";
+      emit(json{{"stopped", edge}}, fmt::format("{}.", edge));
+    }
+    show_where();
+  } else if (command == "info") {
+    cmd_info(args);
+  } else if (command == "thread") {
+    if (args.empty()) {
+      show_where();
+    } else {
+      tt_.select_thread(std::stoi(args));
+      show_where();
+    }
+  } else if (command == "x") {
+    std::string fmt_part = args;
+    std::string rest;
+    if (size_t sp = args.find(' '); sp != std::string::npos) {
+      fmt_part = args.substr(0, sp);
+      rest = trim(args.substr(sp));
+    }
+    cmd_examine(fmt_part, rest);
+  } else if (command == "disassemble") {
+    cmd_disassemble(args);
+  } else if (command == "map") {
+    cmd_map(args);
+  } else if (command == "events") {
+    cmd_events(args);
+  } else if (command == "help") {
+    emit(json{{"commands",
+               {"when", "goto start|end|panic|event N|POSITION", "stepi [N]", "reverse-stepi [N]",
+                "info registers|threads", "thread N", "x/FMT ADDR", "disassemble [ADDR]",
+                "map [ADDR]", "events [N]", "quit"}}},
+         "commands: when, goto start|end|panic|event N|POSITION, stepi [N] (si), reverse-stepi "
+         "[N] (rsi), info registers|threads, thread N, x/FMT ADDR, disassemble [ADDR], map "
+         "[ADDR], events [N], quit");
+  } else {
+    throw Error(fmt::format("undefined command: \"{}\". Try \"help\".", command));
+  }
+}
+
+std::string Debugger::describe_pc(uint64_t pc) {
+  uint8_t code[16] = {};
+  tt_.engine().memory().read(pc, code, sizeof code);
+  auto insns = disassembler_.decode(code, pc, 1);
+  return insns.empty() ? "(bad)" : insns[0].text;
+}
+
+void Debugger::show_where() {
+  auto& engine = tt_.engine();
+  replayer::ReplayPosition p = tt_.where();
+  json j{{"position", p.str()}, {"record", p.record}, {"thread", p.tid},
+         {"ticks", p.ticks}, {"steps", p.steps}};
+  std::string text = fmt::format("position {} (event {}, thread {}, tick {}, +{} instructions)",
+                                 p.str(), p.record, p.tid, p.ticks, p.steps);
+  if (engine.finished()) {
+    j["at_end"] = true;
+    text += "\nend of recording";
+  } else if (engine.has_thread(p.tid)) {
+    uint64_t pc = engine.registers(p.tid).rip;
+    std::string insn = describe_pc(pc);
+    j["pc"] = pc;
+    j["instruction"] = insn;
+    text += fmt::format("\n=> {:#x}: {}", pc, insn);
+  }
+  emit(j, text);
+}
+
+void Debugger::cmd_goto(const std::string& args) {
+  if (args == "start") {
+    tt_.goto_start();
+  } else if (args == "end") {
+    tt_.goto_end();
+  } else if (args == "panic") {
+    cmd_panic();
+    return;
+  } else if (args.rfind("event", 0) == 0) {
+    tt_.goto_record(std::stoull(trim(args.substr(5))));
+  } else if (auto p = replayer::ReplayPosition::parse(args)) {
+    tt_.goto_position(*p);
+  } else {
+    throw Error("usage: goto start|end|panic|event N|RECORD:THREAD:TICKS:STEPS");
+  }
+  show_where();
+}
+
+void Debugger::cmd_panic() {
+  replayer::PanicReport r = tt_.goto_panic();
+  std::string insn = describe_pc(r.pc);
+  json j{{"panic", r.what}, {"thread", r.tid}, {"position", r.position.str()}, {"pc", r.pc},
+         {"instruction", insn}};
+  std::string text = fmt::format("panic: {}\nthread {} at position {}\n=> {:#x}: {}", r.what,
+                                 r.tid, r.position.str(), r.pc, insn);
+  if (r.map_fatal) {
+    j["map"] = r.map;
+    text += fmt::format("\nthe check read the flags of map {:#x}", r.map);
+    if (r.setter) {
+      const abi::MapEvent& s = *r.setter;
+      std::string chain = trace::map_op_name(s.op);
+      if (s.outer_op) chain = std::string(trace::map_op_name(s.outer_op)) + " -> " + chain;
+      for (const auto& step : r.setter_steps) {
+        if (step.kind == static_cast<uint8_t>(abi::MapEventKind::kEvacuate)) {
+          chain += fmt::format(" -> evacuation of old bucket {}", step.arg1);
+        } else if (step.kind == static_cast<uint8_t>(abi::MapEventKind::kGrowStart)) {
+          chain += fmt::format(" -> growth B {}->{}", step.arg0, step.arg1);
+        }
+      }
+      j["setter"] = {{"thread", s.tid}, {"ticks", s.ticks}, {"site", s.site},
+                     {"operation", chain}, {"event", trace::map_event_json(s)}};
+      text += fmt::format(
+          "\nhashWriting was set by thread {} at tick {} (site {:#x}: {}), inside {}", s.tid,
+          s.ticks, s.site, describe_pc(s.site - 5), chain);
+    }
+    if (r.fatal) {
+      text += fmt::format("\nmap state at the check: B {}, count {}, flags {}, nevacuate {}",
+                          r.fatal->B, r.fatal->count, trace::flags_text(r.fatal->flags_before),
+                          r.fatal->nevacuate);
+    }
+  }
+  emit(j, text);
+}
+
+void Debugger::cmd_info(const std::string& args) {
+  auto& engine = tt_.engine();
+  if (args == "registers" || args == "r" || args == "reg") {
+    Registers r = engine.registers(tt_.thread());
+    json j;
+    std::string text;
+    static const char* order[] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
+                                  "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15",
+                                  "rip", "eflags", "fs_base"};
+    for (const char* name : order) {
+      uint64_t v = r.*register_table().at(name);
+      j[name] = v;
+      text += fmt::format("{:<8} {:#018x} {}\n", name, v, static_cast<int64_t>(v));
+    }
+    emit(j, text);
+  } else if (args == "threads") {
+    json arr = json::array();
+    std::string text;
+    for (int32_t tid : engine.live_threads()) {
+      uint64_t pc = engine.registers(tid).rip;
+      auto ticks = engine.ticks(tid);
+      arr.push_back({{"thread", tid}, {"pc", pc}, {"ticks", ticks ? *ticks : 0},
+                     {"selected", tid == tt_.thread()}});
+      text += fmt::format("{} thread {}  pc {:#x}{}  {}\n", tid == tt_.thread() ? '*' : ' ', tid,
+                          pc, ticks ? fmt::format("  tick {}", *ticks) : "", describe_pc(pc));
+    }
+    emit(json{{"threads", arr}}, text);
+  } else {
+    throw Error("usage: info registers|threads");
+  }
+}
+
+uint64_t Debugger::eval(const std::string& expr) {
+  std::string e = trim(expr);
+  if (e.empty()) throw Error("an address is needed");
+  size_t op = e.find_first_of("+-", 1);
+  if (op != std::string::npos) {
+    uint64_t base = eval(e.substr(0, op));
+    uint64_t off = eval(e.substr(op + 1));
+    return e[op] == '+' ? base + off : base - off;
+  }
+  if (e[0] == '$') {
+    auto it = register_table().find(e.substr(1));
+    if (it == register_table().end()) throw Error(fmt::format("unknown register {}", e));
+    return tt_.engine().registers(tt_.thread()).*(it->second);
+  }
+  try {
+    size_t used = 0;
+    uint64_t v = std::stoull(e, &used, 0);
+    if (used != e.size()) throw Error("");
+    return v;
+  } catch (...) {
+    throw Error(fmt::format("cannot evaluate \"{}\"", e));
+  }
+}
+
+void Debugger::cmd_examine(const std::string& spec, const std::string& args) {
+  // x/NFU: count, format (x, d, i, s), unit (b, h, w, g).
+  size_t count = 1;
+  char format = 'x';
+  size_t unit = 8;
+  std::string s = spec.size() > 1 ? spec.substr(1) : "";
+  size_t i = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  if (i > 0) count = std::stoul(s.substr(0, i));
+  for (; i < s.size(); ++i) {
+    switch (s[i]) {
+      case 'b': unit = 1; break;
+      case 'h': unit = 2; break;
+      case 'w': unit = 4; break;
+      case 'g': unit = 8; break;
+      case 'x': case 'd': case 'i': case 'u': format = s[i]; break;
+      default: throw Error(fmt::format("unknown format letter '{}'", s[i]));
+    }
+  }
+  uint64_t addr = eval(args);
+  const AddressSpace& mem = tt_.engine().memory();
+  if (format == 'i') {
+    std::vector<uint8_t> code(count * 16);
+    mem.read(addr, code.data(), code.size());
+    uint64_t pc = tt_.engine().has_thread(tt_.thread()) ? tt_.engine().registers(tt_.thread()).rip : 0;
+    json arr = json::array();
+    std::string text;
+    for (const auto& insn : disassembler_.decode(code, addr, count)) {
+      arr.push_back({{"address", insn.address}, {"instruction", insn.text}});
+      text += fmt::format("{} {:#x}:\t{}\n", insn.address == pc ? "=>" : "  ", insn.address,
+                          insn.text);
+    }
+    emit(json{{"instructions", arr}}, text);
+    return;
+  }
+  std::vector<uint8_t> data(count * unit);
+  if (!mem.read(addr, data.data(), data.size())) {
+    throw Error(fmt::format("cannot access memory at address {:#x}", addr));
+  }
+  json arr = json::array();
+  std::string text;
+  for (size_t k = 0; k < count; ++k) {
+    uint64_t v = 0;
+    std::memcpy(&v, data.data() + k * unit, unit);
+    arr.push_back(v);
+    if (k % (16 / unit == 0 ? 1 : 16 / unit) == 0) {
+      text += fmt::format("{}{:#x}:", k ? "\n" : "", addr + k * unit);
+    }
+    text += format == 'd' ? fmt::format("\t{}", static_cast<int64_t>(v))
+            : format == 'u' ? fmt::format("\t{}", v)
+                            : fmt::format("\t{:#0{}x}", v, 2 + 2 * unit);
+  }
+  emit(json{{"address", addr}, {"values", arr}}, text);
+}
+
+void Debugger::cmd_disassemble(const std::string& args) {
+  uint64_t pc = args.empty() ? tt_.engine().registers(tt_.thread()).rip : eval(args);
+  cmd_examine("/12i", fmt::format("{:#x}", pc));
+}
+
+void Debugger::cmd_map(const std::string& args) {
+  uint64_t addr = 0;
+  if (!args.empty()) {
+    addr = eval(args);
+  } else {
+    // The map the most recent event before now concerns.
+    const auto& ev = trace_.events();
+    for (size_t i = std::min(tt_.engine().next_record(), ev.size()); i-- > 0 && !addr;) {
+      if (const auto* m = std::get_if<trace::MapEvents>(&ev[i]); m && !m->events.empty()) {
+        addr = m->events.back().map;
+      }
+    }
+    if (!addr) throw Error("no map event yet: give the map's address");
+  }
+  abi::MapHeader h{};
+  if (!tt_.engine().memory().read(addr, &h, sizeof h) || h.magic != abi::kMapHeaderMagic) {
+    throw Error(fmt::format("no live instrumented map at {:#x}", addr));
+  }
+  bool growing = h.oldbuckets != 0;
+  uint64_t old_count = growing ? (h.flags & abi::kFlagSameSizeGrow ? 1ull << h.B : 1ull << (h.B - 1))
+                               : 0;
+  json j{{"map", addr},           {"count", h.count},         {"B", h.B},
+         {"buckets", h.buckets},  {"oldbuckets", h.oldbuckets}, {"flags", h.flags},
+         {"flag_names", trace::flags_text(h.flags)},           {"growing", growing},
+         {"nevacuate", h.nevacuate}, {"old_bucket_count", old_count},
+         {"same_size_grow", (h.flags & abi::kFlagSameSizeGrow) != 0},
+         {"live_iterators", h.live_iterators}, {"noverflow", h.noverflow}};
+  std::string text = fmt::format(
+      "map {:#x}: count {}, B {} ({} buckets at {:#x}), flags {}\n", addr, h.count, h.B,
+      1ull << h.B, h.buckets, trace::flags_text(h.flags));
+  if (growing) {
+    text += fmt::format("growing ({}): evacuated {} of {} old buckets at {:#x}\n",
+                        h.flags & abi::kFlagSameSizeGrow ? "same-size" : "doubling", h.nevacuate,
+                        old_count, h.oldbuckets);
+  } else {
+    text += "not growing\n";
+  }
+  text += fmt::format("live iterators {}, overflow buckets ~{}", h.live_iterators, h.noverflow);
+  emit(j, text);
+}
+
+void Debugger::cmd_events(const std::string& args) {
+  size_t n = args.empty() ? 10 : std::stoul(args);
+  const auto& ev = trace_.events();
+  size_t now = tt_.engine().next_record();
+  std::vector<std::pair<json, std::string>> lines;
+  for (size_t i = std::min(now, ev.size()); i-- > 2 && lines.size() < n;) {
+    if (std::holds_alternative<trace::Patch>(ev[i]) || std::holds_alternative<trace::FileMap>(ev[i])) {
+      continue;
+    }
+    auto js = trace::to_json(ev[i], i);
+    auto ts = trace::to_text(ev[i], i);
+    for (size_t k = js.size(); k-- > 0 && lines.size() < n;) lines.emplace_back(js[k], ts[k]);
+  }
+  json arr = json::array();
+  std::string text;
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    arr.push_back(it->first);
+    text += it->second + "\n";
+  }
+  text += fmt::format("--- now: before event {}", now);
+  emit(json{{"events", arr}, {"now", now}}, text);
+}
+
+void Debugger::interactive() {
+  const char* home = std::getenv("HOME");
+  std::string history = home ? std::string(home) + "/.backstep_history" : "";
+  if (!history.empty()) read_history(history.c_str());
+  show_where();
+  for (;;) {
+    char* raw = readline("(backstep) ");
+    if (!raw) break;
+    std::string line(raw);
+    std::free(raw);
+    if (!trim(line).empty()) add_history(line.c_str());
+    if (!execute(line)) break;
+  }
+  if (!history.empty()) write_history(history.c_str());
+}
+
+}  // namespace backstep::cli

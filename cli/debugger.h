@@ -1,0 +1,46 @@
+// The interactive side of `backstep replay`: gdb-style commands over a
+// TimeTravel session, read from a terminal (with line editing and history),
+// from -ex/-x in batch mode, and printed as text or JSON.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "disasm/disassembler.h"
+#include "replayer/time_travel.h"
+
+namespace backstep::cli {
+
+class Debugger {
+ public:
+  Debugger(const trace::Trace& trace, bool json);
+
+  // Runs one command line. Returns false for `quit`. Errors in a command are
+  // reported and do not end the session.
+  bool execute(const std::string& line);
+  // Reads commands from the terminal until quit or end of input.
+  void interactive();
+
+ private:
+  void run(const std::string& command, const std::string& args);
+  void emit(const nlohmann::json& j, const std::string& text);
+  void show_where();
+  void cmd_goto(const std::string& args);
+  void cmd_info(const std::string& args);
+  void cmd_examine(const std::string& fmt, const std::string& args);
+  void cmd_disassemble(const std::string& args);
+  void cmd_map(const std::string& args);
+  void cmd_events(const std::string& args);
+  void cmd_panic();
+  uint64_t eval(const std::string& expr);
+  std::string describe_pc(uint64_t pc);
+
+  const trace::Trace& trace_;
+  replayer::TimeTravel tt_;
+  Disassembler disassembler_;
+  bool json_;
+};
+
+}  // namespace backstep::cli

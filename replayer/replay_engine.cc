@@ -1,0 +1,742 @@
+#include "replayer/replay_engine.h"
+
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <elf.h>
+
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <fmt/core.h>
+
+#include "ptrace/inferior.h"
+#include "ptrace/rdtsc_patcher.h"
+#include "ptrace/runtime_link.h"
+#include "syscalls/syscall_table.h"
+
+namespace backstep::replayer {
+namespace {
+
+using trace::StopKind;
+
+std::string regs_diff(const Registers& want, const Registers& got, bool at_syscall_exit) {
+  struct Field {
+    const char* name;
+    unsigned long long Registers::*member;
+  };
+  static const Field fields[] = {
+      {"rip", &Registers::rip}, {"rsp", &Registers::rsp}, {"rbp", &Registers::rbp},
+      {"rax", &Registers::rax}, {"rbx", &Registers::rbx}, {"rcx", &Registers::rcx},
+      {"rdx", &Registers::rdx}, {"rsi", &Registers::rsi}, {"rdi", &Registers::rdi},
+      {"r8", &Registers::r8},   {"r9", &Registers::r9},   {"r10", &Registers::r10},
+      {"r11", &Registers::r11}, {"r12", &Registers::r12}, {"r13", &Registers::r13},
+      {"r14", &Registers::r14}, {"r15", &Registers::r15}, {"orig_rax", &Registers::orig_rax},
+      {"fs_base", &Registers::fs_base}, {"gs_base", &Registers::gs_base},
+  };
+  for (const Field& f : fields) {
+    if (at_syscall_exit && (f.member == &Registers::rax || f.member == &Registers::orig_rax)) {
+      continue;
+    }
+    if (want.*f.member != got.*f.member) {
+      return fmt::format("{} is {:#x}, recorded {:#x}", f.name, got.*f.member, want.*f.member);
+    }
+  }
+  return {};
+}
+
+// The executable's tick-counter section (abi::kTickSection), relocated.
+std::pair<uint64_t, uint64_t> find_tick_section(const trace::Trace& trace) {
+  const trace::Header& h = trace.header();
+  uint64_t load = 0;
+  std::string file;
+  for (const auto& e : trace.events()) {
+    if (const auto* f = std::get_if<trace::FileMap>(&e); f && f->tid == 0 && f->path == h.exe &&
+                                                         f->offset == 0) {
+      load = f->addr;
+      file = trace.file_copy(f->content).string();
+      break;
+    }
+  }
+  if (file.empty()) return {0, 0};
+  std::ifstream in(file, std::ios::binary);
+  Elf64_Ehdr eh{};
+  if (!in.read(reinterpret_cast<char*>(&eh), sizeof eh)) return {0, 0};
+  std::vector<Elf64_Shdr> sections(eh.e_shnum);
+  in.seekg(static_cast<std::streamoff>(eh.e_shoff));
+  in.read(reinterpret_cast<char*>(sections.data()),
+          static_cast<std::streamsize>(sections.size() * sizeof(Elf64_Shdr)));
+  if (!in || eh.e_shstrndx >= sections.size()) return {0, 0};
+  const Elf64_Shdr& names = sections[eh.e_shstrndx];
+  std::string strtab(names.sh_size, '\0');
+  in.seekg(static_cast<std::streamoff>(names.sh_offset));
+  in.read(strtab.data(), static_cast<std::streamsize>(strtab.size()));
+  uint64_t bias = eh.e_type == ET_DYN ? load : 0;
+  for (const Elf64_Shdr& sh : sections) {
+    if (sh.sh_name < strtab.size() && std::strcmp(strtab.c_str() + sh.sh_name, abi::kTickSection) == 0) {
+      return {bias + sh.sh_addr, bias + sh.sh_addr + sh.sh_size};
+    }
+  }
+  return {0, 0};
+}
+
+Inferior launch(const trace::Trace& trace) {
+  const trace::Header& h = trace.header();
+  LaunchSpec spec{h.exe, h.argv, h.envp, h.cwd};
+  return Inferior::launch(spec);
+}
+
+}  // namespace
+
+std::string ReplayPosition::str() const {
+  return fmt::format("{}:{}:{}:{}", record, tid, ticks, steps);
+}
+
+std::optional<ReplayPosition> ReplayPosition::parse(std::string_view text) {
+  ReplayPosition p;
+  unsigned long long v[4];
+  std::string t(text);
+  if (std::sscanf(t.c_str(), "%llu:%llu:%llu:%llu", &v[0], &v[1], &v[2], &v[3]) != 4) {
+    return std::nullopt;
+  }
+  p.record = v[0];
+  p.tid = static_cast<int32_t>(v[1]);
+  p.ticks = v[2];
+  p.steps = v[3];
+  return p;
+}
+
+ReplayEngine::ReplayEngine(const trace::Trace& trace, bool echo_output)
+    : trace_(trace), inferior_(launch(trace)), mem_(inferior_.leader()) {
+  options_.echo_output = echo_output;
+  tick_section_ = find_tick_section(trace_);
+  start();
+}
+
+ReplayEngine::Thread& ReplayEngine::thread(pid_t tid) {
+  auto [it, fresh] = threads_.try_emplace(tid, tid);
+  if (fresh) by_vtid_[it->second.vtid] = tid;
+  return it->second;
+}
+
+ReplayEngine::Thread* ReplayEngine::thread_by_vtid(pid_t vtid) {
+  auto it = by_vtid_.find(vtid);
+  return it == by_vtid_.end() ? nullptr : &threads_.at(it->second);
+}
+
+const ReplayEngine::Thread* ReplayEngine::thread_by_vtid(pid_t vtid) const {
+  auto it = by_vtid_.find(vtid);
+  return it == by_vtid_.end() ? nullptr : &threads_.at(it->second);
+}
+
+void ReplayEngine::diverge(size_t index, const std::string& what) {
+  throw Divergence(fmt::format("replay diverged at event {}: {}", index, what));
+}
+
+void ReplayEngine::start() {
+  pid_t leader = inferior_.leader();
+  Thread& t = thread(leader);
+  t.started = true;
+  // The exec stop is inside execve: the next stop is its exit.
+  t.in_syscall = true;
+  t.nr = SYS_execve;
+  Registers regs = t.task.regs();
+  const trace::Exec& x = trace_.exec();
+  if (x.tid != t.vtid) {
+    diverge(1, fmt::format("the program started as thread {}, recorded {}", t.vtid, x.tid));
+  }
+  if (std::string d = regs_diff(x.regs, regs, false); !d.empty()) {
+    diverge(1, "at exec, " + d + " (a different program, environment or kernel?)");
+  }
+  InitialStack stack = InitialStack::read(mem_, regs.rsp);
+  stack.hide_vdso(mem_);
+  if (stack.random_addr) mem_.write_or_throw(stack.random_addr, x.at_random.data(), 16);
+}
+
+WaitStatus ReplayEngine::wait_for_thread(pid_t tid) {
+  for (;;) {
+    auto st = wait_for(-1);
+    if (!st) throw Error("lost track of the program (no traced thread left)");
+    if (st->tid == inferior_.holder()) continue;
+    if (st->tid == tid) return *st;
+    note_other(*st);
+  }
+}
+
+void ReplayEngine::note_other(const WaitStatus& st) {
+  if (!threads_.count(st.tid) && !thread_of_process(st.tid, inferior_.leader())) return;
+  Thread& t = thread(st.tid);
+  if (st.exited() || st.signaled()) {
+    t.dead = true;
+    if (st.tid == inferior_.leader()) end_status_ = st;
+    return;
+  }
+  if (!t.started) {
+    t.started = true;  // a new thread's first stop: it waits for its turn
+    return;
+  }
+  if (dying_ && st.stopped()) t.task.resume(Resume::kContinue, 0);
+}
+
+const trace::Stop* ReplayEngine::next_stop_of(size_t from, pid_t tid, StopKind kind) const {
+  const auto& ev = trace_.events();
+  for (size_t i = from; i < ev.size(); ++i) {
+    if (auto* s = std::get_if<trace::Stop>(&ev[i]); s && s->tid == tid) {
+      return s->kind == kind ? s : nullptr;
+    }
+  }
+  return nullptr;
+}
+
+const trace::FileMap* ReplayEngine::file_map_before_exit(size_t from, pid_t tid) const {
+  const auto& ev = trace_.events();
+  for (size_t i = from; i < ev.size(); ++i) {
+    if (auto* f = std::get_if<trace::FileMap>(&ev[i]); f && f->tid == tid) return f;
+    if (auto* s = std::get_if<trace::Stop>(&ev[i]); s && s->tid == tid) return nullptr;
+  }
+  return nullptr;
+}
+
+// At a syscall entry: let it run, or make the kernel skip it so that its
+// recorded result can be applied at the exit.
+void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
+  t.in_syscall = true;
+  t.nr = static_cast<long>(regs.orig_rax);
+  for (int i = 0; i < 6; ++i) t.args[i] = syscall_arg(regs, i);
+  t.file_map = nullptr;
+  t.rewrote_args = false;
+  const trace::Stop* exit = next_stop_of(index + 1, t.vtid, StopKind::kSyscallExit);
+  sys::SyscallArgs call{t.nr, {t.args[0], t.args[1], t.args[2], t.args[3], t.args[4], t.args[5]}};
+  bool execute = sys::replay_action(call) == sys::ReplayAction::kExecute;
+  switch (t.nr) {
+    case abi::kRegisterSyscall:
+      t.block = t.args[0];
+      execute = false;
+      break;
+    case SYS_rseq:
+      execute = false;  // refused while recording too
+      break;
+    case SYS_kill:
+    case SYS_tkill:
+    case SYS_tgkill: {
+      // A signal the program sends itself must arrive again; nothing else
+      // leaves the replay.
+      pid_t own = threads_.at(inferior_.leader()).vtid;
+      auto target = static_cast<pid_t>(t.args[0]);
+      bool self = target == own || (t.nr == SYS_tkill && by_vtid_.count(target) > 0);
+      (void)own;
+      execute = self;
+      break;
+    }
+    case SYS_exit_group:
+      dying_ = true;
+      break;
+    case SYS_mmap: {
+      if (!exit || exit->result < 0) {
+        execute = false;
+        break;
+      }
+      // Same address as recorded; file contents come from the trace.
+      set_syscall_arg(regs, 0, static_cast<uint64_t>(exit->result));
+      uint64_t flags = t.args[3] | MAP_FIXED;
+      if (const trace::FileMap* f = file_map_before_exit(index + 1, t.vtid)) {
+        t.file_map = f;
+        flags = (flags & ~static_cast<uint64_t>(MAP_SHARED | MAP_SHARED_VALIDATE)) | MAP_PRIVATE |
+                MAP_ANONYMOUS;
+        set_syscall_arg(regs, 4, static_cast<uint64_t>(-1));
+        set_syscall_arg(regs, 5, 0);
+      }
+      set_syscall_arg(regs, 3, flags);
+      t.task.set_regs(regs);
+      t.rewrote_args = true;
+      break;
+    }
+    default:
+      break;
+  }
+  t.emulated = !execute;
+  if (t.emulated) {
+    regs.orig_rax = static_cast<uint64_t>(-1);
+    t.task.set_regs(regs);
+  }
+}
+
+void ReplayEngine::on_exit(size_t index, Thread& t, const trace::Stop& s, Registers& regs) {
+  t.in_syscall = false;
+  if (t.emulated) {
+    regs.rax = static_cast<uint64_t>(s.result);
+    regs.orig_rax = static_cast<uint64_t>(t.nr);
+    t.task.set_regs(regs);
+    for (const trace::MemWrite& w : s.writes) mem_.write_or_throw(w.addr, w.data.data(), w.data.size());
+  } else if (static_cast<int64_t>(regs.rax) != s.result) {
+    diverge(index, fmt::format("{} returned {}, recorded {}", sys::syscall_name(t.nr),
+                               static_cast<int64_t>(regs.rax), s.result));
+  }
+  if (t.file_map) {
+    const trace::FileMap& f = *t.file_map;
+    std::ifstream in(trace_.file_copy(f.content), std::ios::binary);
+    if (!in) throw Error(fmt::format("the trace lacks its copy of {}", f.path));
+    uint64_t n = f.file_size > f.offset ? std::min(f.length, f.file_size - f.offset) : 0;
+    std::vector<char> buf(n);
+    in.seekg(static_cast<std::streamoff>(f.offset));
+    in.read(buf.data(), static_cast<std::streamsize>(n));
+    mem_.write_or_throw(f.addr, buf.data(), static_cast<size_t>(in.gcount()));
+    t.file_map = nullptr;
+  }
+  if (options_.echo_output && s.result > 0) echo_output(t, s.result);
+}
+
+// What the program printed on its terminal, printed again.
+void ReplayEngine::echo_output(Thread& t, int64_t result) {
+  if (t.nr != SYS_write && t.nr != SYS_writev) return;
+  int fd = static_cast<int>(t.args[0]);
+  if (fd != 1 && fd != 2) return;
+  std::vector<char> data;
+  if (t.nr == SYS_write) {
+    data.resize(static_cast<size_t>(result));
+    if (!mem_.read(t.args[1], data.data(), data.size())) return;
+  } else {
+    size_t left = static_cast<size_t>(result);
+    for (uint64_t i = 0; i < t.args[2] && left > 0; ++i) {
+      iovec iov{};
+      if (!mem_.read(t.args[1] + i * sizeof iov, &iov, sizeof iov)) return;
+      size_t n = std::min(left, iov.iov_len);
+      size_t at = data.size();
+      data.resize(at + n);
+      if (!mem_.read(reinterpret_cast<uint64_t>(iov.iov_base), data.data() + at, n)) return;
+      left -= n;
+    }
+  }
+  std::fflush(stdout);
+  [[maybe_unused]] ssize_t w = ::write(fd, data.data(), data.size());
+}
+
+// Before a thread's run toward its recorded stop `s`: the limits the
+// recorder wrote, and the signal it delivered with the resumption.
+void ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s, bool deliver_signal) {
+  (void)deliver_signal;
+  if (t.run_started) return;
+  while (!t.started) {
+    wait_for_thread(t.task.tid());
+    t.started = true;
+  }
+  if (s.resumed.has_block) {
+    if (!t.block) diverge(index, fmt::format("thread {} has no thread block", s.tid));
+    ThreadBlockView(mem_, *t.block).set_limits(s.resumed.tick_limit, s.resumed.event_limit);
+  }
+  t.run_started = true;
+}
+
+void ReplayEngine::play_stop(size_t index, const trace::Stop& s) {
+  Thread* found = thread_by_vtid(s.tid);
+  if (!found || found->dead) {
+    diverge(index, fmt::format("thread {} should stop here but does not exist", s.tid));
+  }
+  Thread& t = *found;
+  bool fresh = !t.run_started;
+  begin_run(index, t, s, true);
+  // The resumption signal goes with the first resume of the run only.
+  int sig = fresh ? s.resumed.signal : 0;
+  if (!t.task.resume(static_cast<Resume>(s.resumed.how), sig)) {
+    diverge(index, fmt::format("thread {} vanished", s.tid));
+  }
+  complete_stop(index, t, s, wait_for_thread(t.task.tid()));
+}
+
+void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
+                                 const WaitStatus& st) {
+  if (st.exited() || st.signaled()) {
+    diverge(index, fmt::format("expected a {} stop of thread {}, but {}",
+                               trace::stop_kind_name(s.kind), s.tid, st.describe()));
+  }
+  t.run_started = false;
+  t.steps = 0;
+  Registers regs = t.task.regs();
+  if (s.kind == StopKind::kSyscallExit && t.rewrote_args) {
+    // Show the program its own arguments again, as the recording saw them.
+    for (int a = 0; a < 6; ++a) set_syscall_arg(regs, a, t.args[a]);
+    t.task.set_regs(regs);
+    t.rewrote_args = false;
+  }
+  auto expect = [&](bool ok, const char* what) {
+    if (!ok) {
+      diverge(index, fmt::format("expected a {} stop of thread {}, found {} ({}) at rip {:#x}",
+                                 trace::stop_kind_name(s.kind), s.tid, st.describe(), what,
+                                 regs.rip));
+    }
+  };
+  switch (s.kind) {
+    case StopKind::kSyscallEntry:
+      expect(st.syscall_stop() && !t.in_syscall, "not a syscall entry");
+      if (static_cast<int64_t>(regs.orig_rax) != s.value) {
+        diverge(index, fmt::format("thread {} made syscall {} ({}), recorded {} ({})", s.tid,
+                                   sys::syscall_name(static_cast<long>(regs.orig_rax)),
+                                   regs.orig_rax, sys::syscall_name(s.value), s.value));
+      }
+      break;
+    case StopKind::kSyscallExit:
+      expect(st.syscall_stop() && t.in_syscall, "not a syscall exit");
+      break;
+    case StopKind::kTrap:
+      expect(st.stopped() && !st.syscall_stop() && st.stop_signal() == SIGTRAP && t.block,
+             "not a runtime trap");
+      break;
+    case StopKind::kRdtsc:
+      expect(st.stopped() && (st.stop_signal() == SIGSEGV ||
+                              (st.stop_signal() == SIGTRAP && patcher_.site_at(regs.rip - 1))),
+             "not an rdtsc trap");
+      if (st.stop_signal() == SIGTRAP) regs.rip -= 1;  // recorded at the instruction
+      break;
+    case StopKind::kSignal:
+      expect(st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
+                 st.stop_signal() == s.value,
+             "another signal");
+      break;
+    case StopKind::kClone:
+      expect(st.ptrace_event() == PTRACE_EVENT_CLONE, "not a clone");
+      break;
+    case StopKind::kExit:
+      expect(st.ptrace_event() == PTRACE_EVENT_EXIT, "not an exit");
+      break;
+  }
+  uint64_t ticks = t.block ? ThreadBlockView(mem_, *t.block).ticks() : 0;
+  if (ticks != s.ticks) {
+    diverge(index, fmt::format("thread {} is at tick {}, recorded {}", s.tid, ticks, s.ticks));
+  }
+  if (std::string d = regs_diff(s.regs, regs, s.kind == StopKind::kSyscallExit && t.emulated);
+      !d.empty()) {
+    diverge(index, fmt::format("thread {} at its {} stop: {}", s.tid,
+                               trace::stop_kind_name(s.kind), d));
+  }
+  result_.stops++;
+  t.base_ticks = ticks;
+  switch (s.kind) {
+    case StopKind::kSyscallEntry:
+      on_entry(index, t, regs);
+      break;
+    case StopKind::kSyscallExit:
+      on_exit(index, t, s, regs);
+      break;
+    case StopKind::kTrap: {
+      ThreadBlockView view(mem_, *t.block);
+      if (static_cast<int64_t>(view.trap_reason()) != s.value) {
+        diverge(index, fmt::format("thread {} trapped for reason {}, recorded {}", s.tid,
+                                   static_cast<int>(view.trap_reason()), s.value));
+      }
+      view.clear_trap_reason();
+      break;
+    }
+    case StopKind::kRdtsc: {
+      bool rdtscp = false;
+      if (const PatchSite* site = patcher_.site_at(regs.rip)) {
+        rdtscp = site->length == 3;
+      } else {
+        uint8_t insn[3] = {};
+        mem_.read(regs.rip, insn, 3);
+        rdtscp = insn[1] == 0x01;
+      }
+      regs.rax = static_cast<uint64_t>(s.value) & 0xffffffffu;
+      regs.rdx = static_cast<uint64_t>(s.value) >> 32;
+      if (rdtscp) regs.rcx = 0;
+      regs.rip += rdtscp ? 3 : 2;
+      t.task.set_regs(regs);
+      break;
+    }
+    case StopKind::kClone: {
+      Thread& child = thread(static_cast<pid_t>(t.task.event_message()));
+      if (child.vtid != s.value) {
+        diverge(index, fmt::format("new thread got tid {}, recorded {}", child.vtid, s.value));
+      }
+      break;
+    }
+    case StopKind::kExit:
+      t.dead = true;
+      t.task.resume(Resume::kContinue, 0);
+      if (t.task.tid() != inferior_.leader()) {
+        for (;;) {
+          auto w = wait_for(t.task.tid());
+          if (!w || w->exited() || w->signaled()) break;
+          t.task.resume(Resume::kContinue, 0);
+        }
+      }
+      break;
+    case StopKind::kSignal:
+      break;
+  }
+}
+
+void ReplayEngine::die_out(int signal_for_current, pid_t current) {
+  dying_ = true;
+  // As in the recording, only the thread ending the process moves; the
+  // kernel kills the others where they stand.
+  if (Thread* t = thread_by_vtid(current); t && !t->dead) {
+    t->task.resume(Resume::kContinue, signal_for_current);
+  }
+  while (!end_status_) {
+    auto st = wait_for(-1);
+    if (!st) break;
+    if (st->tid == inferior_.holder()) continue;
+    if (st->exited() || st->signaled()) {
+      if (st->tid == inferior_.leader()) end_status_ = *st;
+      continue;
+    }
+    if (st->stopped()) Task(st->tid).resume(Resume::kContinue, 0);
+  }
+}
+
+void ReplayEngine::play_end(size_t index, const trace::End& e) {
+  if (e.interrupted) {
+    // The recording stopped here, not the program: so does the replay.
+    result_.completed = true;
+    result_.interrupted = true;
+    return;
+  }
+  die_out(pending_signal_, last_tid_);
+  if (!end_status_) throw Error("the program did not end as recorded");
+  bool exited = end_status_->exited();
+  int code = exited ? end_status_->exit_code() : end_status_->term_signal();
+  if (exited != e.exited || code != e.code) {
+    diverge(index, fmt::format("the program ended with {} {}, recorded {} {}",
+                               exited ? "exit status" : "signal", code,
+                               e.exited ? "exit status" : "signal", e.code));
+  }
+  result_.completed = true;
+  result_.exited = exited;
+  result_.code = code;
+  result_.fatal_message = e.fatal_message;
+}
+
+bool ReplayEngine::play_record() {
+  const auto& ev = trace_.events();
+  if (next_ >= ev.size()) return false;
+  size_t i = next_;
+  if (const auto* s = std::get_if<trace::Stop>(&ev[i])) {
+    play_stop(i, *s);
+    pending_signal_ = s->kind == StopKind::kSignal ? static_cast<int>(s->value) : 0;
+    last_tid_ = s->tid;
+  } else if (const auto* p = std::get_if<trace::Patch>(&ev[i])) {
+    std::vector<PatchSite> sites;
+    for (const auto& site : p->sites) sites.push_back({site.addr, site.length});
+    patcher_.apply(mem_, sites);
+  } else if (const auto* m = std::get_if<trace::MapEvents>(&ev[i])) {
+    result_.map_events += m->events.size();
+  } else if (const auto* e = std::get_if<trace::End>(&ev[i])) {
+    play_end(i, *e);
+  }
+  next_ = i + 1;
+  return true;
+}
+
+void ReplayEngine::play_until(size_t record) {
+  while (next_ < record && play_record()) {
+  }
+}
+
+std::optional<size_t> ReplayEngine::next_stop_of_thread(int32_t vtid) const {
+  const auto& ev = trace_.events();
+  for (size_t i = next_; i < ev.size(); ++i) {
+    if (const auto* s = std::get_if<trace::Stop>(&ev[i]); s && s->tid == vtid) return i;
+  }
+  return std::nullopt;
+}
+
+int32_t ReplayEngine::next_thread() const {
+  const auto& ev = trace_.events();
+  for (size_t i = next_; i < ev.size(); ++i) {
+    if (const auto* s = std::get_if<trace::Stop>(&ev[i])) return s->tid;
+  }
+  return 0;
+}
+
+void ReplayEngine::after_step(Thread& t) {
+  t.steps++;
+  if (!t.block) return;
+  uint64_t now = ThreadBlockView(mem_, *t.block).ticks();
+  if (now > t.base_ticks && !in_tick_section(t.task.regs().rip)) {
+    // Back in program code with a new tick counted: a canonical point.
+    t.base_ticks = now;
+    t.steps = 0;
+  }
+}
+
+bool ReplayEngine::step(int32_t vtid) {
+  // Let the threads that run before it in the recording do so.
+  for (;;) {
+    if (finished()) return false;
+    const auto* s = std::get_if<trace::Stop>(&trace_.events()[next_]);
+    if (s && s->tid == vtid) break;
+    play_record();
+  }
+  size_t index = next_;
+  const auto& s = std::get<trace::Stop>(trace_.events()[index]);
+  Thread* found = thread_by_vtid(vtid);
+  if (!found || found->dead) return false;
+  Thread& t = *found;
+  // Inside a syscall (between its entry and exit stops) or at a stop that
+  // no instruction leads to: the next "instruction" is the record itself.
+  if (t.in_syscall || s.kind == StopKind::kSyscallExit || s.kind == StopKind::kClone ||
+      s.kind == StopKind::kExit) {
+    play_record();
+    return true;
+  }
+  Registers regs = t.task.regs();
+  uint8_t insn[2] = {};
+  mem_.read(regs.rip, insn, 2);
+  if (insn[0] == 0x0f && insn[1] == 0x05) {
+    // A syscall instruction: never single-step into the kernel (the call
+    // would really run); play its entry and exit instead.
+    play_record();
+    while (!finished()) {
+      auto next = next_stop_of_thread(vtid);
+      if (!next) break;
+      const auto& ns = std::get<trace::Stop>(trace_.events()[*next]);
+      if (ns.kind != StopKind::kSyscallExit && ns.kind != StopKind::kClone) break;
+      play_until(*next + 1);
+    }
+    return true;
+  }
+  bool fresh = !t.run_started;
+  begin_run(index, t, s, true);
+  if (!t.task.resume(Resume::kSingleStep, fresh ? s.resumed.signal : 0)) return false;
+  WaitStatus st = wait_for_thread(t.task.tid());
+  if (st.stopped() && st.stop_signal() == SIGTRAP && !st.ptrace_event() && !st.syscall_stop()) {
+    siginfo_t si = t.task.siginfo();
+    if (si.si_code == TRAP_TRACE || si.si_code == TRAP_HWBKPT) {
+      after_step(t);
+      return true;
+    }
+  }
+  // Anything else is the recorded stop itself (a trap, a fault, ...).
+  complete_stop(index, t, s, st);
+  pending_signal_ = s.kind == StopKind::kSignal ? static_cast<int>(s.value) : 0;
+  last_tid_ = s.tid;
+  next_ = index + 1;
+  return true;
+}
+
+bool ReplayEngine::run_to_tick(int32_t vtid, uint64_t target) {
+  for (;;) {
+    if (finished()) return false;
+    const auto* s = std::get_if<trace::Stop>(&trace_.events()[next_]);
+    if (s && s->tid == vtid) break;
+    play_record();
+  }
+  size_t index = next_;
+  const auto& s = std::get<trace::Stop>(trace_.events()[index]);
+  Thread* found = thread_by_vtid(vtid);
+  if (!found || !found->block || found->in_syscall) return false;
+  Thread& t = *found;
+  if (target <= t.base_ticks) return target == t.base_ticks && t.steps == 0;
+  if (s.kind == StopKind::kTrap && s.value == static_cast<int64_t>(abi::TrapReason::kTickLimit) &&
+      target >= s.ticks) {
+    return false;  // the recorded stop is that tick itself
+  }
+  if (target > s.ticks) return false;
+  bool fresh = !t.run_started;
+  begin_run(index, t, s, true);
+  ThreadBlockView view(mem_, *t.block);
+  view.set_limits(target, s.resumed.event_limit);
+  t.task.resume(Resume::kSyscall, fresh ? s.resumed.signal : 0);
+  WaitStatus st = wait_for_thread(t.task.tid());
+  bool ours = st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
+              st.stop_signal() == SIGTRAP && view.trap_reason() == abi::TrapReason::kTickLimit &&
+              view.ticks() == target;
+  if (!ours) {
+    // The recorded stop came first after all.
+    view.set_limits(s.resumed.tick_limit, s.resumed.event_limit);
+    complete_stop(index, t, s, st);
+    next_ = index + 1;
+    return false;
+  }
+  // An extra trap the recording did not have: undo its traces, then walk
+  // out of the tick counter to the canonical point.
+  view.clear_trap_reason();
+  view.set_limits(s.resumed.tick_limit, s.resumed.event_limit);
+  while (in_tick_section(t.task.regs().rip) || t.task.regs().rip == 0) {
+    if (!t.task.resume(Resume::kSingleStep, 0)) return false;
+    wait_for_thread(t.task.tid());
+  }
+  t.base_ticks = target;
+  t.steps = 0;
+  return true;
+}
+
+ReplayPosition ReplayEngine::position(int32_t vtid) const {
+  ReplayPosition p;
+  p.record = next_;
+  p.tid = vtid;
+  if (const Thread* t = thread_by_vtid(vtid)) {
+    p.ticks = t->base_ticks;
+    p.steps = t->steps;
+  }
+  return p;
+}
+
+std::vector<int32_t> ReplayEngine::live_threads() const {
+  std::vector<int32_t> out;
+  for (const auto& [tid, t] : threads_) {
+    if (!t.dead && t.started) out.push_back(t.vtid);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool ReplayEngine::has_thread(int32_t vtid) const {
+  const Thread* t = thread_by_vtid(vtid);
+  return t && !t->dead;
+}
+
+Registers ReplayEngine::registers(int32_t vtid) const {
+  const Thread* t = thread_by_vtid(vtid);
+  if (!t || t->dead) throw Error(fmt::format("thread {} is not alive here", vtid));
+  return t->task.regs();
+}
+
+std::optional<uint64_t> ReplayEngine::ticks(int32_t vtid) const {
+  const Thread* t = thread_by_vtid(vtid);
+  if (!t || !t->block || t->dead) return std::nullopt;
+  return ThreadBlockView(mem_, *t->block).ticks();
+}
+
+pid_t ReplayEngine::kernel_tid(int32_t vtid) const {
+  const Thread* t = thread_by_vtid(vtid);
+  return t ? t->task.tid() : 0;
+}
+
+ReplayResult ReplayEngine::run(const ReplayOptions& options) {
+  options_ = options;
+  const auto& ev = trace_.events();
+  while (!finished()) {
+    size_t i = next_;
+    if (options.until_event && i >= *options.until_event) {
+      result_.stopped_at = Position{i, last_tid_, 0};
+      break;
+    }
+    const auto* s = std::get_if<trace::Stop>(&ev[i]);
+    bool fatal_signal = options.until_fatal && s && s->kind == StopKind::kSignal &&
+                        i + 1 < ev.size() && std::holds_alternative<trace::End>(ev[i + 1]);
+    play_record();
+    if (fatal_signal) {
+      result_.stopped_at = Position{i, s->tid, s->ticks};
+      break;
+    }
+    if (result_.interrupted) break;
+  }
+  if (result_.stopped_at) {
+    Thread* found = thread_by_vtid(result_.stopped_at->tid);
+    Thread& t = found ? *found : thread(inferior_.leader());
+    result_.stopped_at->tid = t.vtid;
+    result_.regs = t.task.regs();
+    if (t.block) result_.stopped_at->ticks = ThreadBlockView(mem_, *t.block).ticks();
+    mem_.read(result_.regs.rip, result_.code_at_rip, sizeof result_.code_at_rip);
+  } else if (!result_.completed) {
+    result_.truncated = true;
+  }
+  return result_;
+}
+
+}  // namespace backstep::replayer

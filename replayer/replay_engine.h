@@ -1,0 +1,147 @@
+// The replay engine: re-executes a recording record by record, and moves
+// one thread instruction by instruction inside it.
+//
+// A *position* names a moment of the replay exactly and stably:
+//   records [0, record) have been played; then thread `tid` ran to its
+//   canonical point of tick `ticks` (where the tick counter, having counted
+//   `ticks`, hands control back to program code), or stayed where its last
+//   stop left it when `ticks` is its tick count there; then it executed
+//   `steps` more instructions.
+// Every moment a user can see is reachable that way, forward, from the
+// start; time travel (replayer/time_travel.h) is built on it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ptrace/inferior.h"
+#include "ptrace/rdtsc_patcher.h"
+#include "ptrace/task.h"
+#include "replayer/replay_session.h"
+#include "trace/trace_reader.h"
+
+namespace backstep::replayer {
+
+struct ReplayPosition {
+  uint64_t record = 0;
+  int32_t tid = 0;
+  uint64_t ticks = 0;
+  uint64_t steps = 0;
+  auto operator<=>(const ReplayPosition&) const = default;
+  // "record:tid:ticks:steps", which parse() reads back.
+  std::string str() const;
+  static std::optional<ReplayPosition> parse(std::string_view text);
+};
+
+class ReplayEngine {
+ public:
+  explicit ReplayEngine(const trace::Trace& trace, bool echo_output = false);
+  ReplayEngine(const ReplayEngine&) = delete;
+  ReplayEngine& operator=(const ReplayEngine&) = delete;
+
+  const trace::Trace& trace() const { return trace_; }
+  // Records [0, next_record()) have been played.
+  size_t next_record() const { return next_; }
+  // The End record has been played (or the trace has no more records).
+  bool finished() const { return next_ >= trace_.events().size(); }
+  // Plays one record; false when none is left.
+  bool play_record();
+  // Plays records until next_record() == record.
+  void play_until(size_t record);
+  // The thread of the first Stop record at or after next_record(): the
+  // thread that runs next. 0 when there is none.
+  int32_t next_thread() const;
+  // Index of the next Stop record of `vtid` at or after next_record().
+  std::optional<size_t> next_stop_of_thread(int32_t vtid) const;
+
+  // One instruction of `vtid`: plays other threads' records until it is that
+  // thread's turn, then single-steps it; a syscall instruction is stepped
+  // over whole (its recorded entry and exit). False at the end.
+  bool step(int32_t vtid);
+  // Runs `vtid` (whose turn it must be) to the canonical point of tick
+  // `ticks` in its current run. False if its next stop comes first.
+  bool run_to_tick(int32_t vtid, uint64_t ticks);
+  // Runs `vtid` until it reaches `pc` (hardware breakpoint) within its
+  // current run, `occurrence` times; false if its next stop comes first.
+  ReplayPosition position(int32_t vtid) const;
+
+  // Inspection.
+  std::vector<int32_t> live_threads() const;
+  bool has_thread(int32_t vtid) const;
+  Registers registers(int32_t vtid) const;
+  const AddressSpace& memory() const { return mem_; }
+  std::optional<uint64_t> ticks(int32_t vtid) const;
+  // The address range of the tick counter's code in the executable.
+  std::pair<uint64_t, uint64_t> tick_section() const { return tick_section_; }
+  // The tracer's tid for a vtid (for ptrace requests such as debug registers).
+  pid_t kernel_tid(int32_t vtid) const;
+  const ReplayResult& result() const { return result_; }
+  void set_echo(bool echo) { options_.echo_output = echo; }
+
+  // The old linear replay (backstep replay with or without --until-*).
+  ReplayResult run(const ReplayOptions& options);
+
+ private:
+  struct Thread {
+    explicit Thread(pid_t tid) : task(tid), vtid(namespace_tid(tid)) {}
+    Task task;
+    pid_t vtid;             // as the program (and the trace) names it
+    bool started = false;   // its first stop was seen
+    bool dead = false;
+    bool in_syscall = false;
+    bool emulated = false;  // the current syscall is answered from the trace
+    long nr = 0;
+    uint64_t args[6] = {};
+    bool rewrote_args = false;                 // on_entry changed the arguments (mmap)
+    const trace::FileMap* file_map = nullptr;  // mmap of a file being replayed
+    std::optional<uint64_t> block;
+    // Inside the current run (between two recorded stops):
+    bool run_started = false;  // limits written, resumption signal delivered
+    uint64_t base_ticks = 0;   // the canonical tick counted from
+    uint64_t steps = 0;        // instructions since then
+  };
+
+  Thread& thread(pid_t tid);
+  Thread* thread_by_vtid(pid_t vtid);
+  const Thread* thread_by_vtid(pid_t vtid) const;
+  void start();
+  void begin_run(size_t index, Thread& t, const trace::Stop& s, bool deliver_signal);
+  void play_stop(size_t index, const trace::Stop& s);
+  void complete_stop(size_t index, Thread& t, const trace::Stop& s, const WaitStatus& st);
+  WaitStatus wait_for_thread(pid_t tid);
+  void note_other(const WaitStatus& st);
+  void on_entry(size_t index, Thread& t, Registers& regs);
+  void on_exit(size_t index, Thread& t, const trace::Stop& s, Registers& regs);
+  void play_end(size_t index, const trace::End& e);
+  void echo_output(Thread& t, int64_t result);
+  void die_out(int signal_for_current, pid_t current);
+  [[noreturn]] void diverge(size_t index, const std::string& what);
+  const trace::Stop* next_stop_of(size_t from, pid_t tid, trace::StopKind kind) const;
+  const trace::FileMap* file_map_before_exit(size_t from, pid_t tid) const;
+  bool in_tick_section(uint64_t pc) const {
+    return pc >= tick_section_.first && pc < tick_section_.second;
+  }
+  void after_step(Thread& t);
+
+  const trace::Trace& trace_;
+  ReplayOptions options_;
+  Inferior inferior_;
+  AddressSpace mem_;
+  RdtscPatcher patcher_;
+  std::map<pid_t, Thread> threads_;  // by the tracer's tid
+  std::map<pid_t, pid_t> by_vtid_;
+  ReplayResult result_;
+  std::optional<WaitStatus> end_status_;
+  bool dying_ = false;
+  size_t next_ = 2;  // Header and Exec are played by the constructor
+  int pending_signal_ = 0;
+  pid_t last_tid_ = 0;
+  std::pair<uint64_t, uint64_t> tick_section_{0, 0};
+};
+
+}  // namespace backstep::replayer

@@ -1,0 +1,520 @@
+#include "symbols/symbolizer.h"
+
+#include <cxxabi.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <gelf.h>
+#include <libelf.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <tuple>
+#include <unordered_map>
+
+#include "symbols/symbolizer_impl.h"
+#include "trace/unique_fd.h"
+
+namespace backstep::symbols {
+namespace {
+
+using trace::UniqueFd;
+
+struct FreeDeleter {
+  void operator()(void* p) const noexcept { std::free(p); }
+};
+
+// Elf handles opened here to read program headers, before libdwfl gets the
+// file; libdwfl opens its own.
+struct ElfDeleter {
+  void operator()(Elf* e) const noexcept { elf_end(e); }
+};
+using ElfPtr = std::unique_ptr<Elf, ElfDeleter>;
+
+constexpr uint64_t kPageSize = 4096;  // x86-64: what mmap offsets are aligned to
+
+uint64_t page_down(uint64_t v) { return v & ~(kPageSize - 1); }
+
+std::string_view basename_of(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// C++ names demangled; anything else (C names, failures) as is.
+std::string demangle(const std::string& name) {
+  if (name.size() > 2 && name[0] == '_' && name[1] == 'Z') {
+    int status = 0;
+    std::unique_ptr<char, FreeDeleter> out(
+        abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status));
+    if (status == 0 && out) return out.get();
+  }
+  return name;
+}
+
+// Symbol names from .symtab may carry a version ("memcpy@GLIBC_2.2.5").
+std::string without_version(const char* name) {
+  std::string s(name);
+  if (const size_t at = s.find('@'); at != std::string::npos && at > 0) s.resize(at);
+  return s;
+}
+
+// The separate debug info of a module is looked up next to the file that is
+// read, which for a trace's copy is files/<hash>: nothing is there. Looking
+// again next to the original path finds /usr/lib/debug/<dir>/... debuglinks
+// (build-id lookups do not depend on the path). Candidates are validated
+// against the module's build-id or debuglink CRC either way.
+int find_debuginfo(Dwfl_Module* mod, void** userdata, const char* modname, Dwarf_Addr base,
+                   const char* file_name, const char* debuglink_file, GElf_Word debuglink_crc,
+                   char** debuginfo_file_name) {
+  int fd = dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+                                        debuglink_crc, debuginfo_file_name);
+  if (fd < 0 && modname != nullptr && modname[0] == '/' &&
+      (file_name == nullptr || std::strcmp(modname, file_name) != 0)) {
+    fd = dwfl_standard_find_debuginfo(mod, userdata, modname, base, modname, debuglink_file,
+                                      debuglink_crc, debuginfo_file_name);
+  }
+  return fd;
+}
+
+// Offline callbacks: every module is reported with an open file, so
+// find_elf only serves libdwfl's own needs. Must outlive every Dwfl.
+const Dwfl_Callbacks kCallbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = nullptr,  // the default: ":.debug:/usr/lib/debug"
+};
+
+// What reporting a file needs from its program headers.
+struct ElfLayout {
+  bool is_exec = false;      // ET_EXEC: loads at its link-time addresses
+  bool has_interp = false;   // a dynamically linked program, not a library
+  uint64_t first_vaddr = 0;  // of the first PT_LOAD
+  uint64_t first_offset = 0;
+  uint64_t first_align = 1;
+  uint64_t end_vaddr = 0;  // highest p_vaddr + p_memsz of the PT_LOADs
+};
+
+std::optional<ElfLayout> read_layout(int fd) {
+  ElfPtr elf(elf_begin(fd, ELF_C_READ_MMAP, nullptr));
+  if (!elf || elf_kind(elf.get()) != ELF_K_ELF) return std::nullopt;
+  GElf_Ehdr ehdr;
+  if (gelf_getehdr(elf.get(), &ehdr) == nullptr) return std::nullopt;
+  if (ehdr.e_type != ET_EXEC && ehdr.e_type != ET_DYN) return std::nullopt;
+  size_t phnum = 0;
+  if (elf_getphdrnum(elf.get(), &phnum) != 0) return std::nullopt;
+  ElfLayout out;
+  out.is_exec = ehdr.e_type == ET_EXEC;
+  bool seen_load = false;
+  for (size_t i = 0; i < phnum; ++i) {
+    GElf_Phdr ph;
+    if (gelf_getphdr(elf.get(), static_cast<int>(i), &ph) == nullptr) continue;
+    if (ph.p_type == PT_INTERP) out.has_interp = true;
+    if (ph.p_type != PT_LOAD) continue;
+    if (!seen_load) {
+      seen_load = true;
+      out.first_vaddr = ph.p_vaddr;
+      out.first_offset = ph.p_offset;
+      out.first_align = ph.p_align == 0 ? 1 : ph.p_align;
+    }
+    out.end_vaddr = std::max<uint64_t>(out.end_vaddr, ph.p_vaddr + ph.p_memsz);
+  }
+  if (!seen_load) return std::nullopt;
+  return out;
+}
+
+const char* module_name(Dwfl_Module* mod) {
+  return dwfl_module_info(mod, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+}
+
+// A line table's file name, made absolute with the CU's directory if needed.
+std::string line_file(Dwfl_Line* line, const char* file) {
+  if (file == nullptr) return {};
+  if (file[0] != '/') {
+    if (const char* dir = dwfl_line_comp_dir(line); dir != nullptr && dir[0] != '\0') {
+      return fmt::format("{}/{}", dir, file);
+    }
+  }
+  return file;
+}
+
+// `query` names `file` if it is a suffix of it starting at a '/' boundary.
+bool file_matches(std::string_view file, std::string_view query) {
+  if (query.empty() || file.size() < query.size()) return false;
+  if (file.substr(file.size() - query.size()) != query) return false;
+  return file.size() == query.size() || query.front() == '/' ||
+         file[file.size() - query.size() - 1] == '/';
+}
+
+// Calls fn(addr, line, is_stmt, end_sequence, file_matches) for every row of
+// every line table, in each table's address order, with file matching
+// memoized per file-name string (libdw hands out one string per file entry).
+template <typename Fn>
+void for_each_row(const Symbolizer::Impl& impl, std::string_view file, Fn&& fn) {
+  for (Dwfl_Module* mod : impl.reported) {
+    Dwarf_Addr cu_bias = 0;
+    Dwarf_Die* cu = nullptr;
+    while ((cu = dwfl_module_nextcu(mod, cu, &cu_bias)) != nullptr) {
+      size_t n = 0;
+      if (dwfl_getsrclines(cu, &n) != 0) continue;
+      std::unordered_map<const char*, bool> matched;
+      for (size_t i = 0; i < n; ++i) {
+        Dwfl_Line* line = dwfl_onesrcline(cu, i);
+        if (line == nullptr) continue;
+        Dwarf_Addr addr = 0;
+        int lineno = 0;
+        const char* name = dwfl_lineinfo(line, &addr, &lineno, nullptr, nullptr, nullptr);
+        Dwarf_Addr bias = 0;
+        Dwarf_Line* dline = dwfl_dwarf_line(line, &bias);
+        bool stmt = false;
+        bool end = false;
+        if (dline != nullptr) {
+          dwarf_linebeginstatement(dline, &stmt);
+          dwarf_lineendsequence(dline, &end);
+        }
+        auto [it, inserted] = matched.try_emplace(name, false);
+        if (inserted && name != nullptr) it->second = file_matches(line_file(line, name), file);
+        fn(static_cast<uint64_t>(addr), lineno, stmt, end, it->second);
+      }
+    }
+  }
+}
+
+// The parameter list of a demangled name starts at the first '(' outside
+// template arguments, except inside "operator()" and "(anonymous namespace)".
+size_t params_start(std::string_view s) {
+  int depth = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s.compare(i, 21, "(anonymous namespace)") == 0) {
+      i += 20;
+      continue;
+    }
+    if (s.compare(i, 8, "operator") == 0) {
+      i += 8;
+      // Skip the operator's own punctuation: (), <, <<, <=>, [], ->, ...
+      if (s.compare(i, 2, "()") == 0) {
+        i += 1;
+      } else {
+        while (i < s.size() && std::strchr("<>=!+-*/%&|^~[],", s[i]) != nullptr) ++i;
+        --i;
+      }
+      continue;
+    }
+    const char c = s[i];
+    if (c == '<' || c == '{') ++depth;
+    if (c == '>' || c == '}') --depth;
+    if (c == '(' && depth == 0) return i;
+  }
+  return s.size();
+}
+
+// Demangled function templates start with their return type
+// ("int geo::scale<int>(int)"): the name is what follows the last space
+// outside brackets, unless that space belongs to "operator new" and the like.
+std::string_view without_return_type(std::string_view s) {
+  int depth = 0;
+  size_t name_begin = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '<' || c == '(' || c == '{') ++depth;
+    if ((c == '>' || c == ')' || c == '}') && depth > 0) --depth;
+    if (c == ' ' && depth == 0) {
+      const std::string_view before = s.substr(0, i);
+      if (before.size() >= 8 && before.substr(before.size() - 8) == "operator") continue;
+      name_begin = i + 1;
+    }
+  }
+  return s.substr(name_begin);
+}
+
+std::string without_templates(std::string_view s) {
+  std::string out;
+  int depth = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s.compare(i, 8, "operator") == 0) {
+      // "operator<" and friends are names, not template brackets.
+      size_t j = i + 8;
+      while (j < s.size() && std::strchr("<>=", s[j]) != nullptr) ++j;
+      if (depth == 0) out.append(s.substr(i, j - i));
+      i = j - 1;
+      continue;
+    }
+    if (s[i] == '<')
+      ++depth;
+    else if (s[i] == '>' && depth > 0)
+      --depth;
+    else if (depth == 0)
+      out.push_back(s[i]);
+  }
+  return out;
+}
+
+std::vector<std::string_view> components(std::string_view s) {
+  std::vector<std::string_view> out;
+  int depth = 0;
+  size_t begin = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '<' || s[i] == '(') ++depth;
+    if ((s[i] == '>' || s[i] == ')') && depth > 0) --depth;
+    if (depth == 0 && s.compare(i, 2, "::") == 0) {
+      out.push_back(s.substr(begin, i - begin));
+      begin = i + 2;
+      ++i;
+    }
+  }
+  out.push_back(s.substr(begin));
+  return out;
+}
+
+bool component_suffix(std::string_view name, std::string_view query) {
+  const auto n = components(name);
+  const auto q = components(query);
+  if (q.size() > n.size()) return false;
+  return std::equal(q.begin(), q.end(), n.end() - static_cast<std::ptrdiff_t>(q.size()));
+}
+
+// 1 to 3 as documented on function_address, 0 for no match.
+int match_rank(const Symbolizer::Impl::FunctionSymbol& f, std::string_view query) {
+  if (f.raw == query || f.demangled == query) return 1;
+  const std::string_view base =
+      without_return_type(std::string_view(f.demangled).substr(0, params_start(f.demangled)));
+  if (base == query) return 2;
+  if (component_suffix(base, query)) return 3;
+  if (component_suffix(without_templates(base), without_templates(query))) return 3;
+  return 0;
+}
+
+}  // namespace
+
+std::string Location::describe() const {
+  const std::string_view mod = module.empty() ? std::string_view("??") : basename_of(module);
+  if (function.empty()) return fmt::format("{:#x} in {}", pc, mod);
+  std::string out = offset != 0 ? fmt::format("{}+{:#x}", function, offset) : function;
+  if (line) {
+    out += fmt::format(" at {}:{}", basename_of(line->file), line->line);
+  } else {
+    out += fmt::format(" in {}", mod);
+  }
+  return out;
+}
+
+Dwfl_Module* Symbolizer::Impl::module_at(uint64_t pc) const {
+  return dwfl_addrmodule(dwfl.get(), pc);
+}
+
+Symbolizer::Symbolizer(std::vector<Module> modules) : impl_(std::make_unique<Impl>()) {
+  // libelf refuses to work before a version handshake; libdwfl does not do
+  // it for the Elf handles opened here.
+  static const bool elf_ready = elf_version(EV_CURRENT) != EV_NONE;
+  impl_->dwfl.reset(dwfl_begin(&kCallbacks));
+  if (!impl_->dwfl || !elf_ready) return;
+
+  struct Range {
+    uint64_t low, high;
+  };
+  std::vector<Range> taken;
+  Dwfl_Module* first = nullptr;
+  dwfl_report_begin(impl_->dwfl.get());
+  for (Module& m : modules) {
+    UniqueFd fd(::open(m.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) continue;
+    const std::optional<ElfLayout> layout = read_layout(fd.get());
+    if (!layout) continue;
+
+    // Where vaddr 0 lands. The first PT_LOAD's page holding file offset
+    // page_down(p_offset) is at bias + page_down(p_vaddr), so file offset 0
+    // (`start`) is at bias + page_down(p_vaddr) - page_down(p_offset).
+    const uint64_t bias = layout->is_exec ? 0
+                                          : m.start - page_down(layout->first_vaddr) +
+                                                page_down(layout->first_offset);
+    // dwfl_report_elf with add_p_vaddr=false wants, for ET_DYN, the address
+    // of the first PT_LOAD's vaddr rounded down to *its* p_align, and
+    // derives the bias as base - (p_vaddr & -p_align). ET_EXEC ignores it.
+    const uint64_t base = layout->is_exec ? 0 : bias + (layout->first_vaddr & -layout->first_align);
+    const Range range{bias + page_down(layout->first_vaddr), bias + layout->end_vaddr};
+    if (std::any_of(taken.begin(), taken.end(),
+                    [&](const Range& r) { return range.low < r.high && r.low < range.high; })) {
+      continue;
+    }
+    const std::string& display = m.name.empty() ? m.path : m.name;
+    Dwfl_Module* mod =
+        dwfl_report_elf(impl_->dwfl.get(), display.c_str(), m.path.c_str(), fd.get(), base, false);
+    if (mod == nullptr) continue;  // the fd is still ours, and closes here
+    fd.release();                  // libdwfl owns it now, dwfl_end closes it
+    taken.push_back(range);
+    if (first == nullptr) first = mod;
+    if (impl_->executable == nullptr && (layout->is_exec || layout->has_interp)) {
+      impl_->executable = mod;
+    }
+    impl_->modules.push_back(std::move(m));
+    impl_->reported.push_back(mod);
+  }
+  dwfl_report_end(impl_->dwfl.get(), nullptr, nullptr);
+  if (impl_->executable == nullptr) impl_->executable = first;
+}
+
+Symbolizer::~Symbolizer() = default;
+Symbolizer::Symbolizer(Symbolizer&&) noexcept = default;
+Symbolizer& Symbolizer::operator=(Symbolizer&&) noexcept = default;
+
+const std::vector<Module>& Symbolizer::modules() const { return impl_->modules; }
+
+Dwfl* Symbolizer::dwfl() const { return impl_->dwfl.get(); }
+
+Location Symbolizer::locate(uint64_t pc) const {
+  Location loc;
+  loc.pc = pc;
+  if (!impl_->dwfl) return loc;
+  Dwfl_Module* mod = impl_->module_at(pc);
+  if (mod == nullptr) return loc;
+  if (const char* name = module_name(mod)) loc.module = name;
+
+  GElf_Sym sym;
+  GElf_Off offset = 0;
+  if (const char* name = dwfl_module_addrinfo(mod, pc, &offset, &sym, nullptr, nullptr, nullptr)) {
+    loc.function = demangle(without_version(name));
+    loc.offset = offset;
+  }
+  if (Dwfl_Line* line = dwfl_module_getsrc(mod, pc)) {
+    Dwarf_Addr addr = 0;
+    SourceLine src;
+    const char* file = dwfl_lineinfo(line, &addr, &src.line, &src.column, nullptr, nullptr);
+    if (file != nullptr && src.line > 0) {
+      src.file = line_file(line, file);
+      loc.line = std::move(src);
+    }
+  }
+  return loc;
+}
+
+Location Symbolizer::locate_return_address(uint64_t pc) const {
+  if (pc == 0) return locate(pc);
+  Location loc = locate(pc - 1);
+  loc.pc = pc;
+  if (!loc.function.empty()) loc.offset += 1;
+  return loc;
+}
+
+std::optional<uint64_t> Symbolizer::function_address(std::string_view name) const {
+  if (name.empty() || !impl_->dwfl) return std::nullopt;
+  if (!impl_->functions) {
+    std::vector<Impl::FunctionSymbol> all;
+    std::vector<Dwfl_Module*> order = impl_->reported;
+    std::stable_partition(order.begin(), order.end(),
+                          [&](Dwfl_Module* m) { return m == impl_->executable; });
+    for (Dwfl_Module* mod : order) {
+      const int count = dwfl_module_getsymtab(mod);
+      for (int i = 1; i < count; ++i) {
+        GElf_Sym sym;
+        GElf_Addr addr = 0;
+        GElf_Word shndx = 0;
+        const char* raw = dwfl_module_getsym_info(mod, i, &sym, &addr, &shndx, nullptr, nullptr);
+        if (raw == nullptr || raw[0] == '\0' || shndx == SHN_UNDEF) continue;
+        const int type = GELF_ST_TYPE(sym.st_info);
+        if (type != STT_FUNC && type != STT_GNU_IFUNC) continue;
+        Impl::FunctionSymbol f;
+        f.raw = without_version(raw);
+        f.demangled = demangle(f.raw);
+        f.addr = addr;
+        f.in_executable = mod == impl_->executable;
+        f.local = GELF_ST_BIND(sym.st_info) == STB_LOCAL;
+        all.push_back(std::move(f));
+      }
+    }
+    impl_->functions = std::move(all);
+  }
+  // Lower is better: how well the name matches, then the executable first,
+  // then global before local (ld.so's symbol table has local copies of
+  // getpid, memcpy... that nobody means), then table order.
+  using Key = std::tuple<int, bool, bool>;
+  std::optional<Key> best_key;
+  uint64_t best = 0;
+  for (const Impl::FunctionSymbol& f : *impl_->functions) {
+    const int rank = match_rank(f, name);
+    if (rank == 0) continue;
+    const Key key{rank, !f.in_executable, f.local};
+    if (!best_key || key < *best_key) {
+      best_key = key;
+      best = f.addr;
+    }
+  }
+  if (!best_key) return std::nullopt;
+  return best;
+}
+
+std::vector<uint64_t> Symbolizer::line_addresses(std::string_view file, int line) const {
+  std::vector<uint64_t> out;
+  if (!impl_->dwfl || line <= 0) return out;
+  bool in_block = false;
+  for_each_row(*impl_, file, [&](uint64_t addr, int lineno, bool stmt, bool end, bool matches) {
+    if (end || !matches || lineno != line) {
+      in_block = false;  // another line (or the end of a sequence) ends the run
+      return;
+    }
+    if (stmt && !in_block) {
+      out.push_back(addr);
+      in_block = true;
+    }
+  });
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::optional<int> Symbolizer::first_line_with_code(std::string_view file, int line) const {
+  std::optional<int> best;
+  if (!impl_->dwfl) return best;
+  for_each_row(*impl_, file, [&](uint64_t, int lineno, bool stmt, bool end, bool matches) {
+    if (matches && stmt && !end && lineno >= line && (!best || lineno < *best)) best = lineno;
+  });
+  return best;
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> Symbolizer::function_range(uint64_t pc) const {
+  if (!impl_->dwfl) return std::nullopt;
+  Dwfl_Module* mod = impl_->module_at(pc);
+  if (mod == nullptr) return std::nullopt;
+  GElf_Sym sym;
+  GElf_Off offset = 0;
+  if (dwfl_module_addrinfo(mod, pc, &offset, &sym, nullptr, nullptr, nullptr) != nullptr &&
+      sym.st_size != 0 && offset < sym.st_size) {
+    return std::pair{pc - offset, pc - offset + sym.st_size};
+  }
+  // No sized symbol: the DWARF subprogram (not an inlined one) around pc.
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
+  if (cu == nullptr) return std::nullopt;
+  Dwarf_Die* scopes_raw = nullptr;
+  const int n = dwarf_getscopes(cu, pc - bias, &scopes_raw);
+  std::unique_ptr<Dwarf_Die, FreeDeleter> scopes(scopes_raw);  // malloc'd by libdw
+  for (int i = 0; i < n; ++i) {
+    Dwarf_Die* die = &scopes.get()[i];
+    if (dwarf_tag(die) != DW_TAG_subprogram) continue;
+    Dwarf_Addr base = 0, low = 0, high = 0;
+    ptrdiff_t it = 0;
+    while ((it = dwarf_ranges(die, it, &base, &low, &high)) > 0) {
+      if (pc - bias >= low && pc - bias < high) return std::pair{low + bias, high + bias};
+    }
+    break;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::pair<int, std::string>> Symbolizer::source_lines(const std::string& file, int line,
+                                                                  int before, int after) {
+  std::vector<std::pair<int, std::string>> out;
+  std::ifstream in(file);
+  if (!in || line <= 0) return out;
+  const int first = std::max(1, line - std::max(0, before));
+  const int last = line + std::max(0, after);
+  std::string text;
+  for (int n = 1; n <= last && std::getline(in, text); ++n) {
+    if (n >= first) out.emplace_back(n, std::move(text));
+  }
+  return out;
+}
+
+}  // namespace backstep::symbols
