@@ -11,7 +11,10 @@
 #include <sstream>
 
 #include "base/errors.h"
+#include "symbols/modules.h"
+#include "symbols/unwind.h"
 #include "trace/event_format.h"
+#include "trace/trace_writer.h"
 
 namespace backstep::cli {
 namespace {
@@ -121,17 +124,71 @@ void Debugger::run(const std::string& command, const std::string& args) {
     cmd_map(args);
   } else if (command == "events") {
     cmd_events(args);
+  } else if (command == "backtrace") {
+    cmd_backtrace();
+  } else if (command == "list") {
+    cmd_list(args);
   } else if (command == "help") {
     emit(json{{"commands",
                {"when", "goto start|end|panic|event N|POSITION", "stepi [N]", "reverse-stepi [N]",
                 "info registers|threads", "thread N", "x/FMT ADDR", "disassemble [ADDR]",
-                "map [ADDR]", "events [N]", "quit"}}},
+                "map [ADDR]", "events [N]", "backtrace", "list [ADDR]", "quit"}}},
          "commands: when, goto start|end|panic|event N|POSITION, stepi [N] (si), reverse-stepi "
          "[N] (rsi), info registers|threads, thread N, x/FMT ADDR, disassemble [ADDR], map "
-         "[ADDR], events [N], quit");
+         "[ADDR], events [N], backtrace (bt), list [ADDR], quit");
   } else {
     throw Error(fmt::format("undefined command: \"{}\". Try \"help\".", command));
   }
+}
+
+const symbols::Symbolizer& Debugger::symbolizer() {
+  if (!symbolizer_) {
+    std::vector<trace::FileMap> maps;
+    for (const auto& e : trace_.events()) {
+      if (const auto* f = std::get_if<trace::FileMap>(&e)) maps.push_back(*f);
+    }
+    symbolizer_ = std::make_unique<symbols::Symbolizer>(
+        symbols::modules_from_file_maps(maps, trace_.dir() / trace::kFilesDir));
+  }
+  return *symbolizer_;
+}
+
+std::string Debugger::location(uint64_t pc) { return symbolizer().locate(pc).describe(); }
+
+void Debugger::cmd_backtrace() {
+  auto& engine = tt_.engine();
+  Registers regs = engine.registers(tt_.thread());
+  const AddressSpace& mem = engine.memory();
+  auto frames = symbols::unwind(
+      symbolizer(), regs, [&](uint64_t addr, void* out, size_t len) { return mem.read(addr, out, len); });
+  json arr = json::array();
+  std::string text;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const auto& f = frames[i];
+    json j{{"frame", i}, {"pc", f.pc}, {"function", f.where.function}, {"module", f.where.module}};
+    if (f.where.line) {
+      j["file"] = f.where.line->file;
+      j["line"] = f.where.line->line;
+    }
+    arr.push_back(j);
+    text += fmt::format("#{:<2} {:#018x} in {}\n", i, f.pc, f.where.describe());
+  }
+  emit(json{{"thread", tt_.thread()}, {"frames", arr}}, text);
+}
+
+void Debugger::cmd_list(const std::string& args) {
+  uint64_t pc = args.empty() ? tt_.engine().registers(tt_.thread()).rip : eval(args);
+  symbols::Location where = symbolizer().locate(pc);
+  if (!where.line) throw Error(fmt::format("no source line for {:#x}", pc));
+  auto lines = symbols::Symbolizer::source_lines(where.line->file, where.line->line, 5, 5);
+  if (lines.empty()) throw Error(fmt::format("cannot read {}", where.line->file));
+  json arr = json::array();
+  std::string text = fmt::format("{}:{}\n", where.line->file, where.line->line);
+  for (const auto& [n, src] : lines) {
+    arr.push_back({{"line", n}, {"text", src}});
+    text += fmt::format("{}{:<5} {}\n", n == where.line->line ? "=> " : "   ", n, src);
+  }
+  emit(json{{"file", where.line->file}, {"line", where.line->line}, {"lines", arr}}, text);
 }
 
 std::string Debugger::describe_pc(uint64_t pc) {
@@ -156,7 +213,9 @@ void Debugger::show_where() {
     std::string insn = describe_pc(pc);
     j["pc"] = pc;
     j["instruction"] = insn;
-    text += fmt::format("\n=> {:#x}: {}", pc, insn);
+    std::string where = location(pc);
+    j["location"] = where;
+    text += fmt::format("\n=> {:#x} in {}: {}", pc, where, insn);
   }
   emit(j, text);
 }
@@ -184,8 +243,10 @@ void Debugger::cmd_panic() {
   std::string insn = describe_pc(r.pc);
   json j{{"panic", r.what}, {"thread", r.tid}, {"position", r.position.str()}, {"pc", r.pc},
          {"instruction", insn}};
-  std::string text = fmt::format("panic: {}\nthread {} at position {}\n=> {:#x}: {}", r.what,
-                                 r.tid, r.position.str(), r.pc, insn);
+  std::string where = location(r.pc);
+  j["location"] = where;
+  std::string text = fmt::format("panic: {}\nthread {} at position {}\n=> {:#x} in {}: {}",
+                                 r.what, r.tid, r.position.str(), r.pc, where, insn);
   if (r.map_fatal) {
     j["map"] = r.map;
     text += fmt::format("\nthe check read the flags of map {:#x}", r.map);
@@ -202,9 +263,10 @@ void Debugger::cmd_panic() {
       }
       j["setter"] = {{"thread", s.tid}, {"ticks", s.ticks}, {"site", s.site},
                      {"operation", chain}, {"event", trace::map_event_json(s)}};
-      text += fmt::format(
-          "\nhashWriting was set by thread {} at tick {} (site {:#x}: {}), inside {}", s.tid,
-          s.ticks, s.site, describe_pc(s.site - 5), chain);
+      std::string site = location(s.site - 5);
+      j["setter"]["location"] = site;
+      text += fmt::format("\nhashWriting was set by thread {} at tick {}, in {}, inside {}", s.tid,
+                          s.ticks, site, chain);
     }
     if (r.fatal) {
       text += fmt::format("\nmap state at the check: B {}, count {}, flags {}, nevacuate {}",

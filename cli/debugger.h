@@ -3,6 +3,7 @@
 // from -ex/-x in batch mode, and printed as text or JSON.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 
 #include "disasm/disassembler.h"
 #include "replayer/time_travel.h"
+#include "symbols/symbolizer.h"
 
 namespace backstep::cli {
 
@@ -34,12 +36,17 @@ class Debugger {
   void cmd_map(const std::string& args);
   void cmd_events(const std::string& args);
   void cmd_panic();
+  void cmd_backtrace();
+  void cmd_list(const std::string& args);
+  const symbols::Symbolizer& symbolizer();
+  std::string location(uint64_t pc);
   uint64_t eval(const std::string& expr);
   std::string describe_pc(uint64_t pc);
 
   const trace::Trace& trace_;
   replayer::TimeTravel tt_;
   Disassembler disassembler_;
+  std::unique_ptr<symbols::Symbolizer> symbolizer_;  // built on first use
   bool json_;
 };
 
