@@ -132,10 +132,10 @@ void Debugger::run(const std::string& command, const std::string& args) {
     emit(json{{"commands",
                {"when", "goto start|end|panic|event N|POSITION", "stepi [N]", "reverse-stepi [N]",
                 "info registers|threads", "thread N", "x/FMT ADDR", "disassemble [ADDR]",
-                "map [ADDR]", "events [N]", "backtrace", "list [ADDR]", "quit"}}},
+                "map [ADDR]", "events [N] [map|stop|switch]", "backtrace", "list [ADDR]", "quit"}}},
          "commands: when, goto start|end|panic|event N|POSITION, stepi [N] (si), reverse-stepi "
          "[N] (rsi), info registers|threads, thread N, x/FMT ADDR, disassemble [ADDR], map "
-         "[ADDR], events [N], backtrace (bt), list [ADDR], quit");
+         "[ADDR], events [N] [map|stop|switch], backtrace (bt), list [ADDR], quit");
   } else {
     throw Error(fmt::format("undefined command: \"{}\". Try \"help\".", command));
   }
@@ -435,7 +435,19 @@ void Debugger::cmd_map(const std::string& args) {
 }
 
 void Debugger::cmd_events(const std::string& args) {
-  size_t n = args.empty() ? 10 : std::stoul(args);
+  // events [N] [map|stop|switch]: the last N before now, of one type or all.
+  size_t n = 10;
+  std::string only;
+  std::istringstream in(args);
+  for (std::string word; in >> word;) {
+    if (std::isdigit(static_cast<unsigned char>(word[0]))) {
+      n = std::stoul(word);
+    } else if (word == "map" || word == "stop" || word == "switch") {
+      only = word;
+    } else {
+      throw Error("usage: events [N] [map|stop|switch]");
+    }
+  }
   const auto& ev = trace_.events();
   size_t now = tt_.engine().next_record();
   std::vector<std::pair<json, std::string>> lines;
@@ -445,7 +457,9 @@ void Debugger::cmd_events(const std::string& args) {
     }
     auto js = trace::to_json(ev[i], i);
     auto ts = trace::to_text(ev[i], i);
-    for (size_t k = js.size(); k-- > 0 && lines.size() < n;) lines.emplace_back(js[k], ts[k]);
+    for (size_t k = js.size(); k-- > 0 && lines.size() < n;) {
+      if (only.empty() || js[k]["type"] == only) lines.emplace_back(js[k], ts[k]);
+    }
   }
   json arr = json::array();
   std::string text;

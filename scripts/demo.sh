@@ -36,8 +36,10 @@ tail -n 1 "$traces/log"
 step "3. Replay the recording: same schedule, same syscall results, same crash"
 "$backstep" replay "$traces/seed-$seed" 2>&1 | grep -v '^/' || true
 
-step "4. Replay again, stopping at the fatal signal: the position, registers and instruction"
-"$backstep" replay -q --until-fatal "$traces/seed-$seed"
+step "4. Time travel: go to the panic, the exact instruction that saw hashWriting"
+"$backstep" replay "$traces/seed-$seed" \
+  -ex 'goto panic' -ex 'backtrace' -ex 'list' -ex 'map' \
+  -ex 'reverse-stepi' -ex 'stepi' -ex 'info threads'
 
 step "5. The map-flag transitions just before the crash"
-"$backstep" dump "$traces/seed-$seed" | grep ' map ' | tail -n 8
+"$backstep" replay "$traces/seed-$seed" -ex 'goto end' -ex 'events 8 map'
