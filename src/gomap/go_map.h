@@ -511,6 +511,10 @@ class GoMap {
   [[gnu::always_inline]] inline void event(abi::MapEventKind kind, abi::MapOp op, uint8_t flags_before,
                                            uint32_t arg1 = 0, uint8_t arg0 = 0, uint8_t arg2 = 0) const {
     if constexpr (gomap_internal::kMapHooks) {
+      if (rt::map_events_idle()) [[likely]] {
+        (void)kind, (void)op, (void)flags_before, (void)arg1, (void)arg0, (void)arg2;
+        return;
+      }
       rt::MapEventFields f;
       f.map = &header_;
       f.kind = kind;

@@ -13,6 +13,10 @@
 #include "runtime/thread_state.h"
 
 namespace backstep::rt {
+
+thread_local uint8_t tls_events_idle = 0;
+std::atomic<bool> g_observer_active{false};
+
 namespace {
 
 thread_local abi::MapOp tls_outer_op = abi::MapOp::kNone;
@@ -117,6 +121,7 @@ uint64_t random_u64() {
 void set_map_event_observer(MapEventObserver observer, void* context) {
   g_observer_context.store(context, std::memory_order_relaxed);
   g_observer.store(observer, std::memory_order_release);
+  g_observer_active.store(observer != nullptr, std::memory_order_relaxed);
 }
 
 }  // namespace backstep::rt

@@ -59,6 +59,7 @@ void register_thread(abi::ThreadBlock& b) {
   long r = ::syscall(abi::kRegisterSyscall, &b, sizeof b);
   errno = saved_errno;
   b.traced = (r == 0) ? 1 : 0;
+  tls_events_idle = b.traced ? 0 : 1;
 }
 
 }  // namespace backstep::rt
