@@ -8,7 +8,9 @@
 
 #include <fmt/core.h>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <unistd.h>
 #include <sstream>
 
 #include "base/unique_fd.h"
@@ -41,11 +43,59 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+
+// Sweeping a file costs ~0.1 s for libc, and every recording and replay maps
+// the same few libraries: the sites are kept on disk, keyed by the file's
+// identity (path, device, inode, size, modification time).
+std::filesystem::path cache_path(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  std::filesystem::path root = xdg && xdg[0] == '/' ? std::filesystem::path(xdg)
+                               : home             ? std::filesystem::path(home) / ".cache"
+                                                  : std::filesystem::path();
+  if (root.empty()) return {};
+  std::string identity = fmt::format("{}:{}:{}:{}:{}.{}", path, st.st_dev, st.st_ino, st.st_size,
+                                     st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  return root / "backstep" / "rdtsc-sites" /
+         fmt::format("{:016x}", std::hash<std::string>{}(identity));
+}
+
 }  // namespace
 
 const std::vector<RdtscPatcher::FileSite>& RdtscPatcher::sites_of(const std::string& path) {
   auto it = by_file_.find(path);
   if (it != by_file_.end()) return it->second;
+  std::filesystem::path cached = cache_path(path);
+  if (!cached.empty()) {
+    std::ifstream in(cached);
+    std::string magic;
+    if (in >> magic && magic == "backstep-rdtsc-sites-1") {
+      std::vector<FileSite> sites;
+      uint64_t offset = 0;
+      unsigned length = 0;
+      while (in >> offset >> length) sites.push_back({offset, static_cast<uint8_t>(length)});
+      return by_file_.emplace(path, std::move(sites)).first->second;
+    }
+  }
+  std::vector<FileSite> sites = sweep(path);
+  if (!cached.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(cached.parent_path(), ec);
+    std::filesystem::path tmp = cached;
+    tmp += fmt::format(".{}", ::getpid());
+    {
+      std::ofstream out(tmp);
+      out << "backstep-rdtsc-sites-1\n";
+      for (const FileSite& site : sites) out << site.offset << ' ' << unsigned{site.length} << '\n';
+    }
+    std::filesystem::rename(tmp, cached, ec);
+  }
+  return by_file_.emplace(path, std::move(sites)).first->second;
+}
+
+std::vector<RdtscPatcher::FileSite> RdtscPatcher::sweep(const std::string& path) {
   std::vector<FileSite> sites;
   MappedFile file(path);
   const uint8_t* p = file.data();
@@ -75,7 +125,7 @@ const std::vector<RdtscPatcher::FileSite>& RdtscPatcher::sites_of(const std::str
       cs_close(&h);
     }
   }
-  return by_file_.emplace(path, std::move(sites)).first->second;
+  return sites;
 }
 
 std::vector<PatchSite> RdtscPatcher::patch_mapping(const AddressSpace& mem, const std::string& path,

@@ -43,6 +43,7 @@ class RdtscPatcher {
     uint8_t length;
   };
   const std::vector<FileSite>& sites_of(const std::string& path);
+  static std::vector<FileSite> sweep(const std::string& path);
 
   std::map<std::string, std::vector<FileSite>> by_file_;
   std::map<uint64_t, PatchSite> active_;
