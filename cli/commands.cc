@@ -90,6 +90,11 @@ int run_replay(const ReplayArgs& args) {
                "code paths may differ and make the replay diverge\n",
                t.header().cpu_model, here);
   }
+  if (args.until_event &&
+      (*args.until_event < 2 || *args.until_event >= t.events().size())) {
+    throw Error(fmt::format("--until-event {}: this trace's events are numbered 2 to {}",
+                            *args.until_event, t.events().size() - 1));
+  }
   install_interrupt_handlers();
   if (!args.commands.empty() || !args.script.empty() ||
       (!args.until_event && !args.until_fatal && ::isatty(STDIN_FILENO) && !args.quiet)) {

@@ -1,6 +1,7 @@
 #include "recorder/recorder.h"
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 #include <x86intrin.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <fstream>
@@ -15,6 +17,8 @@
 #include <set>
 #include <sstream>
 #include <optional>
+#include <random>
+#include <cstring>
 #include <fmt/core.h>
 
 #include "base/errors.h"
@@ -89,6 +93,7 @@ struct Thread {
   bool in_syscall = false;  // between entry and exit stops
   sys::SyscallArgs call{};
   std::optional<int64_t> forced_result;  // the tracer's answer (registration, rseq)
+  bool seeded_random = false;            // getrandom answered from the seed
   std::string mapped_path;               // mmap of a file: its path at entry
   std::optional<uint64_t> block;         // ThreadBlock address
   uint64_t ticks = 0;
@@ -155,7 +160,30 @@ class Session {
   std::optional<WaitStatus> end_status_;
   int32_t fatal_tid_ = 0;
   std::set<long> warned_;
+  // Under --chaos the program's randomness comes from the seed too (see
+  // seeded_bytes), so that a seed alone reproduces a run.
+  std::mt19937_64 inputs_rng_{options_.scheduler.seed ^ 0x5eed5eed5eed5eedull};
+  uint64_t seeded_tsc_ = 1'000'000'000;
+  std::vector<uint8_t> seeded_bytes(size_t n);
+  uint64_t read_tsc();
 };
+
+std::vector<uint8_t> Session::seeded_bytes(size_t n) {
+  std::vector<uint8_t> out(n);
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t v = inputs_rng_();
+    std::memcpy(out.data() + i, &v, std::min<size_t>(8, n - i));
+  }
+  return out;
+}
+
+// The value an rdtsc returns: the real counter, or under --chaos a counter
+// that advances by seeded amounts, so that a seed alone reproduces a run.
+uint64_t Session::read_tsc() {
+  if (scheduler_.chaos()) return seeded_tsc_ += 1000 + inputs_rng_() % 1000;
+  unsigned aux = 0;
+  return __rdtscp(&aux);
+}
 
 void Session::start() {
   pid_t leader = inferior_.leader();
@@ -185,6 +213,12 @@ void Session::start() {
   h.exe_sha = trace::hash_file(options_.program.exe);
   writer_.write(h);
 
+  if (scheduler_.chaos() && stack.random_addr) {
+    // AT_RANDOM (the stack protector's and pointer guard's seed) from the
+    // scheduler's seed: randomness is an input the seed must fix.
+    auto bytes = seeded_bytes(16);
+    mem_.write_or_throw(stack.random_addr, bytes.data(), bytes.size());
+  }
   trace::Exec x;
   x.tid = t.vtid;
   x.regs = regs;
@@ -396,6 +430,10 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
                                       static_cast<int>(t.call.arg[4]));
     ssize_t n = ::readlink(fd_path.c_str(), link, sizeof link - 1);
     if (n > 0) t.mapped_path.assign(link, static_cast<size_t>(n));
+  } else if (nr == SYS_getrandom && scheduler_.chaos()) {
+    // Answered from the seed (written at the exit); the kernel skips it.
+    t.forced_result = static_cast<int64_t>(t.call.arg[1]);
+    t.seeded_random = true;
   } else if (nr == SYS_exit_group) {
     dying_ = true;
   } else if (nr == SYS_execve || nr == SYS_execveat) {
@@ -414,6 +452,14 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
     result = *t.forced_result;
     regs.rax = static_cast<uint64_t>(result);
     t.task.set_regs(regs);
+  }
+  if (std::exchange(t.seeded_random, false) && result > 0) {
+    auto bytes = seeded_bytes(static_cast<size_t>(result));
+    if (!mem_.write(t.call.arg[0], bytes.data(), bytes.size())) {
+      result = -EFAULT;
+      regs.rax = static_cast<uint64_t>(result);
+      t.task.set_regs(regs);
+    }
   }
   std::vector<trace::MemWrite> writes;
   auto reader = [this](uint64_t addr, void* out, size_t len) { return mem_.read(addr, out, len); };
@@ -440,6 +486,7 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
     writer_.write(f);
   }
   record_stop(t, StopKind::kSyscallExit, regs, t.call.nr, result, std::move(writes));
+
   if (t.call.nr == SYS_mmap && result >= 0 && !t.mapped_path.empty() &&
       (t.call.arg[2] & PROT_EXEC)) {
     write_patch(patcher_.patch_mapping(mem_, t.mapped_path, t.call.arg[5], t.call.arg[1],
@@ -504,6 +551,7 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
     case PTRACE_EVENT_CLONE: {
       Thread& child = thread(static_cast<pid_t>(t.task.event_message()));
       record_stop(t, StopKind::kClone, regs, child.vtid);
+
       return;
     }
     case PTRACE_EVENT_EXIT: {
@@ -534,8 +582,7 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
   int sig = st.stop_signal();
   if (sig == SIGTRAP) {
     if (const PatchSite* site = patcher_.site_at(regs.rip - 1)) {
-      unsigned aux = 0;
-      uint64_t tsc = __rdtscp(&aux);
+      uint64_t tsc = read_tsc();
       regs.rip = site->addr;
       record_stop(t, StopKind::kRdtsc, regs, static_cast<int64_t>(tsc));
       regs.rax = tsc & 0xffffffffu;
@@ -572,8 +619,7 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
     bool rdtsc = insn[0] == 0x0f && insn[1] == 0x31;
     bool rdtscp = insn[0] == 0x0f && insn[1] == 0x01 && insn[2] == 0xf9;
     if (rdtsc || rdtscp) {
-      unsigned aux = 0;
-      uint64_t tsc = __rdtscp(&aux);
+      uint64_t tsc = read_tsc();
       record_stop(t, StopKind::kRdtsc, regs, static_cast<int64_t>(tsc));
       regs.rax = tsc & 0xffffffffu;
       regs.rdx = tsc >> 32;

@@ -133,6 +133,7 @@ struct ThreadBlock {
   uint32_t reserved;
 };
 static_assert(offsetof(ThreadBlock, ticks) == 16);
+static_assert(offsetof(ThreadBlock, tick_limit) == 24);
 static_assert(offsetof(ThreadBlock, event_limit) == offsetof(ThreadBlock, tick_limit) + 8);
 static_assert(offsetof(ThreadBlock, traced) == offsetof(ThreadBlock, event_limit) + 8);
 static_assert(sizeof(ThreadBlock) == 72);

@@ -13,29 +13,82 @@
 #include "runtime/runtime.h"
 #include "runtime/thread_state.h"
 
-namespace backstep::rt {
-namespace {
-
 // initial-exec: the block is in the executable's static TLS, one
-// %fs-relative access away, and never allocated lazily.
-thread_local abi::ThreadBlock tls_block __attribute__((tls_model("initial-exec")));
-
-// The tick code lives in its own section so that a tracer can tell "inside
-// the tick counter" from program code (abi::kTickSection): a replay position
-// counted in ticks is taken where the counter hands control back.
-__attribute__((noinline, noclone, section("backstep_ticks"))) void tick_slow_path(
-    abi::ThreadBlock& b) {
-  if (b.magic != abi::kThreadBlockMagic) {
-    register_thread(b);
-    if (b.ticks < b.tick_limit) return;
-  }
-  trap_to_tracer(b, abi::TrapReason::kTickLimit);
+// %fs-relative access away, and never allocated lazily. C linkage: the tick
+// counter below is written in assembly and names it.
+extern "C" {
+__attribute__((tls_model("initial-exec"))) thread_local backstep::abi::ThreadBlock
+    backstep_tls_block;
 }
 
-}  // namespace
+// Reached when ticks reached tick_limit: registers the thread on its first
+// tick, else stops it for the tracer. Called from the assembly below with
+// every register saved.
+extern "C" __attribute__((noinline, used, section("backstep_ticks"))) void
+backstep_tick_slow_path() {
+  using namespace backstep;
+  abi::ThreadBlock& b = backstep_tls_block;
+  if (b.magic != abi::kThreadBlockMagic) {
+    rt::register_thread(b);
+    if (b.ticks < b.tick_limit) return;
+  }
+  rt::trap_to_tracer(b, abi::TrapReason::kTickLimit);
+}
+
+// __sanitizer_cov_trace_pc, called at every basic block of instrumented
+// code. Hand-written so that both of its paths leave every register and the
+// flags exactly alike: the fast path changes only the counter (and the flags,
+// through its compare), and the slow path saves what it uses and redoes the
+// same compare before returning. A replay that stopped a thread at a tick
+// (the slow path, taken because the tracer lowered the limit) is then in
+// exactly the state a run that did not stop there has at the same point:
+// positions counted in ticks are exact. The code lives in its own section
+// (abi::kTickSection) so that a tracer can tell it from program code.
+// Offsets: ticks at 16, tick_limit at 24 (static_asserts in abi.h).
+asm(R"(
+  .pushsection backstep_ticks,"ax",@progbits
+  .globl __sanitizer_cov_trace_pc
+  .type __sanitizer_cov_trace_pc,@function
+  .p2align 4
+__sanitizer_cov_trace_pc:
+  addq $1, %fs:backstep_tls_block@tpoff+16
+  pushq %rax
+  movq %fs:backstep_tls_block@tpoff+16, %rax
+  cmpq %fs:backstep_tls_block@tpoff+24, %rax
+  popq %rax
+  jae 1f
+  ret
+1:
+  pushq %rax
+  pushq %rcx
+  pushq %rdx
+  pushq %rsi
+  pushq %rdi
+  pushq %r8
+  pushq %r9
+  pushq %r10
+  pushq %r11
+  call backstep_tick_slow_path
+  popq %r11
+  popq %r10
+  popq %r9
+  popq %r8
+  popq %rdi
+  popq %rsi
+  popq %rdx
+  popq %rcx
+  movq %fs:backstep_tls_block@tpoff+16, %rax
+  cmpq %fs:backstep_tls_block@tpoff+24, %rax
+  popq %rax
+  ret
+  .size __sanitizer_cov_trace_pc, .-__sanitizer_cov_trace_pc
+  .popsection
+)");
+
+namespace backstep::rt {
 
 abi::ThreadBlock& this_thread_block() {
-  abi::ThreadBlock& b = tls_block;
+  abi::ThreadBlock& b = backstep_tls_block;
   if (__builtin_expect(b.magic != abi::kThreadBlockMagic, 0)) register_thread(b);
   return b;
 }
@@ -63,8 +116,3 @@ void register_thread(abi::ThreadBlock& b) {
 }
 
 }  // namespace backstep::rt
-
-extern "C" __attribute__((section("backstep_ticks"))) void __sanitizer_cov_trace_pc() {
-  backstep::abi::ThreadBlock& b = backstep::rt::tls_block;
-  if (__builtin_expect(++b.ticks >= b.tick_limit, 0)) backstep::rt::tick_slow_path(b);
-}

@@ -21,6 +21,10 @@ Trace Trace::load(const std::filesystem::path& dir) {
     t.events_.push_back(decode(rec.type, rec.payload));
   }
   t.truncated_ = reader.truncated();
+  if (t.events_.size() < 2 && t.truncated_) {
+    throw TraceError(fmt::format("{}: the trace was cut short before the program started",
+                                 dir.string()));
+  }
   if (t.events_.empty() || !std::holds_alternative<Header>(t.events_[0])) {
     throw TraceError(fmt::format("{}: the trace has no header", dir.string()));
   }

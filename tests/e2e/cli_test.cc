@@ -1,0 +1,154 @@
+// The command line: bad invocations, the default trace location and info.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <regex>
+
+#include "e2e_support.h"
+
+namespace e2e {
+namespace {
+
+class Cli : public ::testing::Test {
+ protected:
+  fs::path xdg() const { return tmp_ / "xdg"; }
+
+  // A one-line error of backstep's own ("backstep: ..."), or a CLI11 parse
+  // error (its message, then "Run with --help for more information.").
+  void expect_error(const std::vector<std::string>& args, const std::string& message) {
+    RunResult r = backstep(args, xdg());
+    std::string cmd;
+    for (const auto& a : args) cmd += " " + a;
+    EXPECT_TRUE(r.exited) << "backstep" << cmd << ": " << r.describe();
+    EXPECT_NE(r.code, 0) << "backstep" << cmd << ": " << r.describe();
+    EXPECT_EQ(r.out, "") << "backstep" << cmd;
+    std::vector<std::string> err = lines(r.err);
+    ASSERT_FALSE(err.empty()) << "backstep" << cmd << ": nothing on stderr";
+    if (err[0].rfind("backstep: ", 0) == 0) {
+      EXPECT_EQ(err.size(), 1u) << "backstep" << cmd << ": " << r.describe();
+    } else {
+      ASSERT_EQ(err.size(), 2u) << "backstep" << cmd << ": " << r.describe();
+      EXPECT_EQ(err[1], "Run with --help for more information.") << "backstep" << cmd;
+    }
+    EXPECT_TRUE(contains(err[0], message))
+        << "backstep" << cmd << ": want '" << message << "' in: " << err[0];
+  }
+
+  TempDir tmp_;
+};
+
+TEST_F(Cli, RecordWithoutProgram) {
+  expect_error({"record"}, "command is required");
+  expect_error({"record", "--"}, "command is required");
+  expect_error({"record", "--chaos", "--seed", "3"}, "command is required");
+}
+
+TEST_F(Cli, RecordMissingProgram) {
+  fs::path missing = tmp_ / "no-such-program";
+  expect_error({"record", "--", missing.string()}, missing.string() + ": no such program");
+  expect_error({"record", "--", "backstep-e2e-no-such-command"},
+               "backstep-e2e-no-such-command: command not found");
+  // Nothing was left behind in the default trace location.
+  EXPECT_FALSE(fs::exists(xdg() / "backstep" / "latest-trace"));
+}
+
+TEST_F(Cli, RecordNonExecutableFile) {
+  fs::path file = tmp_ / "not-executable";
+  write_file(file, "#!/bin/sh\nexit 0\n");
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+  expect_error({"record", "--", file.string()}, file.string() + ": not executable");
+  expect_error({"record", "--", tmp_.path().string()}, tmp_.path().string());  // a directory
+}
+
+TEST_F(Cli, RecordIntoNonEmptyDirectory) {
+  fs::path dir = tmp_ / "full";
+  fs::create_directories(dir);
+  write_file(dir / "something", "x");
+  expect_error({"record", "-o", dir.string(), "--", E2E_EXIT_STATUS}, dir.string());
+  EXPECT_EQ(read_file(dir / "something"), "x");
+}
+
+TEST_F(Cli, BadOptionValues) {
+  expect_error({"record", "--timeslice", "0", "--", E2E_EXIT_STATUS}, "timeslice");
+  expect_error({"record", "--seed", "banana", "--", E2E_EXIT_STATUS}, "seed");
+  expect_error({"replay", "--until-event", "x", (tmp_ / "t").string()}, "until-event");
+}
+
+TEST_F(Cli, ReplayOfNonExistentTrace) {
+  fs::path missing = tmp_ / "no-trace";
+  expect_error({"replay", missing.string()}, "no trace directory at " + missing.string());
+  expect_error({"replay", "-q", missing.string()}, "no trace directory at " + missing.string());
+  expect_error({"info", missing.string()}, "no trace directory at " + missing.string());
+  expect_error({"dump", missing.string()}, "no trace directory at " + missing.string());
+  // No latest-trace yet.
+  expect_error({"replay"}, "no latest trace");
+  expect_error({"info"}, "no latest trace");
+}
+
+TEST_F(Cli, UnknownSubcommand) {
+  expect_error({"frobnicate"}, "frobnicate");
+  expect_error({"replay", "--no-such-flag"}, "--no-such-flag");
+}
+
+// Without -o, traces go to $XDG_DATA_HOME/backstep/<program>-<n>, and
+// latest-trace names the newest.
+TEST_F(Cli, DefaultTraceLocation) {
+  RunResult r0 = backstep({"record", "--", E2E_EXIT_STATUS, "exit3"}, xdg());
+  ASSERT_EQ(r0.shell_status(), 3) << r0.describe();
+  RunResult r1 = backstep({"record", "--", E2E_EXIT_STATUS, "ok"}, xdg());
+  ASSERT_EQ(r1.shell_status(), 0) << r1.describe();
+  fs::path root = xdg() / "backstep";
+  EXPECT_TRUE(fs::is_directory(root / "e2e_exit_status-0"));
+  EXPECT_TRUE(fs::is_directory(root / "e2e_exit_status-1"));
+  ASSERT_TRUE(fs::is_symlink(root / "latest-trace"));
+  EXPECT_EQ(fs::read_symlink(root / "latest-trace"), "e2e_exit_status-1");
+  struct stat st {};
+  ASSERT_EQ(::stat((root / "e2e_exit_status-0").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+
+  RunResult latest = backstep({"replay"}, xdg());
+  EXPECT_EQ(latest.shell_status(), 0) << latest.describe();
+  EXPECT_EQ(latest.out, "exit_status: ok\n");
+  EXPECT_TRUE(contains(latest.err, "exited with status 0")) << latest.describe();
+
+  RunResult by_name = backstep({"replay", "-q", "e2e_exit_status-0"}, xdg());
+  EXPECT_EQ(by_name.shell_status(), 0) << by_name.describe();
+  EXPECT_TRUE(contains(by_name.err, "exited with status 3")) << by_name.describe();
+
+  RunResult info = backstep({"info"}, xdg());
+  EXPECT_EQ(info.shell_status(), 0) << info.describe();
+  EXPECT_TRUE(contains(info.out, "ended:      exited with status 0")) << info.describe();
+}
+
+// 9: info on a trace that ended with a map fatal error.
+TEST_F(Cli, InfoOnMapFatal) {
+  // iterate_write fails with the first chaos seeds; look a little further
+  // if it does not.
+  fs::path trace;
+  for (int seed = 1; seed <= 20 && trace.empty(); ++seed) {
+    fs::path dir = tmp_ / ("t" + std::to_string(seed));
+    RunResult rec = backstep({"record", "-o", dir.string(), "--chaos", "--seed",
+                              std::to_string(seed), "--", EXAMPLE_ITERATE_WRITE, "20"},
+                             xdg());
+    ASSERT_FALSE(rec.timed_out);
+    if (rec.shell_status() == 134) trace = dir;
+  }
+  ASSERT_FALSE(trace.empty()) << "iterate_write did not fail with seeds 1..20";
+  RunResult info = backstep({"info", trace.string()}, xdg());
+  ASSERT_EQ(info.shell_status(), 0) << info.describe();
+  EXPECT_EQ(info.err, "");
+  const std::string& o = info.out;
+  EXPECT_TRUE(contains(o, "trace:      " + trace.string())) << o;
+  EXPECT_TRUE(contains(o, std::string("program:    ") + EXAMPLE_ITERATE_WRITE + "\n")) << o;
+  EXPECT_TRUE(contains(o, std::string("argv:       ") + EXAMPLE_ITERATE_WRITE + " 20\n")) << o;
+  EXPECT_TRUE(std::regex_search(o, std::regex("scheduler:  chaos \\(seed [0-9]+\\)\n"))) << o;
+  EXPECT_TRUE(contains(o, "threads:    3\n")) << o;  // main, writer, ranger
+  EXPECT_TRUE(contains(o, "ended:      killed by SIGABRT (6)\n")) << o;
+  EXPECT_TRUE(std::regex_search(
+      o, std::regex("fatal:      concurrent map iteration and map write \\(thread [0-9]+\\)\n")))
+      << o;
+}
+
+}  // namespace
+}  // namespace e2e

@@ -1,0 +1,213 @@
+// Record and replay of small programs: threads with a mutex and a condition
+// variable, spin-waiting (tick preemption), nondeterministic inputs, file
+// system side effects and the ways a program can end.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "e2e_support.h"
+
+namespace e2e {
+namespace {
+
+class Programs : public ::testing::Test {
+ protected:
+  RunResult record(const std::vector<std::string>& prog, const std::string& trace_name,
+                   std::vector<std::string> flags = {}) {
+    std::vector<std::string> args{"record", "-o", (tmp_ / trace_name).string()};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.push_back("--");
+    args.insert(args.end(), prog.begin(), prog.end());
+    return backstep(args, xdg());
+  }
+  RunResult replay(const std::string& trace_name, std::vector<std::string> flags = {}) {
+    std::vector<std::string> args{"replay"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.push_back((tmp_ / trace_name).string());
+    return backstep(args, xdg());
+  }
+  fs::path xdg() const { return tmp_ / "xdg"; }
+
+  TempDir tmp_;
+};
+
+// --- 2: std::thread, std::mutex, std::condition_variable, join -------------
+
+struct SchedulerCase {
+  const char* name;
+  std::vector<std::string> flags;
+};
+
+void PrintTo(const SchedulerCase& c, std::ostream* os) { *os << c.name; }
+
+class ThreadsCv : public Programs, public ::testing::WithParamInterface<SchedulerCase> {};
+
+TEST_P(ThreadsCv, ReplayWritesTheRecordedOutput) {
+  RunResult rec = record({E2E_THREADS_CV, "40"}, "t", GetParam().flags);
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  ASSERT_TRUE(contains(rec.out, "threads_cv: 40 items")) << rec.describe();
+  ASSERT_TRUE(contains(rec.out, "total 820")) << rec.describe();
+  EXPECT_EQ(lines(rec.out).size(), 42u) << rec.describe();  // banner, 40 items, summary
+
+  for (int i = 0; i < 3; ++i) {
+    RunResult rep = replay("t");
+    ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+    EXPECT_EQ(rep.out, rec.out) << "replay " << i << " printed something else";
+    EXPECT_TRUE(contains(rep.err, "replay complete")) << rep.describe();
+    EXPECT_TRUE(contains(rep.err, "the program exited with status 0")) << rep.describe();
+  }
+  RunResult quiet = replay("t", {"-q"});
+  ASSERT_EQ(quiet.shell_status(), 0) << quiet.describe();
+  EXPECT_EQ(quiet.out, "");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Schedulers, ThreadsCv,
+    ::testing::Values(SchedulerCase{"fair", {}},
+                      SchedulerCase{"fair_timeslice_50", {"--timeslice", "50"}},
+                      SchedulerCase{"chaos_seed_1", {"--chaos", "--seed", "1"}},
+                      SchedulerCase{"chaos_seed_2", {"--chaos", "--seed", "2"}},
+                      SchedulerCase{"chaos_seed_3", {"--chaos", "--seed", "3"}}),
+    [](const auto& p) { return std::string(p.param.name); });
+
+// --- 3: spin-waiting, instrumented -----------------------------------------
+
+class SpinWait : public Programs, public ::testing::WithParamInterface<SchedulerCase> {};
+
+TEST_P(SpinWait, CompletesUnderRecordAndReplay) {
+  RunResult rec = record({E2E_SPIN_WAIT, "20"}, "t", GetParam().flags);
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  EXPECT_TRUE(contains(rec.out, "spin_wait: done, work 499500, turn 40")) << rec.describe();
+  RunResult rep = replay("t");
+  ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+  EXPECT_EQ(rep.out, rec.out);
+  EXPECT_TRUE(contains(rep.err, "the program exited with status 0")) << rep.describe();
+  // The spinner was preempted by its tick budget, not by a syscall.
+  std::vector<nlohmann::json> ev = dump_json(tmp_ / "t", xdg());
+  int timeslice_switches = 0;
+  for (const auto& e : ev) {
+    if (e.value("type", "") == "switch" && e.value("reason", "") == "timeslice") {
+      ++timeslice_switches;
+    }
+  }
+  EXPECT_GT(timeslice_switches, 0) << "no timeslice switch recorded";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Schedulers, SpinWait,
+    ::testing::Values(SchedulerCase{"fair", {}},
+                      SchedulerCase{"chaos_seed_1", {"--chaos", "--seed", "1"}},
+                      SchedulerCase{"chaos_seed_2", {"--chaos", "--seed", "2"}}),
+    [](const auto& p) { return std::string(p.param.name); });
+
+// --- 4: clocks, rdtsc and random bytes in a plain-gcc program --------------
+
+TEST_F(Programs, NondeterministicInputsReplayAsRecorded) {
+  RunResult rec = record({E2E_TIME_RANDOM}, "t");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(rec.out, m, std::regex("hash ([0-9a-f]{16}) exit ([0-9]+)")))
+      << rec.describe();
+  const int status = std::stoi(m[2].str());
+  ASSERT_EQ(rec.shell_status(), status) << rec.describe();
+  for (const char* what : {"clock_gettime realtime", "gettimeofday", "time ", "rdtsc ",
+                           "getrandom ", "urandom "}) {
+    EXPECT_TRUE(contains(rec.out, what)) << what << "\n" << rec.describe();
+  }
+
+  // Sanity: the values do change from run to run (else this test would
+  // prove nothing).
+  RunResult rec2 = record({E2E_TIME_RANDOM}, "t2");
+  ASSERT_FALSE(rec2.timed_out);
+  EXPECT_NE(rec.out, rec2.out) << "two recordings read the same values";
+
+  const std::string ending = "the program exited with status " + std::to_string(status);
+  for (int i = 0; i < 3; ++i) {
+    RunResult rep = replay("t");
+    ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+    EXPECT_EQ(rep.out, rec.out) << "replay " << i << " printed other values";
+    EXPECT_TRUE(contains(rep.err, ending)) << rep.describe();
+  }
+
+  // The rdtsc and rdtscp of the program were trapped and recorded.
+  std::vector<nlohmann::json> ev = dump_json(tmp_ / "t", xdg());
+  int rdtsc_stops = 0;
+  size_t exit_group_entry = 0;
+  for (size_t i = 0; i < ev.size(); ++i) {
+    if (ev[i].value("type", "") != "stop") continue;
+    if (ev[i].value("kind", "") == "rdtsc") ++rdtsc_stops;
+    if (ev[i].value("kind", "") == "syscall-entry" && ev[i].value("syscall", "") == "exit_group") {
+      exit_group_entry = i;
+    }
+  }
+  EXPECT_GE(rdtsc_stops, 2);
+  ASSERT_GT(exit_group_entry, 0u) << "no exit_group in the trace";
+
+  // Stopping just before the program's exit_group: the value it exits with
+  // is in rdi, as recorded.
+  RunResult until = replay("t", {"-q", "--until-event", std::to_string(exit_group_entry)});
+  ASSERT_EQ(until.shell_status(), 0) << until.describe();
+  EXPECT_TRUE(contains(until.out, "stopped at event " + std::to_string(exit_group_entry)))
+      << until.describe();
+}
+
+// --- 5: the file system is not touched by replay ---------------------------
+
+TEST_F(Programs, ReplayDoesNotRecreateOrRemoveFiles) {
+  fs::path created = tmp_ / "created.txt";
+  fs::path victim = tmp_ / "victim.txt";
+  write_file(victim, "remove me\n");
+  RunResult rec = record({E2E_WRITE_FILE, created.string(), victim.string()}, "t");
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  ASSERT_TRUE(fs::exists(created));
+  EXPECT_EQ(read_file(created), "written by write_file\n");
+  ASSERT_FALSE(fs::exists(victim));
+
+  fs::remove(created);
+  write_file(victim, "keep me\n");
+  RunResult rep = replay("t");
+  ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+  EXPECT_EQ(rep.out, rec.out);
+  EXPECT_FALSE(fs::exists(created)) << "replay re-created the file the recording wrote";
+  ASSERT_TRUE(fs::exists(victim)) << "replay removed the file the recording removed";
+  EXPECT_EQ(read_file(victim), "keep me\n");
+}
+
+// --- 8: record's exit status mirrors the program's -------------------------
+
+struct EndingCase {
+  const char* mode;
+  int shell_status;
+  const char* ending;  // as replay and info word it
+};
+
+void PrintTo(const EndingCase& c, std::ostream* os) { *os << c.mode; }
+
+class Endings : public Programs, public ::testing::WithParamInterface<EndingCase> {};
+
+TEST_P(Endings, RecordMirrorsTheProgram) {
+  const EndingCase& c = GetParam();
+  RunResult rec = record({E2E_EXIT_STATUS, c.mode}, "t");
+  EXPECT_TRUE(rec.exited) << "backstep record itself died: " << rec.describe();
+  EXPECT_EQ(rec.shell_status(), c.shell_status) << rec.describe();
+  EXPECT_EQ(rec.out, std::string("exit_status: ") + c.mode + "\n");
+  EXPECT_TRUE(contains(rec.err, std::string("(") + c.ending)) << rec.describe();
+
+  RunResult rep = replay("t", {"-q"});
+  EXPECT_EQ(rep.shell_status(), 0) << rep.describe();
+  EXPECT_TRUE(contains(rep.err, std::string("the program ") + c.ending)) << rep.describe();
+
+  RunResult info = backstep({"info", (tmp_ / "t").string()}, xdg());
+  EXPECT_EQ(info.shell_status(), 0) << info.describe();
+  EXPECT_TRUE(contains(info.out, std::string("ended:      ") + c.ending)) << info.describe();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Programs, Endings,
+    ::testing::Values(EndingCase{"ok", 0, "exited with status 0"},
+                      EndingCase{"exit3", 3, "exited with status 3"},
+                      EndingCase{"abort", 134, "killed by SIGABRT (6)"},
+                      EndingCase{"segv", 139, "killed by SIGSEGV (11)"}),
+    [](const auto& p) { return std::string(p.param.mode); });
+
+}  // namespace
+}  // namespace e2e
