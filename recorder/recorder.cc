@@ -15,7 +15,6 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <optional>
 #include <random>
 #include <cstring>
@@ -23,6 +22,7 @@
 
 #include "base/errors.h"
 #include "base/interrupt.h"
+#include "ptrace/proc.h"
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/runtime_link.h"
 #include "syscalls/syscall_table.h"
@@ -58,15 +58,8 @@ bool is_fault_signal(int sig) {
 
 // Whether the process catches `sig` (from /proc/PID/status SigCgt).
 bool catches_signal(pid_t pid, int sig) {
-  std::ifstream in(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("SigCgt:", 0) == 0) {
-      uint64_t mask = std::stoull(line.substr(7), nullptr, 16);
-      return (mask >> (sig - 1)) & 1;
-    }
-  }
-  return false;
+  auto mask = proc_status_field(pid, "SigCgt");
+  return mask && (std::stoull(*mask, nullptr, 16) >> (sig - 1)) & 1;
 }
 
 bool default_action_kills(int sig) {
@@ -350,24 +343,19 @@ void Session::record_stop(Thread& t, StopKind kind, const Registers& regs, int64
 // kept too, so that a trace can be replayed and symbolized where they are
 // gone. tid 0 marks them as mapped by exec, not by a syscall.
 void Session::keep_exec_mappings() {
-  std::ifstream maps(fmt::format("/proc/{}/maps", inferior_.leader()));
-  std::string line;
-  while (std::getline(maps, line)) {
-    std::istringstream in(line);
-    std::string range, perms, offset, dev, inode, path;
-    in >> range >> perms >> offset >> dev >> inode >> path;
-    if (path.empty() || path[0] != '/') continue;
+  for (const ProcMapping& m : read_proc_maps(inferior_.leader())) {
+    if (!m.is_file()) continue;
     trace::FileMap f;
-    f.addr = std::stoull(range.substr(0, range.find('-')), nullptr, 16);
-    f.length = std::stoull(range.substr(range.find('-') + 1), nullptr, 16) - f.addr;
-    f.prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
-             (perms[2] == 'x' ? PROT_EXEC : 0);
+    f.addr = m.start;
+    f.length = m.end - m.start;
+    f.prot = (m.perms[0] == 'r' ? PROT_READ : 0) | (m.perms[1] == 'w' ? PROT_WRITE : 0) |
+             (m.executable() ? PROT_EXEC : 0);
     f.flags = MAP_PRIVATE;
-    f.offset = std::stoull(offset, nullptr, 16);
-    f.path = path;
+    f.offset = m.offset;
+    f.path = m.path;
     struct stat st {};
-    if (::stat(path.c_str(), &st) == 0) f.file_size = static_cast<uint64_t>(st.st_size);
-    f.content = writer_.keep_file(path);
+    if (::stat(m.path.c_str(), &st) == 0) f.file_size = static_cast<uint64_t>(st.st_size);
+    f.content = writer_.keep_file(m.path);
     writer_.write(f);
   }
 }
@@ -659,16 +647,7 @@ void Session::die_out() {
       t.task.resume(Resume::kContinue, std::exchange(t.deliver_signal, 0));
     }
   }
-  while (!end_status_) {
-    auto st = wait_for(-1);
-    if (!st) break;
-    if (st->tid == inferior_.holder()) continue;
-    if (st->exited() || st->signaled()) {
-      if (st->tid == inferior_.leader()) end_status_ = *st;
-      continue;
-    }
-    if (st->stopped()) Task(st->tid).resume(Resume::kContinue, 0);
-  }
+  if (!end_status_) end_status_ = inferior_.wait_for_end();
 }
 
 RecordResult Session::run() {

@@ -315,11 +315,11 @@ void ReplayEngine::echo_output(Thread& t, int64_t result) {
   [[maybe_unused]] ssize_t w = ::write(fd, data.data(), data.size());
 }
 
-// Before a thread's run toward its recorded stop `s`: the limits the
-// recorder wrote, and the signal it delivered with the resumption.
-void ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s, bool deliver_signal) {
-  (void)deliver_signal;
-  if (t.run_started) return;
+// Before a thread's run toward its recorded stop `s`: writes the limits the
+// recorder wrote. Returns the signal the recorder delivered with the
+// resumption, to go with this resume only if the run starts now (0 after).
+int ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s) {
+  if (t.run_started) return 0;
   while (!t.started) {
     wait_for_thread(t.task.tid());
     t.started = true;
@@ -329,6 +329,7 @@ void ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s, bool
     ThreadBlockView(mem_, *t.block).set_limits(s.resumed.tick_limit, s.resumed.event_limit);
   }
   t.run_started = true;
+  return s.resumed.signal;
 }
 
 void ReplayEngine::play_stop(size_t index, const trace::Stop& s) {
@@ -337,10 +338,7 @@ void ReplayEngine::play_stop(size_t index, const trace::Stop& s) {
     diverge(index, fmt::format("thread {} should stop here but does not exist", s.tid));
   }
   Thread& t = *found;
-  bool fresh = !t.run_started;
-  begin_run(index, t, s, true);
-  // The resumption signal goes with the first resume of the run only.
-  int sig = fresh ? s.resumed.signal : 0;
+  int sig = begin_run(index, t, s);
   if (!t.task.resume(static_cast<Resume>(s.resumed.how), sig)) {
     diverge(index, fmt::format("thread {} vanished", s.tid));
   }
@@ -476,16 +474,7 @@ void ReplayEngine::die_out(int signal_for_current, pid_t current) {
   if (Thread* t = thread_by_vtid(current); t && !t->dead) {
     t->task.resume(Resume::kContinue, signal_for_current);
   }
-  while (!end_status_) {
-    auto st = wait_for(-1);
-    if (!st) break;
-    if (st->tid == inferior_.holder()) continue;
-    if (st->exited() || st->signaled()) {
-      if (st->tid == inferior_.leader()) end_status_ = *st;
-      continue;
-    }
-    if (st->stopped()) Task(st->tid).resume(Resume::kContinue, 0);
-  }
+  if (!end_status_) end_status_ = inferior_.wait_for_end();
 }
 
 void ReplayEngine::play_end(size_t index, const trace::End& e) {
@@ -563,14 +552,18 @@ void ReplayEngine::after_step(Thread& t) {
   }
 }
 
-bool ReplayEngine::step(int32_t vtid) {
+bool ReplayEngine::play_until_turn_of(int32_t vtid) {
   // Let the threads that run before it in the recording do so.
   for (;;) {
     if (finished()) return false;
     const auto* s = std::get_if<trace::Stop>(&trace_.events()[next_]);
-    if (s && s->tid == vtid) break;
+    if (s && s->tid == vtid) return true;
     play_record();
   }
+}
+
+bool ReplayEngine::step(int32_t vtid) {
+  if (!play_until_turn_of(vtid)) return false;
   size_t index = next_;
   const auto& s = std::get<trace::Stop>(trace_.events()[index]);
   Thread* found = thread_by_vtid(vtid);
@@ -599,9 +592,8 @@ bool ReplayEngine::step(int32_t vtid) {
     }
     return true;
   }
-  bool fresh = !t.run_started;
-  begin_run(index, t, s, true);
-  if (!t.task.resume(Resume::kSingleStep, fresh ? s.resumed.signal : 0)) return false;
+  int sig = begin_run(index, t, s);
+  if (!t.task.resume(Resume::kSingleStep, sig)) return false;
   WaitStatus st = wait_for_thread(t.task.tid());
   if (st.stopped() && st.stop_signal() == SIGTRAP && !st.ptrace_event() && !st.syscall_stop()) {
     siginfo_t si = t.task.siginfo();
@@ -619,12 +611,7 @@ bool ReplayEngine::step(int32_t vtid) {
 }
 
 bool ReplayEngine::run_to_tick(int32_t vtid, uint64_t target) {
-  for (;;) {
-    if (finished()) return false;
-    const auto* s = std::get_if<trace::Stop>(&trace_.events()[next_]);
-    if (s && s->tid == vtid) break;
-    play_record();
-  }
+  if (!play_until_turn_of(vtid)) return false;
   size_t index = next_;
   const auto& s = std::get<trace::Stop>(trace_.events()[index]);
   Thread* found = thread_by_vtid(vtid);
@@ -636,11 +623,10 @@ bool ReplayEngine::run_to_tick(int32_t vtid, uint64_t target) {
     return false;  // the recorded stop is that tick itself
   }
   if (target > s.ticks) return false;
-  bool fresh = !t.run_started;
-  begin_run(index, t, s, true);
+  int sig = begin_run(index, t, s);
   ThreadBlockView view(mem_, *t.block);
   view.set_limits(target, s.resumed.event_limit);
-  t.task.resume(Resume::kSyscall, fresh ? s.resumed.signal : 0);
+  t.task.resume(Resume::kSyscall, sig);
   WaitStatus st = wait_for_thread(t.task.tid());
   bool ours = st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
               st.stop_signal() == SIGTRAP && view.trap_reason() == abi::TrapReason::kTickLimit &&

@@ -110,7 +110,7 @@ class ReplayEngine {
   Thread* thread_by_vtid(pid_t vtid);
   const Thread* thread_by_vtid(pid_t vtid) const;
   void start();
-  void begin_run(size_t index, Thread& t, const trace::Stop& s, bool deliver_signal);
+  int begin_run(size_t index, Thread& t, const trace::Stop& s);
   void play_stop(size_t index, const trace::Stop& s);
   void complete_stop(size_t index, Thread& t, const trace::Stop& s, const WaitStatus& st);
   WaitStatus wait_for_thread(pid_t tid);
@@ -127,6 +127,8 @@ class ReplayEngine {
     return pc >= tick_section_.first && pc < tick_section_.second;
   }
   void after_step(Thread& t);
+  // Plays other threads' records until the next Stop record is vtid's.
+  bool play_until_turn_of(int32_t vtid);
 
   const trace::Trace& trace_;
   ReplayOptions options_;

@@ -174,6 +174,19 @@ void Inferior::kill() {
   if (leader_ > 0) ::kill(leader_, SIGKILL);
 }
 
+std::optional<WaitStatus> Inferior::wait_for_end() {
+  for (;;) {
+    auto st = wait_for(-1);
+    if (!st) return std::nullopt;
+    if (st->tid == holder_) continue;
+    if (st->exited() || st->signaled()) {
+      if (st->tid == leader_) return st;
+      continue;
+    }
+    if (st->stopped()) Task(st->tid).resume(Resume::kContinue, 0);
+  }
+}
+
 Inferior::~Inferior() {
   if (leader_ > 0) {
     ::kill(leader_, SIGKILL);

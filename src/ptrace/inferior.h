@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ class Inferior {
   pid_t holder() const { return holder_; }
   // Kills the program now (SIGKILL to the whole namespace).
   void kill();
+  // While the process is dying (exit_group, a fatal signal): lets every
+  // stop that still comes go on, and returns the leader's last status.
+  std::optional<WaitStatus> wait_for_end();
 
  private:
   Inferior(pid_t holder, pid_t leader, bool ns)

@@ -11,9 +11,9 @@
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
-#include <sstream>
 
 #include "base/unique_fd.h"
+#include "ptrace/proc.h"
 
 namespace backstep {
 namespace {
@@ -142,18 +142,10 @@ std::vector<PatchSite> RdtscPatcher::patch_mapping(const AddressSpace& mem, cons
 }
 
 std::vector<PatchSite> RdtscPatcher::patch_all_mappings(const AddressSpace& mem) {
-  std::ifstream maps(fmt::format("/proc/{}/maps", mem.pid()));
-  std::string line;
   std::vector<PatchSite> out;
-  while (std::getline(maps, line)) {
-    std::istringstream in(line);
-    std::string range, perms, offset_hex, dev, inode, path;
-    in >> range >> perms >> offset_hex >> dev >> inode >> path;
-    if (perms.size() < 3 || perms[2] != 'x' || path.empty() || path[0] != '/') continue;
-    uint64_t start = std::stoull(range.substr(0, range.find('-')), nullptr, 16);
-    uint64_t end = std::stoull(range.substr(range.find('-') + 1), nullptr, 16);
-    uint64_t offset = std::stoull(offset_hex, nullptr, 16);
-    auto sites = patch_mapping(mem, path, offset, end - start, start);
+  for (const ProcMapping& m : read_proc_maps(mem.pid())) {
+    if (!m.executable() || !m.is_file()) continue;
+    auto sites = patch_mapping(mem, m.path, m.offset, m.end - m.start, m.start);
     out.insert(out.end(), sites.begin(), sites.end());
   }
   return out;

@@ -6,11 +6,10 @@
 
 #include <fmt/core.h>
 
-#include <fstream>
-#include <string>
 
 #include "base/errors.h"
 #include "base/interrupt.h"
+#include "ptrace/proc.h"
 
 namespace backstep {
 
@@ -130,24 +129,15 @@ std::string WaitStatus::describe() const {
 }
 
 pid_t namespace_tid(pid_t tid) {
-  std::ifstream in(fmt::format("/proc/{}/status", tid));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("NSpid:", 0) == 0) {
-      auto last = line.find_last_of(" \t");
-      return static_cast<pid_t>(std::stol(line.substr(last + 1)));
-    }
-  }
-  return tid;
+  // "NSpid: <outer> ... <innermost>": the last is the program's own view.
+  auto ids = proc_status_field(tid, "NSpid");
+  if (!ids || ids->empty()) return tid;
+  return static_cast<pid_t>(std::stol(ids->substr(ids->find_last_of(" \t") + 1)));
 }
 
 bool thread_of_process(pid_t tid, pid_t tgid) {
-  std::ifstream in(fmt::format("/proc/{}/status", tid));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("Tgid:", 0) == 0) return std::stol(line.substr(5)) == tgid;
-  }
-  return false;
+  auto v = proc_status_field(tid, "Tgid");
+  return v && std::stol(*v) == tgid;
 }
 
 std::optional<WaitStatus> wait_for(pid_t tid, bool nohang) {

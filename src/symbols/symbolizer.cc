@@ -16,12 +16,12 @@
 #include <unordered_map>
 
 #include "symbols/symbolizer_impl.h"
-#include "trace/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace backstep::symbols {
 namespace {
 
-using trace::UniqueFd;
+using backstep::UniqueFd;
 
 struct FreeDeleter {
   void operator()(void* p) const noexcept { std::free(p); }

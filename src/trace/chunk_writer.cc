@@ -19,7 +19,7 @@
 #include "trace/error.h"
 #include "trace/format.h"
 #include "trace/io.h"
-#include "trace/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace backstep::trace {
 namespace {

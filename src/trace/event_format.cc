@@ -2,15 +2,12 @@
 
 #include <fmt/core.h>
 
+#include "base/overloaded.h"
+
 #include "syscalls/syscall_table.h"
 
 namespace backstep::trace {
 namespace {
-
-template <class... Fs>
-struct Overloaded : Fs... {
-  using Fs::operator()...;
-};
 
 std::string stop_detail(const Stop& s) {
   switch (s.kind) {

@@ -3,15 +3,12 @@
 #include <cstring>
 #include <fmt/core.h>
 
+#include "base/overloaded.h"
+
 #include "trace/error.h"
 
 namespace backstep::trace {
 namespace {
-
-template <class... Fs>
-struct Overloaded : Fs... {
-  using Fs::operator()...;
-};
 
 void put_regs(RecordBuilder& b, const user_regs_struct& r) {
   b.bytes(std::as_bytes(std::span(&r, 1)));

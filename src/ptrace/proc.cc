@@ -1,0 +1,42 @@
+#include "ptrace/proc.h"
+
+#include <fmt/core.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace backstep {
+
+std::optional<std::string> proc_status_field(pid_t tid, std::string_view key) {
+  std::ifstream in(fmt::format("/proc/{}/status", tid));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.size() > key.size() && line.compare(0, key.size(), key) == 0 &&
+        line[key.size()] == ':') {
+      size_t b = line.find_first_not_of(" \t", key.size() + 1);
+      return b == std::string::npos ? std::string() : line.substr(b);
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<ProcMapping> read_proc_maps(pid_t pid) {
+  std::vector<ProcMapping> out;
+  std::ifstream maps(fmt::format("/proc/{}/maps", pid));
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream in(line);
+    std::string range, offset, dev, inode;
+    ProcMapping m;
+    in >> range >> m.perms >> offset >> dev >> inode >> m.path;
+    size_t dash = range.find('-');
+    if (dash == std::string::npos) continue;
+    m.start = std::stoull(range.substr(0, dash), nullptr, 16);
+    m.end = std::stoull(range.substr(dash + 1), nullptr, 16);
+    m.offset = std::stoull(offset, nullptr, 16);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace backstep
