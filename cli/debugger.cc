@@ -1,12 +1,12 @@
 #include "cli/debugger.h"
 
+#include <fmt/core.h>
 #include <readline/history.h>
 #include <readline/readline.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cstring>
-#include <fmt/core.h>
 #include <map>
 #include <sstream>
 
@@ -30,23 +30,25 @@ std::string trim(const std::string& s) {
 
 const std::map<std::string, unsigned long long Registers::*>& register_table() {
   static const std::map<std::string, unsigned long long Registers::*> table = {
-      {"rax", &Registers::rax}, {"rbx", &Registers::rbx}, {"rcx", &Registers::rcx},
-      {"rdx", &Registers::rdx}, {"rsi", &Registers::rsi}, {"rdi", &Registers::rdi},
-      {"rbp", &Registers::rbp}, {"rsp", &Registers::rsp}, {"r8", &Registers::r8},
-      {"r9", &Registers::r9},   {"r10", &Registers::r10}, {"r11", &Registers::r11},
-      {"r12", &Registers::r12}, {"r13", &Registers::r13}, {"r14", &Registers::r14},
-      {"r15", &Registers::r15}, {"rip", &Registers::rip}, {"pc", &Registers::rip},
-      {"sp", &Registers::rsp},  {"eflags", &Registers::eflags}, {"fs_base", &Registers::fs_base},
-      {"orig_rax", &Registers::orig_rax}};
+      {"rax", &Registers::rax},         {"rbx", &Registers::rbx},
+      {"rcx", &Registers::rcx},         {"rdx", &Registers::rdx},
+      {"rsi", &Registers::rsi},         {"rdi", &Registers::rdi},
+      {"rbp", &Registers::rbp},         {"rsp", &Registers::rsp},
+      {"r8", &Registers::r8},           {"r9", &Registers::r9},
+      {"r10", &Registers::r10},         {"r11", &Registers::r11},
+      {"r12", &Registers::r12},         {"r13", &Registers::r13},
+      {"r14", &Registers::r14},         {"r15", &Registers::r15},
+      {"rip", &Registers::rip},         {"pc", &Registers::rip},
+      {"sp", &Registers::rsp},          {"eflags", &Registers::eflags},
+      {"fs_base", &Registers::fs_base}, {"orig_rax", &Registers::orig_rax}};
   return table;
 }
 
 // gdb's command abbreviations, for the commands that exist here.
 std::string canonical_command(const std::string& c) {
   static const std::map<std::string, std::string> aliases = {
-      {"si", "stepi"},         {"rsi", "reverse-stepi"}, {"i", "info"},
-      {"q", "quit"},           {"disas", "disassemble"}, {"bt", "backtrace"},
-      {"where", "backtrace"},  {"exit", "quit"},
+      {"si", "stepi"},          {"rsi", "reverse-stepi"}, {"i", "info"},          {"q", "quit"},
+      {"disas", "disassemble"}, {"bt", "backtrace"},      {"where", "backtrace"}, {"exit", "quit"},
   };
   auto it = aliases.find(c);
   return it == aliases.end() ? c : it->second;
@@ -159,8 +161,9 @@ void Debugger::cmd_backtrace() {
   auto& engine = tt_.engine();
   Registers regs = engine.registers(tt_.thread());
   const AddressSpace& mem = engine.memory();
-  auto frames = symbols::unwind(
-      symbolizer(), regs, [&](uint64_t addr, void* out, size_t len) { return mem.read(addr, out, len); });
+  auto frames = symbols::unwind(symbolizer(), regs, [&](uint64_t addr, void* out, size_t len) {
+    return mem.read(addr, out, len);
+  });
   json arr = json::array();
   std::string text;
   for (size_t i = 0; i < frames.size(); ++i) {
@@ -201,8 +204,11 @@ std::string Debugger::describe_pc(uint64_t pc) {
 void Debugger::show_where() {
   auto& engine = tt_.engine();
   replayer::ReplayPosition p = tt_.where();
-  json j{{"position", p.str()}, {"record", p.record}, {"thread", p.tid},
-         {"ticks", p.ticks}, {"steps", p.steps}};
+  json j{{"position", p.str()},
+         {"record", p.record},
+         {"thread", p.tid},
+         {"ticks", p.ticks},
+         {"steps", p.steps}};
   std::string text = fmt::format("position {} (event {}, thread {}, tick {}, +{} instructions)",
                                  p.str(), p.record, p.tid, p.ticks, p.steps);
   if (engine.finished()) {
@@ -241,12 +247,15 @@ void Debugger::cmd_goto(const std::string& args) {
 void Debugger::cmd_panic() {
   replayer::PanicReport r = tt_.goto_panic();
   std::string insn = describe_pc(r.pc);
-  json j{{"panic", r.what}, {"thread", r.tid}, {"position", r.position.str()}, {"pc", r.pc},
+  json j{{"panic", r.what},
+         {"thread", r.tid},
+         {"position", r.position.str()},
+         {"pc", r.pc},
          {"instruction", insn}};
   std::string where = location(r.pc);
   j["location"] = where;
-  std::string text = fmt::format("panic: {}\nthread {} at position {}\n=> {:#x} in {}: {}",
-                                 r.what, r.tid, r.position.str(), r.pc, where, insn);
+  std::string text = fmt::format("panic: {}\nthread {} at position {}\n=> {:#x} in {}: {}", r.what,
+                                 r.tid, r.position.str(), r.pc, where, insn);
   if (r.map_fatal) {
     j["map"] = r.map;
     text += fmt::format("\nthe check read the flags of map {:#x}", r.map);
@@ -261,8 +270,11 @@ void Debugger::cmd_panic() {
           chain += fmt::format(" -> growth B {}->{}", step.arg0, step.arg1);
         }
       }
-      j["setter"] = {{"thread", s.tid}, {"ticks", s.ticks}, {"site", s.site},
-                     {"operation", chain}, {"event", trace::map_event_json(s)}};
+      j["setter"] = {{"thread", s.tid},
+                     {"ticks", s.ticks},
+                     {"site", s.site},
+                     {"operation", chain},
+                     {"event", trace::map_event_json(s)}};
       std::string site = location(s.site - 5);
       j["setter"]["location"] = site;
       text += fmt::format("\nhashWriting was set by thread {} at tick {}, in {}, inside {}", s.tid,
@@ -283,9 +295,9 @@ void Debugger::cmd_info(const std::string& args) {
     Registers r = engine.registers(tt_.thread());
     json j;
     std::string text;
-    static const char* order[] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
-                                  "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15",
-                                  "rip", "eflags", "fs_base"};
+    static const char* order[] = {"rax", "rbx", "rcx", "rdx",    "rsi",    "rdi", "rbp",
+                                  "rsp", "r8",  "r9",  "r10",    "r11",    "r12", "r13",
+                                  "r14", "r15", "rip", "eflags", "fs_base"};
     for (const char* name : order) {
       uint64_t v = r.*register_table().at(name);
       j[name] = v;
@@ -298,7 +310,9 @@ void Debugger::cmd_info(const std::string& args) {
     for (int32_t tid : engine.live_threads()) {
       uint64_t pc = engine.registers(tid).rip;
       auto ticks = engine.ticks(tid);
-      arr.push_back({{"thread", tid}, {"pc", pc}, {"ticks", ticks ? *ticks : 0},
+      arr.push_back({{"thread", tid},
+                     {"pc", pc},
+                     {"ticks", ticks ? *ticks : 0},
                      {"selected", tid == tt_.thread()}});
       text += fmt::format("{} thread {}  pc {:#x}{}  {}\n", tid == tt_.thread() ? '*' : ' ', tid,
                           pc, ticks ? fmt::format("  tick {}", *ticks) : "", describe_pc(pc));
@@ -344,12 +358,26 @@ void Debugger::cmd_examine(const std::string& spec, const std::string& args) {
   if (i > 0) count = std::stoul(s.substr(0, i));
   for (; i < s.size(); ++i) {
     switch (s[i]) {
-      case 'b': unit = 1; break;
-      case 'h': unit = 2; break;
-      case 'w': unit = 4; break;
-      case 'g': unit = 8; break;
-      case 'x': case 'd': case 'i': case 'u': format = s[i]; break;
-      default: throw Error(fmt::format("unknown format letter '{}'", s[i]));
+      case 'b':
+        unit = 1;
+        break;
+      case 'h':
+        unit = 2;
+        break;
+      case 'w':
+        unit = 4;
+        break;
+      case 'g':
+        unit = 8;
+        break;
+      case 'x':
+      case 'd':
+      case 'i':
+      case 'u':
+        format = s[i];
+        break;
+      default:
+        throw Error(fmt::format("unknown format letter '{}'", s[i]));
     }
   }
   uint64_t addr = eval(args);
@@ -357,13 +385,14 @@ void Debugger::cmd_examine(const std::string& spec, const std::string& args) {
   if (format == 'i') {
     std::vector<uint8_t> code(count * 16);
     mem.read(addr, code.data(), code.size());
-    uint64_t pc = tt_.engine().has_thread(tt_.thread()) ? tt_.engine().registers(tt_.thread()).rip : 0;
+    uint64_t pc =
+        tt_.engine().has_thread(tt_.thread()) ? tt_.engine().registers(tt_.thread()).rip : 0;
     json arr = json::array();
     std::string text;
     for (const auto& insn : disassembler_.decode(code, addr, count)) {
       arr.push_back({{"address", insn.address}, {"instruction", insn.text}});
-      text += fmt::format("{} {:#x}:\t{}\n", insn.address == pc ? "=>" : "  ", insn.address,
-                          insn.text);
+      text +=
+          fmt::format("{} {:#x}:\t{}\n", insn.address == pc ? "=>" : "  ", insn.address, insn.text);
     }
     emit(json{{"instructions", arr}}, text);
     return;
@@ -381,7 +410,7 @@ void Debugger::cmd_examine(const std::string& spec, const std::string& args) {
     if (k % (16 / unit == 0 ? 1 : 16 / unit) == 0) {
       text += fmt::format("{}{:#x}:", k ? "\n" : "", addr + k * unit);
     }
-    text += format == 'd' ? fmt::format("\t{}", static_cast<int64_t>(v))
+    text += format == 'd'   ? fmt::format("\t{}", static_cast<int64_t>(v))
             : format == 'u' ? fmt::format("\t{}", v)
                             : fmt::format("\t{:#0{}x}", v, 2 + 2 * unit);
   }
@@ -412,17 +441,24 @@ void Debugger::cmd_map(const std::string& args) {
     throw Error(fmt::format("no live instrumented map at {:#x}", addr));
   }
   bool growing = h.oldbuckets != 0;
-  uint64_t old_count = growing ? (h.flags & abi::kFlagSameSizeGrow ? 1ull << h.B : 1ull << (h.B - 1))
-                               : 0;
-  json j{{"map", addr},           {"count", h.count},         {"B", h.B},
-         {"buckets", h.buckets},  {"oldbuckets", h.oldbuckets}, {"flags", h.flags},
-         {"flag_names", trace::flags_text(h.flags)},           {"growing", growing},
-         {"nevacuate", h.nevacuate}, {"old_bucket_count", old_count},
+  uint64_t old_count =
+      growing ? (h.flags & abi::kFlagSameSizeGrow ? 1ull << h.B : 1ull << (h.B - 1)) : 0;
+  json j{{"map", addr},
+         {"count", h.count},
+         {"B", h.B},
+         {"buckets", h.buckets},
+         {"oldbuckets", h.oldbuckets},
+         {"flags", h.flags},
+         {"flag_names", trace::flags_text(h.flags)},
+         {"growing", growing},
+         {"nevacuate", h.nevacuate},
+         {"old_bucket_count", old_count},
          {"same_size_grow", (h.flags & abi::kFlagSameSizeGrow) != 0},
-         {"live_iterators", h.live_iterators}, {"noverflow", h.noverflow}};
-  std::string text = fmt::format(
-      "map {:#x}: count {}, B {} ({} buckets at {:#x}), flags {}\n", addr, h.count, h.B,
-      1ull << h.B, h.buckets, trace::flags_text(h.flags));
+         {"live_iterators", h.live_iterators},
+         {"noverflow", h.noverflow}};
+  std::string text =
+      fmt::format("map {:#x}: count {}, B {} ({} buckets at {:#x}), flags {}\n", addr, h.count, h.B,
+                  1ull << h.B, h.buckets, trace::flags_text(h.flags));
   if (growing) {
     text += fmt::format("growing ({}): evacuated {} of {} old buckets at {:#x}\n",
                         h.flags & abi::kFlagSameSizeGrow ? "same-size" : "doubling", h.nevacuate,
@@ -452,7 +488,8 @@ void Debugger::cmd_events(const std::string& args) {
   size_t now = tt_.engine().next_record();
   std::vector<std::pair<json, std::string>> lines;
   for (size_t i = std::min(now, ev.size()); i-- > 2 && lines.size() < n;) {
-    if (std::holds_alternative<trace::Patch>(ev[i]) || std::holds_alternative<trace::FileMap>(ev[i])) {
+    if (std::holds_alternative<trace::Patch>(ev[i]) ||
+        std::holds_alternative<trace::FileMap>(ev[i])) {
       continue;
     }
     auto js = trace::to_json(ev[i], i);

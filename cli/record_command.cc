@@ -1,0 +1,89 @@
+// `backstep record`: run a program one thread at a time and keep what it did.
+#include <fmt/core.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "base/interrupt.h"
+#include "cli/cli_support.h"
+#include "cli/subcommand.h"
+#include "ptrace/inferior.h"
+#include "recorder/recorder.h"
+#include "trace/trace_dir.h"
+
+extern char** environ;
+
+namespace backstep::cli {
+namespace {
+
+struct RecordArgs {
+  std::vector<std::string> command;
+  std::string output;
+  bool chaos = false;
+  std::optional<uint64_t> seed;
+  std::optional<uint64_t> timeslice;
+};
+
+int run_record(const RecordArgs* args) {
+  recorder::RecordOptions options;
+  options.program.exe = resolve_program(args->command.at(0));
+  options.program.argv = args->command;
+  for (char** e = environ; *e; ++e) options.program.envp.emplace_back(*e);
+  options.program.cwd = std::filesystem::current_path().string();
+  options.scheduler.chaos = args->chaos;
+  if (args->seed) {
+    options.scheduler.seed = *args->seed;
+  } else if (args->chaos) {
+    uint64_t seed = 0;
+    if (::getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = static_cast<uint64_t>(::getpid());
+    options.scheduler.seed = seed % 1000000000;
+  }
+  if (args->timeslice) options.scheduler.timeslice = *args->timeslice;
+  options.trace_dir = args->output.empty()
+                          ? trace::TraceDir::choose_default(options.program.exe).path()
+                          : trace::TraceDir::create_new(args->output).path();
+  if (args->chaos)
+    fmt::print(stderr, "backstep: chaos scheduler, seed {}\n", options.scheduler.seed);
+  install_interrupt_handlers();
+  recorder::RecordResult r = recorder::record(options);
+  if (r.interrupted) {
+    fmt::print(stderr, "backstep: recording interrupted; the trace in {} keeps what happened\n",
+               r.trace_dir.string());
+    return 130;
+  }
+  fmt::print(stderr, "backstep: recorded {} in {} ({}{})\n", options.program.exe,
+             r.trace_dir.string(), describe_ending(r.exited, r.code),
+             r.fatal_message.empty() ? "" : ", fatal error: " + r.fatal_message);
+  return r.shell_status();
+}
+
+}  // namespace
+
+const char* const kInstrumentationNote =
+    "Programs built with backstep_instrument() (the instrumented map plus "
+    "-fsanitize-coverage=trace-pc) count their progress in software \"ticks\": "
+    "the recorder can then preempt spinning code deterministically, switch threads "
+    "at map-flag transitions, and name every position cheaply. Any other binary "
+    "records and replays too, but its threads switch only at syscalls and signals.";
+
+void add_record_command(CLI::App& app, Subcommands& out) {
+  auto args = std::make_shared<RecordArgs>();
+  auto* record = app.add_subcommand("record", "Record PROGRAM, one thread at a time");
+  record->add_option("-o,--output", args->output,
+                     "Trace directory (default: a new one under "
+                     "$XDG_DATA_HOME/backstep, linked as latest-trace)");
+  record->add_flag("--chaos", args->chaos,
+                   "Randomized scheduling (priorities, short timeslices, switches at map-flag "
+                   "transitions) to make races appear");
+  record->add_option("--seed", args->seed, "Seed of the chaos scheduler (random when absent)");
+  record->add_option("--timeslice", args->timeslice, "Timeslice in ticks (fair scheduler)")
+      ->check(CLI::PositiveNumber);
+  record->add_option("command", args->command, "PROGRAM [ARGS...] (after --)")->required();
+  record->footer(kInstrumentationNote);
+  out.push_back({record, [args] { return run_record(args.get()); }});
+}
+
+}  // namespace backstep::cli

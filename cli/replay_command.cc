@@ -1,0 +1,120 @@
+// `backstep replay`: re-execute a recording, straight through or as a
+// debugger session.
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "base/errors.h"
+#include "base/interrupt.h"
+#include "cli/cli_support.h"
+#include "cli/debugger.h"
+#include "cli/subcommand.h"
+#include "disasm/disassembler.h"
+#include "recorder/recorder.h"
+#include "replayer/replay_session.h"
+
+namespace backstep::cli {
+namespace {
+
+struct ReplayArgs {
+  std::string trace;
+  std::optional<uint64_t> until_event;
+  bool until_fatal = false;
+  bool quiet = false;
+  std::vector<std::string> commands;  // -ex, in order
+  std::string script;                 // -x FILE
+  bool json = false;
+};
+
+int run_replay(const ReplayArgs* args) {
+  trace::Trace t = load_trace(args->trace);
+  if (std::string here = recorder::cpu_model(); here != t.header().cpu_model) {
+    fmt::print(stderr,
+               "backstep: warning: recorded on \"{}\", replaying on \"{}\": CPUID-dependent "
+               "code paths may differ and make the replay diverge\n",
+               t.header().cpu_model, here);
+  }
+  if (args->until_event && (*args->until_event < 2 || *args->until_event >= t.events().size())) {
+    throw Error(fmt::format("--until-event {}: this trace's events are numbered 2 to {}",
+                            *args->until_event, t.events().size() - 1));
+  }
+  install_interrupt_handlers();
+  if (!args->commands.empty() || !args->script.empty() ||
+      (!args->until_event && !args->until_fatal && ::isatty(STDIN_FILENO) && !args->quiet)) {
+    Debugger debugger(t, args->json);
+    if (args->commands.empty() && args->script.empty()) {
+      debugger.interactive();
+      return 0;
+    }
+    for (const auto& c : args->commands) {
+      if (!debugger.execute(c)) return 0;
+    }
+    if (!args->script.empty()) {
+      std::ifstream in(args->script);
+      if (!in) throw Error(fmt::format("cannot read {}", args->script));
+      std::string line;
+      while (std::getline(in, line)) {
+        if (!debugger.execute(line)) return 0;
+      }
+    }
+    return 0;
+  }
+  replayer::ReplayOptions options;
+  options.echo_output = !args->quiet;
+  options.until_event = args->until_event;
+  options.until_fatal = args->until_fatal;
+  replayer::ReplayResult r = replayer::replay(t, options);
+  if (r.stopped_at) {
+    const replayer::Position& p = *r.stopped_at;
+    fmt::print("stopped at event {}: thread {}, tick {}\n", p.event, p.tid, p.ticks);
+    print_registers(r.regs);
+    Disassembler dis;
+    auto insns =
+        dis.decode(std::span<const uint8_t>(r.code_at_rip, sizeof r.code_at_rip), r.regs.rip, 1);
+    if (!insns.empty()) fmt::print("=> {:#x}: {}\n", insns[0].address, insns[0].text);
+    return 0;
+  }
+  if (r.interrupted) {
+    fmt::print(stderr,
+               "backstep: replay complete up to where the recording was interrupted "
+               "({} stops)\n",
+               r.stops);
+    return 0;
+  }
+  if (r.truncated || t.truncated()) {
+    fmt::print(stderr, "backstep: the trace was cut short; replayed {} stops up to the cut\n",
+               r.stops);
+    return 3;
+  }
+  fmt::print(stderr, "backstep: replay complete: {} stops, {} map events; the program {}{}\n",
+             r.stops, r.map_events, describe_ending(r.exited, r.code),
+             r.fatal_message.empty() ? "" : " (fatal error: " + r.fatal_message + ")");
+  return 0;
+}
+
+}  // namespace
+
+void add_replay_command(CLI::App& app, Subcommands& out) {
+  auto args = std::make_shared<ReplayArgs>();
+  auto* replay = app.add_subcommand("replay", "Re-execute a recording deterministically");
+  replay->add_option("trace", args->trace, "Trace directory or name (default: latest-trace)");
+  replay->add_option("--until-event", args->until_event, "Stop before event N and show where");
+  replay->add_flag("--until-fatal", args->until_fatal, "Stop at the fatal signal and show where");
+  replay->add_flag("-q,--quiet", args->quiet, "Do not write the program's recorded output");
+  replay->add_option("--ex", args->commands,
+                     "Run a debugger command (repeatable; also spelled -ex, as in gdb), then exit");
+  replay->add_option("-x", args->script, "Run the debugger commands in FILE, then exit");
+  replay->add_flag("--json", args->json, "Debugger output as JSON, one object per line");
+  replay->footer(
+      "Without --until-*, -ex or -x, and with a terminal on stdin, replay opens an interactive "
+      "session: when, goto start|end|panic|event N|POSITION, stepi, reverse-stepi, info "
+      "registers|threads, thread N, x/FMT ADDR, disassemble, map [ADDR], events [N]. "
+      "`help` in the session lists every command.");
+  out.push_back({replay, [args] { return run_replay(args.get()); }});
+}
+
+}  // namespace backstep::cli

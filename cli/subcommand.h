@@ -1,0 +1,28 @@
+// How a subcommand joins the `backstep` command line: each lives in its own
+// file, declares its options on a CLI11 subcommand, and hands back the
+// function that runs it once the command line has been parsed.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace backstep::cli {
+
+struct Subcommand {
+  CLI::App* app = nullptr;
+  std::function<int()> run;  // returns the process exit status
+};
+using Subcommands = std::vector<Subcommand>;
+
+// Shown in the help of `backstep` and of `record`.
+extern const char* const kInstrumentationNote;
+
+// One per subcommand, in the order `backstep --help` lists them.
+void add_record_command(CLI::App& app, Subcommands& out);
+void add_replay_command(CLI::App& app, Subcommands& out);
+void add_info_command(CLI::App& app, Subcommands& out);
+void add_dump_command(CLI::App& app, Subcommands& out);
+
+}  // namespace backstep::cli
