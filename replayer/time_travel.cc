@@ -249,4 +249,25 @@ PanicReport TimeTravel::goto_panic() {
   return report;
 }
 
+int TimeTravel::add_breakpoint(uint64_t addr) {
+  breakpoints_.push_back({next_id_, addr});
+  return next_id_++;
+}
+
+int TimeTravel::add_watchpoint(uint64_t addr, uint64_t len, WatchKind kind) {
+  if (len == 0 || len > 8) throw Error("a watchpoint covers 1 to 8 bytes");
+  watchpoints_.push_back({next_id_, addr, len, kind});
+  return next_id_++;
+}
+
+bool TimeTravel::remove(int id) {
+  auto b = std::erase_if(breakpoints_, [&](const Breakpoint& x) { return x.id == id; });
+  auto w = std::erase_if(watchpoints_, [&](const Watchpoint& x) { return x.id == id; });
+  return b + w > 0;
+}
+
+ResumeStop TimeTravel::resume(Direction, const EventFilter&) {
+  throw Error("continue is not built yet");
+}
+
 }  // namespace backstep::replayer

@@ -28,6 +28,54 @@ struct PanicReport {
   std::optional<abi::MapEvent> fatal;
 };
 
+// A breakpoint: an address in the program's code (software int3).
+struct Breakpoint {
+  int id = 0;
+  uint64_t addr = 0;
+};
+
+// watch (writes that change the value), rwatch (reads), awatch (either).
+enum class WatchKind { kWrite, kRead, kAccess };
+struct Watchpoint {
+  int id = 0;
+  uint64_t addr = 0;
+  uint64_t len = 0;  // 1 to 8 bytes
+  WatchKind kind = WatchKind::kWrite;
+};
+
+// Recorded events `resume` may stop at, besides breakpoints and watchpoints.
+struct EventFilter {
+  bool map = false;       // map-flag transitions (the MapEvents records)
+  bool syscall = false;   // syscall stops
+  bool switches = false;  // thread switches
+  bool any() const { return map || syscall || switches; }
+};
+
+enum class Direction { kForward, kBackward };
+
+// Why `resume` stopped, and where.
+struct ResumeStop {
+  enum class Why {
+    kBreakpoint,    // `breakpoint` hit; stands on its instruction, not executed yet
+    kWatchpoint,    // `watchpoint` triggered; stands just after the accessing
+                    // instruction (forward) or on it (backward), as gdb does
+    kEvent,         // a recorded event of a selected kind (`record`)
+    kSignal,        // a recorded signal delivery (`signal`), e.g. the fatal SIGABRT
+    kStartOfTrace,  // reverse motion reached the start of the recording
+    kEndOfTrace,    // forward motion reached the end of the recording
+  };
+  Why why = Why::kEndOfTrace;
+  int32_t tid = 0;  // the thread that stopped (now the selected thread)
+  ReplayPosition position;
+  uint64_t pc = 0;
+  int breakpoint = 0;  // id, for kBreakpoint
+  int watchpoint = 0;  // id, for kWatchpoint
+  uint64_t data_addr = 0;  // the watched address accessed, for kWatchpoint
+  std::optional<uint64_t> old_value, new_value;  // for a write watchpoint
+  size_t record = 0;  // the event's record index, for kEvent and kSignal
+  int signal = 0;     // for kSignal
+};
+
 class TimeTravel {
  public:
   explicit TimeTravel(const trace::Trace& trace);
@@ -49,6 +97,21 @@ class TimeTravel {
   // instruction. Throws Error if the recording ended normally.
   PanicReport goto_panic();
 
+  // Breakpoints and watchpoints, by id (numbered from 1, never reused).
+  int add_breakpoint(uint64_t addr);
+  int add_watchpoint(uint64_t addr, uint64_t len, WatchKind kind);
+  // False if there is no such id.
+  bool remove(int id);
+  const std::vector<Breakpoint>& breakpoints() const { return breakpoints_; }
+  const std::vector<Watchpoint>& watchpoints() const { return watchpoints_; }
+
+  // continue / reverse-continue: runs all threads (in the recorded order)
+  // until a breakpoint, a watchpoint, a selected event, a signal (forward),
+  // or either end of the recording. Backward, it stops at the last such
+  // moment before now. A breakpoint under the current position does not
+  // stop a forward resume at once.
+  ResumeStop resume(Direction direction, const EventFilter& events = {});
+
  private:
   void restart();
   void follow_next_thread();
@@ -58,6 +121,9 @@ class TimeTravel {
   const trace::Trace& trace_;
   std::unique_ptr<ReplayEngine> engine_;
   int32_t thread_ = 0;
+  std::vector<Breakpoint> breakpoints_;
+  std::vector<Watchpoint> watchpoints_;
+  int next_id_ = 1;
 };
 
 }  // namespace backstep::replayer
