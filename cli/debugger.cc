@@ -47,8 +47,26 @@ const std::map<std::string, unsigned long long Registers::*>& register_table() {
 // gdb's command abbreviations, for the commands that exist here.
 std::string canonical_command(const std::string& c) {
   static const std::map<std::string, std::string> aliases = {
-      {"si", "stepi"},          {"rsi", "reverse-stepi"}, {"i", "info"},          {"q", "quit"},
-      {"disas", "disassemble"}, {"bt", "backtrace"},      {"where", "backtrace"}, {"exit", "quit"},
+      {"si", "stepi"},
+      {"rsi", "reverse-stepi"},
+      {"i", "info"},
+      {"q", "quit"},
+      {"disas", "disassemble"},
+      {"bt", "backtrace"},
+      {"where", "backtrace"},
+      {"exit", "quit"},
+      {"b", "break"},
+      {"br", "break"},
+      {"c", "continue"},
+      {"cont", "continue"},
+      {"rc", "reverse-continue"},
+      {"s", "step"},
+      {"n", "next"},
+      {"rs", "reverse-step"},
+      {"rn", "reverse-next"},
+      {"fin", "finish"},
+      {"d", "delete"},
+      {"p", "print"},
   };
   auto it = aliases.find(c);
   return it == aliases.end() ? c : it->second;
@@ -130,14 +148,43 @@ void Debugger::run(const std::string& command, const std::string& args) {
     cmd_backtrace();
   } else if (command == "list") {
     cmd_list(args);
+  } else if (run_motion(command, args)) {
   } else if (command == "help") {
     emit(json{{"commands",
-               {"when", "goto start|end|panic|event N|POSITION", "stepi [N]", "reverse-stepi [N]",
-                "info registers|threads", "thread N", "x/FMT ADDR", "disassemble [ADDR]",
-                "map [ADDR]", "events [N] [map|stop|switch]", "backtrace", "list [ADDR]", "quit"}}},
+               {"when",
+                "goto start|end|panic|event N|POSITION",
+                "stepi [N]",
+                "reverse-stepi [N]",
+                "info registers|threads",
+                "thread N",
+                "x/FMT ADDR",
+                "disassemble [ADDR]",
+                "map [ADDR]",
+                "events [N] [map|stop|switch]",
+                "backtrace",
+                "list [ADDR]",
+                "break FUNCTION|FILE:LINE|*ADDR",
+                "watch|rwatch|awatch ADDR [LEN]",
+                "delete [N]",
+                "info breakpoints",
+                "catch map|syscall|switch",
+                "continue",
+                "reverse-continue",
+                "step",
+                "next",
+                "finish",
+                "reverse-step",
+                "reverse-next",
+                "reverse-finish",
+                "print EXPR",
+                "quit"}}},
          "commands: when, goto start|end|panic|event N|POSITION, stepi [N] (si), reverse-stepi "
          "[N] (rsi), info registers|threads, thread N, x/FMT ADDR, disassemble [ADDR], map "
-         "[ADDR], events [N] [map|stop|switch], backtrace (bt), list [ADDR], quit");
+         "[ADDR], events [N] [map|stop|switch], backtrace (bt), list [ADDR], break (b) "
+         "FUNCTION|FILE:LINE|*ADDR, watch|rwatch|awatch ADDR [LEN], delete (d) [N], info "
+         "breakpoints, catch map|syscall|switch, continue (c), reverse-continue (rc), step (s), "
+         "next (n), finish, reverse-step (rs), reverse-next (rn), reverse-finish, print (p) EXPR, "
+         "quit");
   } else {
     throw Error(fmt::format("undefined command: \"{}\". Try \"help\".", command));
   }
@@ -318,8 +365,10 @@ void Debugger::cmd_info(const std::string& args) {
                           pc, ticks ? fmt::format("  tick {}", *ticks) : "", describe_pc(pc));
     }
     emit(json{{"threads", arr}}, text);
+  } else if (args == "breakpoints" || args == "b" || args == "break" || args == "watchpoints") {
+    info_breakpoints();
   } else {
-    throw Error("usage: info registers|threads");
+    throw Error("usage: info registers|threads|breakpoints");
   }
 }
 
