@@ -11,7 +11,6 @@
 #include "disasm/disassembler.h"
 #include "replayer/time_travel.h"
 #include "report/fixes.h"
-#include "report/inline_site.h"
 #include "symbols/modules.h"
 #include "symbols/unwind.h"
 #include "trace/event_format.h"
@@ -168,7 +167,7 @@ class Investigator {
     out.site = locate(s.site, true);
     // The site is inside the map's inlined event helper: show the line of
     // the operation that called it.
-    if (auto call = inlined_call_site(symbols_, s.site - 1)) {
+    if (auto call = symbols_.inlined_call_site(s.site - 1)) {
       out.site.file = call->file;
       out.site.line = call->line;
       out.site.text =
@@ -275,6 +274,25 @@ class Investigator {
   Disassembler disassembler_;
 };
 
+// Replays to the failure and to the setter's moment; fills the failure,
+// the map, the setter and the timeline's marks.
+void investigate(const trace::Trace& trace, CrashReport& r, TimelineMarks& marks) {
+  Investigator investigator(trace);
+  replayer::PanicReport panic;
+  r.failure = investigator.failure(panic);
+  if (panic.map_fatal) r.map = investigator.map_state(panic.map);
+  marks.panic_label = r.failure->what;
+  if (panic.fatal) {
+    marks.fatal = std::pair{static_cast<int32_t>(panic.fatal->tid), panic.fatal->seq};
+  } else {
+    marks.signal = std::pair{panic.tid, static_cast<size_t>(panic.position.record)};
+  }
+  if (panic.setter) {
+    marks.setter = std::pair{static_cast<int32_t>(panic.setter->tid), panic.setter->seq};
+    r.setter = investigator.setter(*panic.setter, panic.setter_steps);
+  }
+}
+
 }  // namespace
 
 CrashReport build_crash_report(const trace::Trace& trace, const ReportOptions& options) {
@@ -294,19 +312,23 @@ CrashReport build_crash_report(const trace::Trace& trace, const ReportOptions& o
   TimelineMarks marks;
   bool failed = r.run.ended && !r.run.interrupted && !r.ended_normally;
   if (failed) {
-    Investigator investigator(trace);
-    replayer::PanicReport panic;
-    r.failure = investigator.failure(panic);
-    if (panic.map_fatal) r.map = investigator.map_state(panic.map);
-    marks.panic_label = r.failure->what;
-    if (panic.fatal)
-      marks.fatal = std::pair{static_cast<int32_t>(panic.fatal->tid), panic.fatal->seq};
-    if (!panic.map_fatal) {
-      marks.signal = std::pair{panic.tid, static_cast<size_t>(panic.position.record)};
-    }
-    if (panic.setter) {
-      marks.setter = std::pair{static_cast<int32_t>(panic.setter->tid), panic.setter->seq};
-      r.setter = investigator.setter(*panic.setter, panic.setter_steps);
+    try {
+      investigate(trace, r, marks);
+    } catch (const std::exception& e) {
+      // A replay that diverges or a failure goto panic cannot find: say so,
+      // and report what the trace itself tells.
+      r.investigation_error = e.what();
+      r.setter.reset();
+      r.map.reset();
+      const trace::End* end = trace.end();
+      Failure f;
+      f.map_fatal = !end->fatal_message.empty();
+      const char* sig = end->exited ? nullptr : sigabbrev_np(end->code);
+      f.what = f.map_fatal ? end->fatal_message
+                           : fmt::format("SIG{}", sig ? sig : std::to_string(end->code));
+      f.tid = end->fatal_tid;
+      r.failure = f;
+      marks = TimelineMarks{};
     }
   }
   std::optional<FailureMark> mark;

@@ -127,6 +127,9 @@ struct CrashReport {
   RunSummary run;
   bool ended_normally = false;
   std::optional<Failure> failure;
+  // Why the replay could not explain the failure (then `failure` holds only
+  // what the trace's End record says), or empty.
+  std::string investigation_error;
   std::optional<Setter> setter;
   std::optional<MapState> map;
   size_t last = 0;  // ReportOptions::last
@@ -135,8 +138,8 @@ struct CrashReport {
   Timeline timeline;
 };
 
-// Replays `trace` as far as needed. Throws Error when the trace cannot be
-// replayed far enough to explain its ending.
+// Replays `trace` as far as needed. A replay that cannot reach the failure
+// does not throw: the report says why (investigation_error).
 CrashReport build_crash_report(const trace::Trace& trace, const ReportOptions& options);
 
 }  // namespace backstep::report

@@ -112,6 +112,14 @@ void failure_section(const CrashReport& r, DocumentWriter& w) {
     }
     w.paragraph(why);
   }
+  if (!r.investigation_error.empty()) {
+    w.paragraph(
+        fmt::format("backstep could not replay the recording to the failure ({}); "
+                    "what follows is only what the trace's last record says.",
+                    r.investigation_error));
+    w.field("thread", std::to_string(f.tid));
+    return;
+  }
   w.field("thread", std::to_string(f.tid));
   w.field("position", fmt::format("{} (backstep replay {} -ex 'goto {}')", f.position, r.trace_dir,
                                   f.position));
@@ -142,6 +150,10 @@ std::string growth_text(const abi::MapHeader& h) {
 void why_section(const CrashReport& r, DocumentWriter& w) {
   const Failure& f = *r.failure;
   w.heading("Why");
+  if (!r.investigation_error.empty()) {
+    w.paragraph("Unknown: the replay did not reach the failure.");
+    return;
+  }
   if (r.setter) {
     const Setter& s = *r.setter;
     w.paragraph(

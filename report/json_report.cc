@@ -115,6 +115,8 @@ json to_json(const CrashReport& r) {
           {"ended_normally", r.ended_normally},
           {"run", run_json(r.run)},
           {"failure", r.failure ? failure_json(*r.failure) : json(nullptr)},
+          {"investigation_error",
+           r.investigation_error.empty() ? json(nullptr) : json(r.investigation_error)},
           {"setter", r.setter ? setter_json(*r.setter) : json(nullptr)},
           {"map", r.map ? trace::map_header_json(r.map->address, r.map->header) : json(nullptr)},
           {"recent", {{"last", r.last}, {"events", recent}}},

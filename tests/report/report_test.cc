@@ -19,32 +19,10 @@ using nlohmann::json;
 // a broken recorder from looping for long.
 constexpr int kMaxSeeds = 200;
 
-struct Recording {
-  std::unique_ptr<e2e::TempDir> dir;
-  e2e::fs::path trace;
-  int seed = 0;
-  int status = 0;
-};
+using e2e::Recording;
 
-// Records `program rounds` with chaos seeds 1..kMaxSeeds until it fails.
 Recording record_failing(const std::string& program, const std::string& rounds) {
-  Recording r;
-  r.dir = std::make_unique<e2e::TempDir>();
-  for (int seed = 1; seed <= kMaxSeeds; ++seed) {
-    e2e::fs::path trace = *r.dir / ("seed-" + std::to_string(seed));
-    auto res = e2e::backstep({"record", "-o", trace.string(), "--chaos", "--seed",
-                              std::to_string(seed), "--", program, rounds},
-                             r.dir->path());
-    if (res.shell_status() != 0) {
-      r.trace = trace;
-      r.seed = seed;
-      r.status = res.shell_status();
-      return r;
-    }
-    e2e::fs::remove_all(trace);
-  }
-  ADD_FAILURE() << program << " did not fail under seeds 1.." << kMaxSeeds;
-  return r;
+  return e2e::record_failing(program, rounds, kMaxSeeds);
 }
 
 // `backstep report TRACE ARGS... -o FILE`: the file's content.
@@ -302,8 +280,7 @@ TEST(NormalEndReport, SaysTheRunEndedNormallyAndSummarizesIt) {
   auto rec =
       e2e::backstep({"record", "-o", trace.string(), "--", SAFE_RWLOCK_BIN, "20"}, dir.path());
   ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
-  Recording r{nullptr, trace, 0, 0};
-  r.dir = std::make_unique<e2e::TempDir>();
+  Recording r{std::make_unique<e2e::TempDir>(), trace, 0, 0};
   json j = json::parse(report(r, {"--format", "json"}, "report.json"));
   EXPECT_EQ(j["outcome"], "ended_normally");
   EXPECT_TRUE(j["ended_normally"].get<bool>());
