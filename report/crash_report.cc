@@ -1,6 +1,7 @@
 #include "report/crash_report.h"
 
 #include <fmt/core.h>
+#include <sys/syscall.h>
 
 #include <algorithm>
 #include <cstring>
@@ -127,8 +128,12 @@ class Investigator {
       : trace_(trace), tt_(trace), symbols_(symbols::modules_from_trace(trace)) {}
 
   Failure failure(replayer::PanicReport& panic) {
+    // Read before goto_panic: it is earlier in the recording, and going
+    // forward costs no restart.
+    std::string last_stderr = last_stderr_before_signal();
     panic = tt_.goto_panic();
     Failure f;
+    if (!panic.map_fatal) f.last_stderr = last_stderr;
     f.map_fatal = panic.map_fatal;
     f.what = panic.what;
     f.tid = panic.tid;
@@ -146,6 +151,47 @@ class Investigator {
     }
     f.backtrace = backtrace(panic.tid);
     return f;
+  }
+
+  // The failing thread's last write(2, ...) before the fatal signal: a
+  // failed assertion prints its message there just before abort(). Write
+  // buffers are not in the trace (they are the program's memory), so this
+  // replays to that syscall's entry and reads them.
+  std::string last_stderr_before_signal() {
+    constexpr size_t kMaxMessage = 1024;
+    const auto& ev = trace_.events();
+    const trace::End* end = trace_.end();
+    if (!end || !end->fatal_message.empty()) return {};
+    size_t signal = 0;
+    for (size_t i = ev.size(); i-- > 2 && !signal;) {
+      const auto* s = std::get_if<trace::Stop>(&ev[i]);
+      if (s && s->kind == trace::StopKind::kSignal) signal = i;
+    }
+    if (!signal) return {};
+    const int32_t tid = std::get<trace::Stop>(ev[signal]).tid;
+    // The last run of consecutive writes to stderr (stdio may split one
+    // message into several), oldest first.
+    std::vector<const trace::Stop*> writes;
+    std::vector<size_t> records;
+    for (size_t i = signal; i-- > 2;) {
+      const auto* s = std::get_if<trace::Stop>(&ev[i]);
+      if (!s || s->tid != tid || s->kind != trace::StopKind::kSyscallEntry) continue;
+      bool to_stderr = s->value == SYS_write && s->regs.rdi == 2;
+      if (!to_stderr && !writes.empty()) break;
+      if (to_stderr) {
+        writes.insert(writes.begin(), s);
+        records.insert(records.begin(), i);
+      }
+    }
+    std::string text;
+    for (size_t k = 0; k < writes.size() && text.size() < kMaxMessage; ++k) {
+      tt_.goto_record(records[k] + 1);  // standing at the entry: the buffer is filled
+      std::string part(std::min<uint64_t>(writes[k]->regs.rdx, kMaxMessage - text.size()), '\0');
+      if (!tt_.engine().memory().read(writes[k]->regs.rsi, part.data(), part.size())) break;
+      text += part;
+    }
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\0')) text.pop_back();
+    return text;
   }
 
   std::optional<MapState> map_state(uint64_t addr) {

@@ -59,6 +59,9 @@ struct Failure {
   std::vector<DisassemblyLine> disassembly;
   std::vector<CodeLocation> backtrace;
   uint64_t map = 0;  // for a map fatal: the map whose flags the check read
+  // For a signal: the failing thread's last write to stderr before it, the
+  // program's own explanation ("assertion failed: ..."), or empty.
+  std::string last_stderr;
 };
 
 // The thread whose hashWriting the check saw, at the moment it set it.

@@ -51,6 +51,14 @@ std::string reproduce_command(const CrashReport& r) {
   return fmt::format("backstep record{} -- {}", chaos, join(r.argv));
 }
 
+// abort() is the program giving up on a check of its own: who called it.
+std::string abort_caller(const Failure& f) {
+  for (size_t i = 0; i + 1 < f.backtrace.size(); ++i) {
+    if (f.backtrace[i].function == "abort") return f.backtrace[i + 1].text;
+  }
+  return {};
+}
+
 void recording_section(const CrashReport& r, DocumentWriter& w) {
   w.heading("Recording");
   w.field("trace", r.trace_dir);
@@ -102,13 +110,8 @@ void failure_section(const CrashReport& r, DocumentWriter& w) {
         "Thread {} received {} ({}); the instruction below is where "
         "the signal came from.",
         f.tid, f.what, r.run.ending);
-    // abort() is the program giving up on a check of its own: say who called it.
-    for (size_t i = 0; i + 1 < f.backtrace.size(); ++i) {
-      if (f.backtrace[i].function == "abort") {
-        why += fmt::format(" The program aborted itself: abort() was called from {}.",
-                           f.backtrace[i + 1].text);
-        break;
-      }
+    if (std::string caller = abort_caller(f); !caller.empty()) {
+      why += fmt::format(" The program aborted itself: abort() was called from {}.", caller);
     }
     w.paragraph(why);
   }
@@ -121,6 +124,7 @@ void failure_section(const CrashReport& r, DocumentWriter& w) {
     return;
   }
   w.field("thread", std::to_string(f.tid));
+  if (!f.last_stderr.empty()) w.field("last on stderr", f.last_stderr);
   w.field("position", fmt::format("{} (backstep replay {} -ex 'goto {}')", f.position, r.trace_dir,
                                   f.position));
   w.field("instruction", fmt::format("{:#x}: {}", f.pc, f.instruction));
@@ -229,6 +233,11 @@ void render_document(const CrashReport& r, DocumentWriter& w) {
     std::string by = r.setter ? fmt::format(" (hashWriting set by thread {} in {})", r.setter->tid,
                                             r.setter->operation)
                               : "";
+    // An abort() after a message on stderr: the message is the program's
+    // own account of what failed.
+    if (!r.failure->last_stderr.empty() && !abort_caller(*r.failure).empty()) {
+      by = ": " + r.failure->last_stderr;
+    }
     w.verdict(fmt::format("{} on thread {}{}", what, r.failure->tid, by), true);
   } else if (r.ended_normally) {
     w.verdict(fmt::format("The recording ended normally: the program {}.", r.run.ending), false);

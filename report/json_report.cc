@@ -44,7 +44,8 @@ json failure_json(const Failure& f) {
           {"source", source_json(f.source)},
           {"disassembly", disassembly},
           {"backtrace", frames_json(f.backtrace)},
-          {"map", f.map_fatal ? json(f.map) : json(nullptr)}};
+          {"map", f.map_fatal ? json(f.map) : json(nullptr)},
+          {"last_stderr", f.last_stderr.empty() ? json(nullptr) : json(f.last_stderr)}};
 }
 
 json setter_json(const Setter& s) {

@@ -274,6 +274,29 @@ TEST(HeaderCorruptionReport, ASignalInTheMapsCodeIsExplained) {
   EXPECT_EQ(j["fixes"][0]["id"], "no_unsafe_writes");
 }
 
+TEST(TornBatchReport, AFailedAssertionIsQuotedAndTheFixIsAnAtomicBatch) {
+  Recording r = record_failing(TORN_BATCH_BIN, "200");
+  ASSERT_FALSE(r.trace.empty());
+  ASSERT_EQ(r.status, 128 + 6);
+  json j = json::parse(report(r, {"--format", "json"}, "report.json"));
+  EXPECT_EQ(j["outcome"], "signal");
+  EXPECT_EQ(j["failure"]["what"], "SIGABRT");
+  ASSERT_TRUE(j["failure"]["last_stderr"].is_string()) << j["failure"].dump();
+  EXPECT_EQ(j["failure"]["last_stderr"].get<std::string>().rfind("assertion failed: torn batch", 0),
+            0u)
+      << j["failure"]["last_stderr"];
+  bool check_failed = false;
+  for (const auto& f : j["failure"]["backtrace"])
+    check_failed |= has(f["function"], "check_failed");
+  EXPECT_TRUE(check_failed) << j["failure"]["backtrace"].dump();
+  ASSERT_FALSE(j["fixes"].empty());
+  EXPECT_EQ(j["fixes"][0]["id"], "batch_atomic");
+  std::string md = report(r, {"--format", "md"}, "report.md");
+  EXPECT_TRUE(has(md, "**SIGABRT on thread " + std::to_string(j["failure"]["thread"].get<int>()) +
+                          ": assertion failed: torn batch"))
+      << md.substr(0, 400);
+}
+
 TEST(NormalEndReport, SaysTheRunEndedNormallyAndSummarizesIt) {
   e2e::TempDir dir;
   e2e::fs::path trace = dir / "trace";
