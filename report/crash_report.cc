@@ -66,7 +66,7 @@ RunSummary summarize(const trace::Trace& trace) {
     run.ending = end->interrupted ? "the recording was interrupted"
                                   : trace::ending_text(end->exited, end->code);
   } else {
-    run.ending = "unknown: the trace was cut short";
+    run.ending = fmt::format("the trace was cut short after {} records", ev.size());
   }
   return run;
 }
@@ -239,6 +239,7 @@ class Investigator {
     } catch (const Error&) {
       // The position may fall before the run's first tick (an event made
       // right at the run's start): keep the report without that stack.
+      out.position.clear();
     }
     return out;
   }
