@@ -288,11 +288,28 @@ class Investigator {
     std::vector<DisassemblyLine> all;
     for (const auto& insn : disassembler_.decode(code, from, code.size())) {
       DisassemblyLine line{insn.address, insn.text, insn.address == pc, {}};
-      if (line.current) line.note = "the failing instruction";
+      if (line.current) {
+        line.note =
+            call_site ? "reads the map's flags: the check that failed" : "the failing instruction";
+      }
       if (call_site && insn.address == *call_site) line.note = "calls the fatal error handler";
       all.push_back(std::move(line));
     }
     auto cur = std::find_if(all.begin(), all.end(), [](const auto& l) { return l.current; });
+    if (cur != all.end() && call_site) {
+      // A map fatal: the flags just loaded are tested for hashWriting (bit
+      // value 4) a few instructions later.
+      for (auto it = cur + 1; it != all.end() && it - cur <= 3; ++it) {
+        if ((it->text.starts_with("test ") || it->text.starts_with("and ")) &&
+            it->text.ends_with(", 4")) {
+          it->note = "tests hashWriting (flag value 4)";
+          if (it + 1 != all.end() && it[1].text.starts_with("j")) {
+            it[1].note = "to the fatal error when it is set";
+          }
+          break;
+        }
+      }
+    }
     if (cur == all.end()) {
       // Decoding from the function start went out of step: decode from pc.
       all.clear();
