@@ -189,6 +189,9 @@ class HtmlWriter : public DocumentWriter {
   void title(const std::string& text) override {
     head_ = fmt::format(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        // The browser itself refuses any request the page might make.
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        "style-src 'unsafe-inline'\">\n"
         "<title>{}</title>\n<style>{}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
         escape(text), kStyle, escape(text));
   }

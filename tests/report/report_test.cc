@@ -224,6 +224,7 @@ TEST_F(GrowthPanicReport, HtmlIsOneSelfContainedFileWithTheTimeline) {
   std::string html = e2e::read_file(out);
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_TRUE(has(html, "<svg id=\"timeline\""));
+  EXPECT_TRUE(has(html, "Content-Security-Policy\" content=\"default-src 'none'"));
   // A lane per thread, the panic mark, the arrow from the set to the check.
   for (int tid : (*json_)["run"]["threads"]) {
     EXPECT_TRUE(has(html, "<g class=\"lane\" data-tid=\"" + std::to_string(tid) + "\">")) << tid;
@@ -246,6 +247,49 @@ TEST_F(GrowthPanicReport, HtmlIsOneSelfContainedFileWithTheTimeline) {
   ASSERT_NE(disassembly, std::string::npos);
   EXPECT_LT(svg, disassembly);
   EXPECT_TRUE(has(html, "<mark>=&gt; "));
+}
+
+// Debian's chromium, when the machine has it: the HTML must render, show a
+// lane per thread and the panic in the live DOM, and (its CSP says so) load
+// nothing.
+constexpr const char* kChromium = "/usr/bin/chromium";
+
+e2e::RunResult chromium(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {kChromium,       "--headless",        "--no-sandbox",
+                                   "--disable-gpu", "--hide-scrollbars", "--window-size=1250,1600"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  e2e::RunOptions options;
+  options.timeout = std::chrono::seconds(90);
+  return e2e::run(argv, options);
+}
+
+TEST_F(GrowthPanicReport, HtmlRendersInAHeadlessBrowser) {
+  if (!e2e::fs::exists(kChromium)) GTEST_SKIP() << "no " << kChromium << " on this machine";
+  e2e::TempDir dir;
+  e2e::fs::path html = dir / "report.html";
+  e2e::write_file(html, report(*recording_, {"--format", "html"}, "browser.html"));
+  e2e::fs::path blank = dir / "blank.html";
+  e2e::write_file(blank, "<!DOCTYPE html><html><body></body></html>\n");
+
+  auto dom = chromium({"--dump-dom", "file://" + html.string()});
+  ASSERT_EQ(dom.shell_status(), 0) << dom.describe();
+  std::string overview = dom.out.substr(0, dom.out.find("</svg>"));
+  ASSERT_NE(overview.find("<svg id=\"timeline\""), std::string::npos) << dom.out.substr(0, 500);
+  size_t lanes = 0;
+  for (size_t at = 0; (at = overview.find("<g class=\"lane\"", at)) != std::string::npos; ++at) {
+    ++lanes;
+  }
+  EXPECT_EQ(lanes, (*json_)["run"]["threads"].size());
+  EXPECT_TRUE(has(overview, "id=\"timeline-panic\""));
+
+  // Not blank: the report's screenshot holds far more than an empty page's.
+  auto shot =
+      chromium({"--screenshot=" + (dir / "report.png").string(), "file://" + html.string()});
+  ASSERT_EQ(shot.shell_status(), 0) << shot.describe();
+  auto empty =
+      chromium({"--screenshot=" + (dir / "blank.png").string(), "file://" + blank.string()});
+  ASSERT_EQ(empty.shell_status(), 0) << empty.describe();
+  EXPECT_GT(e2e::fs::file_size(dir / "report.png"), 4 * e2e::fs::file_size(dir / "blank.png"));
 }
 
 TEST_F(GrowthPanicReport, TextOnAPipeIsPlain) {
