@@ -191,14 +191,8 @@ void Debugger::run(const std::string& command, const std::string& args) {
 }
 
 const symbols::Symbolizer& Debugger::symbolizer() {
-  if (!symbolizer_) {
-    std::vector<trace::FileMap> maps;
-    for (const auto& e : trace_.events()) {
-      if (const auto* f = std::get_if<trace::FileMap>(&e)) maps.push_back(*f);
-    }
-    symbolizer_ = std::make_unique<symbols::Symbolizer>(
-        symbols::modules_from_file_maps(maps, trace_.dir() / trace::kFilesDir));
-  }
+  if (!symbolizer_)
+    symbolizer_ = std::make_unique<symbols::Symbolizer>(symbols::modules_from_trace(trace_));
   return *symbolizer_;
 }
 
@@ -308,15 +302,7 @@ void Debugger::cmd_panic() {
     text += fmt::format("\nthe check read the flags of map {:#x}", r.map);
     if (r.setter) {
       const abi::MapEvent& s = *r.setter;
-      std::string chain = trace::map_op_name(s.op);
-      if (s.outer_op) chain = std::string(trace::map_op_name(s.outer_op)) + " -> " + chain;
-      for (const auto& step : r.setter_steps) {
-        if (step.kind == static_cast<uint8_t>(abi::MapEventKind::kEvacuate)) {
-          chain += fmt::format(" -> evacuation of old bucket {}", step.arg1);
-        } else if (step.kind == static_cast<uint8_t>(abi::MapEventKind::kGrowStart)) {
-          chain += fmt::format(" -> growth B {}->{}", step.arg0, step.arg1);
-        }
-      }
+      std::string chain = trace::operation_chain(s, r.setter_steps);
       j["setter"] = {{"thread", s.tid},
                      {"ticks", s.ticks},
                      {"site", s.site},
@@ -489,34 +475,7 @@ void Debugger::cmd_map(const std::string& args) {
   if (!tt_.engine().memory().read(addr, &h, sizeof h) || h.magic != abi::kMapHeaderMagic) {
     throw Error(fmt::format("no live instrumented map at {:#x}", addr));
   }
-  bool growing = h.oldbuckets != 0;
-  uint64_t old_count =
-      growing ? (h.flags & abi::kFlagSameSizeGrow ? 1ull << h.B : 1ull << (h.B - 1)) : 0;
-  json j{{"map", addr},
-         {"count", h.count},
-         {"B", h.B},
-         {"buckets", h.buckets},
-         {"oldbuckets", h.oldbuckets},
-         {"flags", h.flags},
-         {"flag_names", trace::flags_text(h.flags)},
-         {"growing", growing},
-         {"nevacuate", h.nevacuate},
-         {"old_bucket_count", old_count},
-         {"same_size_grow", (h.flags & abi::kFlagSameSizeGrow) != 0},
-         {"live_iterators", h.live_iterators},
-         {"noverflow", h.noverflow}};
-  std::string text =
-      fmt::format("map {:#x}: count {}, B {} ({} buckets at {:#x}), flags {}\n", addr, h.count, h.B,
-                  1ull << h.B, h.buckets, trace::flags_text(h.flags));
-  if (growing) {
-    text += fmt::format("growing ({}): evacuated {} of {} old buckets at {:#x}\n",
-                        h.flags & abi::kFlagSameSizeGrow ? "same-size" : "doubling", h.nevacuate,
-                        old_count, h.oldbuckets);
-  } else {
-    text += "not growing\n";
-  }
-  text += fmt::format("live iterators {}, overflow buckets ~{}", h.live_iterators, h.noverflow);
-  emit(j, text);
+  emit(trace::map_header_json(addr, h), trace::map_header_text(addr, h));
 }
 
 void Debugger::cmd_events(const std::string& args) {
