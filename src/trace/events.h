@@ -50,6 +50,10 @@ struct Header {
   bool pid_namespace = false;
   uint64_t start_unix_ns = 0;
   std::string exe_sha;  // content hash of the executable
+  // `backstep pack` replaced the environment's values (names and lengths
+  // kept, see share/bundle.h). An optional trailing byte of the record:
+  // traces written before it existed read as false.
+  bool env_redacted = false;
 };
 
 struct Exec {
