@@ -72,7 +72,7 @@ class BundleSink {
         cctx_(ZSTD_createCCtx()),
         out_(ZSTD_CStreamOutSize()) {
     if (!fd_) throw_errno(fmt::format("cannot create {}", file.string()));
-    ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_compressionLevel, 9);
+    ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_compressionLevel, 3);
     ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_checksumFlag, 1);
     std::array<std::byte, kHeaderSize> header{};
     std::memcpy(header.data(), kBundleMagic, sizeof kBundleMagic);
