@@ -6,6 +6,7 @@
 #include <span>
 
 #include "base/overloaded.h"
+
 #include "syscalls/syscall_table.h"
 
 namespace backstep::trace {
@@ -177,10 +178,9 @@ std::string map_event_text(const abi::MapEvent& e) {
     default:
       break;
   }
-  return fmt::format(
-      "tid {} {} ({}){} map {:#x} flags {}->{} B {} count {} nevacuate {} site {:#x} tick {}",
-      e.tid, map_event_kind_name(e.kind), op, extra, e.map, flags_text(e.flags_before),
-      flags_text(e.flags_after), e.B, e.count, e.nevacuate, e.site, e.ticks);
+  return fmt::format("tid {} {} ({}){} map {:#x} flags {}->{} B {} count {} nevacuate {} site {:#x} tick {}",
+                     e.tid, map_event_kind_name(e.kind), op, extra, e.map, flags_text(e.flags_before),
+                     flags_text(e.flags_after), e.B, e.count, e.nevacuate, e.site, e.ticks);
 }
 
 std::vector<nlohmann::json> to_json(const Event& event, uint64_t index, JsonDetail detail) {
@@ -188,23 +188,15 @@ std::vector<nlohmann::json> to_json(const Event& event, uint64_t index, JsonDeta
   std::visit(
       Overloaded{
           [&](const Header& h) {
-            out.push_back({{"type", "header"},
-                           {"exe", h.exe},
-                           {"argv", h.argv},
-                           {"cwd", h.cwd},
-                           {"cpu", h.cpu_model},
-                           {"scheduler", h.scheduler},
-                           {"seed", h.seed},
-                           {"timeslice", h.timeslice}});
+            out.push_back({{"type", "header"}, {"exe", h.exe}, {"argv", h.argv},
+                           {"cwd", h.cwd}, {"cpu", h.cpu_model}, {"scheduler", h.scheduler},
+                           {"seed", h.seed}, {"timeslice", h.timeslice}});
           },
-          [&](const Exec& x) {
-            out.push_back({{"type", "exec"}, {"tid", x.tid}, {"rip", x.regs.rip}});
-          },
+          [&](const Exec& x) { out.push_back({{"type", "exec"}, {"tid", x.tid}, {"rip", x.regs.rip}}); },
           [&](const Stop& s) {
-            nlohmann::json j{
-                {"type", "stop"},          {"tid", s.tid},      {"kind", stop_kind_name(s.kind)},
-                {"ticks", s.ticks},        {"rip", s.regs.rip}, {"value", s.value},
-                {"detail", stop_detail(s)}};
+            nlohmann::json j{{"type", "stop"}, {"tid", s.tid}, {"kind", stop_kind_name(s.kind)},
+                             {"ticks", s.ticks}, {"rip", s.regs.rip}, {"value", s.value},
+                             {"detail", stop_detail(s)}};
             if (s.kind == StopKind::kSyscallEntry || s.kind == StopKind::kSyscallExit) {
               j["syscall"] = sys::syscall_name(s.value);
             }
@@ -218,27 +210,17 @@ std::vector<nlohmann::json> to_json(const Event& event, uint64_t index, JsonDeta
             for (const abi::MapEvent& e : m.events) out.push_back(map_event_json(e));
           },
           [&](const Switch& w) {
-            out.push_back({{"type", "switch"},
-                           {"from", w.from},
-                           {"to", w.to},
-                           {"reason", switch_reason_name(w.reason)},
-                           {"ticks", w.ticks}});
+            out.push_back({{"type", "switch"}, {"from", w.from}, {"to", w.to},
+                           {"reason", switch_reason_name(w.reason)}, {"ticks", w.ticks}});
           },
           [&](const FileMap& f) {
-            out.push_back({{"type", "file_map"},
-                           {"tid", f.tid},
-                           {"addr", f.addr},
-                           {"length", f.length},
-                           {"offset", f.offset},
-                           {"path", f.path}});
+            out.push_back({{"type", "file_map"}, {"tid", f.tid}, {"addr", f.addr},
+                           {"length", f.length}, {"offset", f.offset}, {"path", f.path}});
           },
           [&](const End& e) {
-            out.push_back({{"type", "end"},
-                           {"exited", e.exited},
-                           {"code", e.code},
+            out.push_back({{"type", "end"}, {"exited", e.exited}, {"code", e.code},
                            {"interrupted", e.interrupted},
-                           {"fatal", e.fatal_message},
-                           {"fatal_tid", e.fatal_tid}});
+                           {"fatal", e.fatal_message}, {"fatal_tid", e.fatal_tid}});
           },
           [&](const Patch& p) {
             out.push_back({{"type", "patch"}, {"sites", p.sites.size()}});
@@ -278,8 +260,8 @@ std::vector<std::string> to_text(const Event& event, uint64_t index) {
           },
           [&](const End& e) {
             std::string how = e.interrupted ? std::string("recording interrupted")
-                              : e.exited    ? fmt::format("exited with status {}", e.code)
-                                            : fmt::format("killed by signal {}", e.code);
+                              : e.exited ? fmt::format("exited with status {}", e.code)
+                                         : fmt::format("killed by signal {}", e.code);
             if (!e.fatal_message.empty()) how += ", fatal error: " + e.fatal_message;
             line("end", how);
           },
