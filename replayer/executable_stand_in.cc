@@ -1,7 +1,6 @@
 #include "replayer/executable_stand_in.h"
 
 #include <fmt/core.h>
-#include <stdlib.h>
 
 #include "base/errors.h"
 #include "trace/trace_writer.h"
@@ -49,20 +48,27 @@ ExecutableStandIn::ExecutableStandIn(const trace::Trace& trace) {
     throw Error(
         fmt::format("{} is not there as recorded and the trace holds no copy of it", h.exe));
   }
-  std::string tmpl = (fs::temp_directory_path() / "backstep-exe-XXXXXX").string();
-  if (!::mkdtemp(tmpl.data())) throw_errno("cannot create a temporary directory");
-  dir_ = tmpl;
+  dir_.emplace("backstep-exe");
   exe_ = path_of_length(h.exe.size(), fs::path(h.exe).filename().string());
-  fs::path target = dir_ / exe_;
+  fs::path target = dir_->path() / exe_;
   fs::create_directories(target.parent_path());
   fs::copy_file(copy, target);
   fs::permissions(target, fs::perms::owner_all);
 }
 
-ExecutableStandIn::~ExecutableStandIn() {
-  if (dir_.empty()) return;
-  std::error_code ec;
-  fs::remove_all(dir_, ec);
+std::vector<std::string> kernel_loaded_files_that_differ(const trace::Trace& trace) {
+  std::vector<std::string> out;
+  for (const auto& e : trace.events()) {
+    const auto* f = std::get_if<trace::FileMap>(&e);
+    if (!f || f->tid != 0 || f->offset != 0 || f->path == trace.header().exe) continue;
+    bool same = false;
+    try {
+      same = trace::hash_file(f->path) == f->content;
+    } catch (const std::exception&) {
+    }
+    if (!same) out.push_back(f->path);
+  }
+  return out;
 }
 
 }  // namespace backstep::replayer

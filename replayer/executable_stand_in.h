@@ -13,8 +13,11 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "base/scratch_dir.h"
 #include "trace/trace_reader.h"
 
 namespace backstep::replayer {
@@ -24,22 +27,26 @@ class ExecutableStandIn {
   // Prepares the stand-in when the recorded program cannot be used as is.
   // Throws Error when it is needed and the trace has no copy of the program.
   explicit ExecutableStandIn(const trace::Trace& trace);
-  ~ExecutableStandIn();
   ExecutableStandIn(const ExecutableStandIn&) = delete;
   ExecutableStandIn& operator=(const ExecutableStandIn&) = delete;
 
-  bool active() const { return !dir_.empty(); }
+  bool active() const { return dir_.has_value(); }
   // What to pass to execve, relative to cwd().
   const std::string& exe() const { return exe_; }
-  const std::filesystem::path& cwd() const { return dir_; }
+  const std::filesystem::path& cwd() const { return dir_->path(); }
 
   // A relative path of exactly `length` characters ending in `name` when
   // that fits (exposed for tests).
   static std::string path_of_length(size_t length, const std::string& name);
 
  private:
-  std::filesystem::path dir_;
+  std::optional<ScratchDir> dir_;
   std::string exe_;
 };
+
+// Files the kernel maps at exec from this machine, not from the trace (the
+// dynamic loader named by the program's PT_INTERP), whose content here is
+// not the recorded one: a replay on such a machine diverges early.
+std::vector<std::string> kernel_loaded_files_that_differ(const trace::Trace& trace);
 
 }  // namespace backstep::replayer

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "base/errors.h"
+#include "base/scratch_dir.h"
 #include "base/unique_fd.h"
 #include "trace/chunk_reader.h"
 #include "trace/chunk_writer.h"
@@ -267,26 +268,6 @@ bool safe_relative(const std::string& path) {
   return true;
 }
 
-// A scratch directory, removed with its contents.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string tmpl = (fs::temp_directory_path() / "backstep-pack-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw_errno("cannot create a temporary directory");
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 // Removes what a failed pack or unpack wrote, unless dismissed.
 class Rollback {
  public:
@@ -356,7 +337,7 @@ PackResult pack(const fs::path& trace_dir, const fs::path& bundle, const PackOpt
   }
 
   PackResult result;
-  ScratchDir scratch;
+  ScratchDir scratch("backstep-pack");
   fs::path events = trace_dir / trace::kEventsFile;
   trace::Header header = trace.header();
   if (!options.keep_env) {

@@ -252,22 +252,18 @@ class ChromeTraceBuilder {
 
   void counters(const abi::MapEvent& e) {
     auto& last = last_counts_[e.map];
-    std::string map = hex_addr(e.map);
-    if (!last || last->first != e.count) {
-      events_.push_back({{"name", fmt::format("map {} count", map)},
-                         {"ph", "C"},
-                         {"ts", now_},
-                         {"pid", kPid},
-                         {"args", {{"count", e.count}}}});
-    }
-    if (!last || last->second != e.nevacuate) {
-      events_.push_back({{"name", fmt::format("map {} nevacuate", map)},
-                         {"ph", "C"},
-                         {"ts", now_},
-                         {"pid", kPid},
-                         {"args", {{"nevacuate", e.nevacuate}}}});
-    }
+    if (!last || last->first != e.count) counter(e.map, "count", e.count);
+    if (!last || last->second != e.nevacuate) counter(e.map, "nevacuate", e.nevacuate);
     last = std::make_pair(e.count, e.nevacuate);
+  }
+
+  // One counter track per map and field.
+  void counter(uint64_t map, const char* field, uint64_t value) {
+    events_.push_back({{"name", fmt::format("map {} {}", hex_addr(map), field)},
+                       {"ph", "C"},
+                       {"ts", now_},
+                       {"pid", kPid},
+                       {"args", {{field, value}}}});
   }
 
   void close_putall(int32_t t, uint64_t map) {

@@ -73,6 +73,8 @@ class Share : public ::testing::Test {
       if (l.rfind("backstep: replay", 0) == 0) o.summary = l;
     }
     EXPECT_FALSE(contains(r.err, "diverged")) << r.describe();
+    // Same machine: neither the CPU nor the kernel-loaded dynamic loader differ.
+    EXPECT_FALSE(contains(r.err, "warning")) << r.describe();
     return o;
   }
 
