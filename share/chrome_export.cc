@@ -119,6 +119,7 @@ class ChromeTraceBuilder {
 
   void on_record(const trace::Stop& s, size_t i) {
     see(s.tid);
+    last_stop_[s.tid] = now_;
     switch (s.kind) {
       case trace::StopKind::kSyscallEntry:
         pending_syscall_[s.tid] = events_.size();
@@ -154,6 +155,11 @@ class ChromeTraceBuilder {
   }
 
   void on_record(const trace::End& e, size_t i) {
+    // A fatal the map events do not show (the thread died before its
+    // events were drained): at the end, on the thread the End names.
+    if (!e.fatal_message.empty() && !fatal_seen_) {
+      fatal_check(e.fatal_tid, e.fatal_message, std::nullopt, {{"event", i}});
+    }
     std::string how = e.interrupted ? "recording interrupted"
                       : e.exited    ? fmt::format("exited with status {}", e.code)
                                     : fmt::format("killed by signal {}", e.code);
@@ -170,6 +176,7 @@ class ChromeTraceBuilder {
   void on_map_event(const abi::MapEvent& e, size_t i) {
     int32_t t = static_cast<int32_t>(e.tid);
     see(t);
+    resolve_late_setter(e, t);
     counters(e);
     json args = trace::map_event_json(e);
     args["event"] = i;
@@ -217,17 +224,19 @@ class ChromeTraceBuilder {
         instant(t, "grow finished", "map.grow", args);
         break;
       case MapEventKind::kFatal:
-        on_fatal(e, t, std::move(args));
+        fatal_check(t, abi::fatal_message(static_cast<abi::FatalKind>(e.arg0)), e.map,
+                    std::move(args));
         break;
     }
   }
 
   // The fatal check: an instant on the thread's track, and a flow from the
   // write that set hashWriting (the newest still-open write on that map,
-  // another thread's first) to it.
-  void on_fatal(const abi::MapEvent& e, int32_t t, json args) {
-    std::string message = abi::fatal_message(static_cast<abi::FatalKind>(e.arg0));
-    instant(t, "fatal error: " + message, "map.fatal", args);
+  // another thread's first) to it. Without the map (only the End record
+  // tells of the fatal), any map's open write.
+  void fatal_check(int32_t t, const std::string& message, std::optional<uint64_t> map, json args) {
+    fatal_seen_ = true;
+    instant(t, "fatal error: " + message, "map.fatal", std::move(args));
     std::optional<size_t> setter;
     auto better = [&](size_t a, size_t b) {
       bool a_other = slices_[a].thread != t, b_other = slices_[b].thread != t;
@@ -235,19 +244,50 @@ class ChromeTraceBuilder {
       return slices_[a].begin > slices_[b].begin;
     };
     for (const auto& [key, index] : writes_) {
-      if (key.second == e.map && (!setter || better(index, *setter))) setter = index;
+      if ((!map || key.second == *map) && (!setter || better(index, *setter))) setter = index;
     }
-    if (!setter) return;
+    if (setter) {
+      uint64_t id = flow_end(t, now_);
+      slices_[*setter].flow_out = id;
+    } else if (map) {
+      late_setter_ = LateSetter{t, *map, now_, last_stop_, {}};
+    }
+  }
+
+  // The flag is stored before its WriteBegin event is published, so a
+  // thread stopped between the two set hashWriting at that stop while its
+  // event is drained only at its next one, after the fatal check. Such a
+  // write, the first map event of its thread after the check, is the
+  // setter; the flow starts at the stop where the thread had set the flag.
+  void resolve_late_setter(const abi::MapEvent& e, int32_t t) {
+    if (!late_setter_ || t == late_setter_->checker) return;
+    if (e.map == late_setter_->map && e.kind == static_cast<uint8_t>(MapEventKind::kWriteBegin) &&
+        !late_setter_->moved.count(t) && late_setter_->stops.count(t)) {
+      uint64_t id = flow_end(late_setter_->checker, late_setter_->at);
+      events_.push_back({{"name", "hashWriting seen"},
+                         {"cat", "map.flow"},
+                         {"ph", "s"},
+                         {"id", id},
+                         {"ts", late_setter_->stops.at(t)},
+                         {"pid", kPid},
+                         {"tid", t}});
+      late_setter_.reset();
+      return;
+    }
+    late_setter_->moved.insert(t);
+  }
+
+  uint64_t flow_end(int32_t t, FactTime at) {
     uint64_t id = ++flows_;
-    slices_[*setter].flow_out = id;
     events_.push_back({{"name", "hashWriting seen"},
                        {"cat", "map.flow"},
                        {"ph", "f"},
                        {"bp", "e"},
                        {"id", id},
-                       {"ts", now_},
+                       {"ts", at},
                        {"pid", kPid},
                        {"tid", t}});
+    return id;
   }
 
   void counters(const abi::MapEvent& e) {
@@ -416,6 +456,16 @@ class ChromeTraceBuilder {
   std::map<uint64_t, std::optional<std::pair<uint64_t, uint64_t>>> last_counts_;
   std::map<int64_t, std::pair<int32_t, size_t>> lane_names_;  // lane -> thread, lane number
   uint64_t flows_ = 0;
+  bool fatal_seen_ = false;
+  std::map<int32_t, FactTime> last_stop_;  // each thread's newest Stop
+  struct LateSetter {
+    int32_t checker = 0;
+    uint64_t map = 0;
+    FactTime at = 0;                    // the fatal check
+    std::map<int32_t, FactTime> stops;  // each thread's last stop before it
+    std::set<int32_t> moved;            // threads with map events since
+  };
+  std::optional<LateSetter> late_setter_;
 };
 
 }  // namespace

@@ -357,6 +357,39 @@ TEST_F(Share, ReplayWarnsWhenTheCpuDiffers) {
   EXPECT_TRUE(contains(r.err, plain_->summary)) << r.describe();
 }
 
+// concurrent_writes: the checking thread can see hashWriting set by a
+// writer whose WriteBegin event is drained only after the check (the flag
+// is stored before the event is published); the flow still goes from the
+// writer, forward in time, to the check.
+TEST_F(Share, ChromeExportLinksTheWriterOfConcurrentWrites) {
+  fs::path trace = tmp_->path() / "concurrent_writes";
+  bool failed = false;
+  for (int seed = 1; seed <= kMaxSeeds && !failed; ++seed) {
+    fs::remove_all(trace);
+    RunResult r = run_backstep({"record", "-o", trace.string(), "--chaos", "--seed",
+                                std::to_string(seed), "--", CONCURRENT_WRITES_BIN, "20"});
+    failed = r.shell_status() == 134 && contains(r.err, "concurrent map writes");
+  }
+  ASSERT_TRUE(failed) << "no seed in 1.." << kMaxSeeds << " made concurrent_writes fail";
+  RunResult r = run_backstep({"export", trace.string(), "--format", "chrome"});
+  ASSERT_EQ(r.shell_status(), 0) << r.describe();
+  std::vector<nlohmann::json> fatal, starts, ends;
+  nlohmann::json doc = nlohmann::json::parse(r.out);
+  for (const auto& e : doc["traceEvents"]) {
+    if (e["ph"] == "i" && e["cat"] == "map.fatal") fatal.push_back(e);
+    if (e["ph"] == "s") starts.push_back(e);
+    if (e["ph"] == "f") ends.push_back(e);
+  }
+  ASSERT_EQ(fatal.size(), 1u);
+  EXPECT_EQ(fatal[0]["name"], "fatal error: concurrent map writes");
+  ASSERT_EQ(starts.size(), 1u);
+  ASSERT_EQ(ends.size(), 1u);
+  EXPECT_EQ(starts[0]["id"], ends[0]["id"]);
+  EXPECT_EQ(ends[0]["tid"], fatal[0]["tid"]);
+  EXPECT_LT(starts[0]["ts"].get<uint64_t>(), ends[0]["ts"].get<uint64_t>());
+  EXPECT_NE(starts[0]["tid"].get<int64_t>() % 1000000, fatal[0]["tid"].get<int64_t>());
+}
+
 TEST(ExecutableStandIn, PathHasTheRecordedLength) {
   using backstep::replayer::ExecutableStandIn;
   for (size_t length : {3u, 12u, 13u, 14u, 15u, 40u, 250u, 600u}) {
