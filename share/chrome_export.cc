@@ -351,12 +351,13 @@ class ChromeTraceBuilder {
   }
 
   // Map slices go to the first of the thread's lanes where they nest; the
-  // longest first among those starting together, so enclosing slices
-  // (PutAll) take the lane before what they enclose.
+  // longest first among those starting together (and PutAll before a write
+  // of the same extent), so enclosing slices come before what they enclose.
   void emit_map_slices() {
     std::stable_sort(slices_.begin(), slices_.end(), [](const MapSlice& a, const MapSlice& b) {
       if (a.begin != b.begin) return a.begin < b.begin;
-      return a.end - a.begin > b.end - b.begin;
+      if (a.end != b.end) return a.end > b.end;
+      return a.cat == "map.op" && b.cat != "map.op";  // a PutAll of one write encloses it
     });
     std::map<int32_t, std::vector<Lane>> lanes;
     for (const MapSlice& s : slices_) {
