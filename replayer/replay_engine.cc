@@ -15,9 +15,9 @@
 #include <fmt/core.h>
 
 #include "ptrace/inferior.h"
-#include "replayer/executable_stand_in.h"
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/runtime_link.h"
+#include "replayer/executable_stand_in.h"
 #include "syscalls/syscall_table.h"
 
 namespace backstep::replayer {
