@@ -334,6 +334,17 @@ TEST_F(Share, DamagedBundlesGiveOneLineErrors) {
   write_file(bad, "definitely not a bundle\n");
   EXPECT_EQ(unpack_error(bad), "backstep: not a backstep bundle: " + bad.string() + "\n");
 
+  // A trace that lacks a copy of a mapped file is not packed.
+  fs::path partial = tmp_->path() / "partial-trace";
+  fs::copy(trace_dir(), partial, fs::copy_options::recursive);
+  fs::remove(*fs::directory_iterator(partial / "files"));
+  fs::path nowhere = tmp_->path() / "nowhere.bkpack";
+  RunResult p = run_backstep({"pack", partial.string(), "-o", nowhere.string()});
+  EXPECT_EQ(p.shell_status(), 1) << p.describe();
+  EXPECT_EQ(lines(p.err).size(), 1u) << p.err;
+  EXPECT_TRUE(contains(p.err, "the trace lacks its copy of")) << p.err;
+  EXPECT_FALSE(fs::exists(nowhere));
+
   // An existing, non-empty directory is refused, and left alone.
   fs::path busy = tmp_->path() / "busy";
   fs::create_directories(busy);
