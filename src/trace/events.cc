@@ -57,7 +57,10 @@ void encode(const Event& e, RecordBuilder& b) {
             put_strings(b, h.argv);
             put_strings(b, h.envp);
             b.str(h.cwd).str(h.cpu_model).str(h.scheduler).u64(h.seed).u64(h.timeslice);
-            b.u8(h.pid_namespace).u64(h.start_unix_ns).str(h.exe_sha).u8(h.env_redacted);
+            b.u8(h.pid_namespace).u64(h.start_unix_ns).str(h.exe_sha);
+            // Only when set: every other trace stays byte-identical and
+            // readable by backstep versions that predate the flag.
+            if (h.env_redacted) b.u8(1);
           },
           [&](const Exec& x) {
             b.u32(static_cast<uint32_t>(x.tid));

@@ -51,8 +51,8 @@ struct Header {
   uint64_t start_unix_ns = 0;
   std::string exe_sha;  // content hash of the executable
   // `backstep pack` replaced the environment's values (names and lengths
-  // kept, see share/bundle.h). An optional trailing byte of the record:
-  // traces written before it existed read as false.
+  // kept, see share/bundle.h). A trailing byte of the record written only
+  // when set: other traces read as false.
   bool env_redacted = false;
 };
 
