@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   add_info_command(app, subcommands);
   add_dump_command(app, subcommands);
   add_report_command(app, subcommands);
+  add_export_command(app, subcommands);
+  add_pack_commands(app, subcommands);
 
   // gdb spells it -ex; CLI11 wants one-letter short options.
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -15,6 +15,7 @@
 #include "cli/subcommand.h"
 #include "disasm/disassembler.h"
 #include "recorder/recorder.h"
+#include "replayer/executable_stand_in.h"
 #include "replayer/replay_session.h"
 
 namespace backstep::cli {
@@ -37,6 +38,12 @@ int run_replay(const ReplayArgs* args) {
                "backstep: warning: recorded on \"{}\", replaying on \"{}\": CPUID-dependent "
                "code paths may differ and make the replay diverge\n",
                t.header().cpu_model, here);
+  }
+  for (const std::string& file : replayer::kernel_loaded_files_that_differ(t)) {
+    fmt::print(stderr,
+               "backstep: warning: {} is not the file the recording ran with (the kernel loads "
+               "it at exec, not from the trace): the replay will likely diverge\n",
+               file);
   }
   if (args->until_event && (*args->until_event < 2 || *args->until_event >= t.events().size())) {
     throw Error(fmt::format("--until-event {}: this trace's events are numbered 2 to {}",

@@ -25,5 +25,8 @@ void add_replay_command(CLI::App& app, Subcommands& out);
 void add_info_command(CLI::App& app, Subcommands& out);
 void add_dump_command(CLI::App& app, Subcommands& out);
 void add_report_command(CLI::App& app, Subcommands& out);
+void add_export_command(CLI::App& app, Subcommands& out);
+// `pack` and `unpack`.
+void add_pack_commands(CLI::App& app, Subcommands& out);
 
 }  // namespace backstep::cli

@@ -33,6 +33,9 @@ int run_info(const std::string& arg) {
   for (const auto& a : h.argv) argv += (argv.empty() ? "" : " ") + a;
   fmt::print("argv:       {}\n", argv);
   fmt::print("cpu:        {}\n", h.cpu_model);
+  if (h.env_redacted) {
+    fmt::print("env:        values redacted by backstep pack (names and lengths kept)\n");
+  }
   fmt::print("scheduler:  {}{}\n", h.scheduler,
              h.scheduler == "chaos" ? fmt::format(" (seed {})", h.seed) : "");
   fmt::print("threads:    {}\n", threads.size());

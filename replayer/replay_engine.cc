@@ -17,6 +17,7 @@
 #include "ptrace/inferior.h"
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/runtime_link.h"
+#include "replayer/executable_stand_in.h"
 #include "syscalls/syscall_table.h"
 
 namespace backstep::replayer {
@@ -91,6 +92,12 @@ std::pair<uint64_t, uint64_t> find_tick_section(const trace::Trace& trace) {
 Inferior launch(const trace::Trace& trace) {
   const trace::Header& h = trace.header();
   LaunchSpec spec{h.exe, h.argv, h.envp, h.cwd};
+  // Lives until the program has exec'd (launch returns at the exec stop).
+  ExecutableStandIn stand_in(trace);
+  if (stand_in.active()) {
+    spec.exe = stand_in.exe();
+    spec.cwd = stand_in.cwd().string();
+  }
   return Inferior::launch(spec);
 }
 

@@ -2,6 +2,9 @@
 
 #include <fmt/core.h>
 
+#include <cstring>
+#include <span>
+
 #include "base/overloaded.h"
 
 #include "syscalls/syscall_table.h"
@@ -32,7 +35,99 @@ std::string stop_detail(const Stop& s) {
   return {};
 }
 
+std::string hex(std::span<const std::byte> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (std::byte b : bytes) {
+    out += kDigits[std::to_integer<unsigned>(b) >> 4];
+    out += kDigits[std::to_integer<unsigned>(b) & 15];
+  }
+  return out;
+}
+
+// The fields only JsonDetail::kFull adds, per record kind.
+void add_full_fields(const Event& event, nlohmann::json& j) {
+  std::visit(Overloaded{[&](const Header& h) {
+                          j["events_version"] = h.events_version;
+                          j["envp"] = h.envp;
+                          j["pid_namespace"] = h.pid_namespace;
+                          j["start_unix_ns"] = h.start_unix_ns;
+                          j["exe_sha"] = h.exe_sha;
+                          j["env_redacted"] = h.env_redacted;
+                        },
+                        [&](const Exec& x) {
+                          j["regs"] = registers_json(x.regs);
+                          nlohmann::json auxv = nlohmann::json::array();
+                          for (size_t off = 0; off + 16 <= x.auxv.size(); off += 16) {
+                            uint64_t entry[2];
+                            std::memcpy(entry, x.auxv.data() + off, sizeof entry);
+                            auxv.push_back({entry[0], entry[1]});
+                          }
+                          j["auxv"] = std::move(auxv);
+                          j["at_random"] = hex(x.at_random);
+                        },
+                        [&](const Stop& s) {
+                          j["resumed"] = {{"how", s.resumed.how},
+                                          {"signal", s.resumed.signal},
+                                          {"has_block", s.resumed.has_block},
+                                          {"tick_limit", s.resumed.tick_limit},
+                                          {"event_limit", s.resumed.event_limit}};
+                          j["regs"] = registers_json(s.regs);
+                          j["result"] = s.result;
+                          nlohmann::json writes = nlohmann::json::array();
+                          for (const MemWrite& w : s.writes)
+                            writes.push_back({{"addr", w.addr}, {"data", hex(w.data)}});
+                          j["memory_writes"] = std::move(writes);
+                        },
+                        [&](const MapEvents&) {}, [&](const Switch&) {},
+                        [&](const FileMap& f) {
+                          j["prot"] = f.prot;
+                          j["flags"] = f.flags;
+                          j["content"] = f.content;
+                          j["file_size"] = f.file_size;
+                        },
+                        [&](const End&) {},
+                        [&](const Patch& p) {
+                          nlohmann::json sites = nlohmann::json::array();
+                          for (const Patch::Site& site : p.sites)
+                            sites.push_back({{"addr", site.addr}, {"length", site.length}});
+                          j["site_list"] = std::move(sites);
+                        }},
+             event);
+}
+
 }  // namespace
+
+nlohmann::json registers_json(const user_regs_struct& r) {
+  return {{"rax", r.rax},
+          {"rbx", r.rbx},
+          {"rcx", r.rcx},
+          {"rdx", r.rdx},
+          {"rsi", r.rsi},
+          {"rdi", r.rdi},
+          {"rbp", r.rbp},
+          {"rsp", r.rsp},
+          {"r8", r.r8},
+          {"r9", r.r9},
+          {"r10", r.r10},
+          {"r11", r.r11},
+          {"r12", r.r12},
+          {"r13", r.r13},
+          {"r14", r.r14},
+          {"r15", r.r15},
+          {"rip", r.rip},
+          {"eflags", r.eflags},
+          {"orig_rax", r.orig_rax},
+          {"cs", r.cs},
+          {"ss", r.ss},
+          {"ds", r.ds},
+          {"es", r.es},
+          {"fs", r.fs},
+          {"gs", r.gs},
+          {"fs_base", r.fs_base},
+          {"gs_base", r.gs_base}};
+}
 
 std::string flags_text(uint8_t flags) {
   std::string out;
@@ -142,7 +237,7 @@ std::string map_header_text(uint64_t addr, const abi::MapHeader& h) {
   return text;
 }
 
-std::vector<nlohmann::json> to_json(const Event& event, uint64_t index) {
+std::vector<nlohmann::json> to_json(const Event& event, uint64_t index, JsonDetail detail) {
   std::vector<nlohmann::json> out;
   std::visit(
       Overloaded{
@@ -185,6 +280,7 @@ std::vector<nlohmann::json> to_json(const Event& event, uint64_t index) {
             out.push_back({{"type", "patch"}, {"sites", p.sites.size()}});
           }},
       event);
+  if (detail == JsonDetail::kFull && out.size() == 1) add_full_fields(event, out[0]);
   for (size_t i = 0; i < out.size(); ++i) {
     out[i]["event"] = index;
     if (out.size() > 1) out[i]["sub"] = i;

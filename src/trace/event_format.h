@@ -10,12 +10,20 @@
 
 namespace backstep::trace {
 
+// How much of a record the JSON form carries: `dump --json` shows what a
+// person reads (kBrief); `export --format jsonl` every field of the trace
+// format (kFull: the brief fields plus registers, resumptions, memory
+// writes, auxv, ...; schema in docs/export-formats.md).
+enum class JsonDetail { kBrief, kFull };
+
 // One record may hold several map events: each becomes its own line/object,
 // numbered `index` (and `sub` within the record).
-std::vector<nlohmann::json> to_json(const Event& event, uint64_t index);
+std::vector<nlohmann::json> to_json(const Event& event, uint64_t index,
+                                    JsonDetail detail = JsonDetail::kBrief);
 std::vector<std::string> to_text(const Event& event, uint64_t index);
 
 nlohmann::json map_event_json(const abi::MapEvent& e);
+nlohmann::json registers_json(const user_regs_struct& r);
 std::string map_event_text(const abi::MapEvent& e);
 std::string flags_text(uint8_t flags);
 // How a program ended: "exited with status N" or "killed by SIGX (N)".

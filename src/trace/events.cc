@@ -58,6 +58,9 @@ void encode(const Event& e, RecordBuilder& b) {
             put_strings(b, h.envp);
             b.str(h.cwd).str(h.cpu_model).str(h.scheduler).u64(h.seed).u64(h.timeslice);
             b.u8(h.pid_namespace).u64(h.start_unix_ns).str(h.exe_sha);
+            // Only when set: every other trace stays byte-identical and
+            // readable by backstep versions that predate the flag.
+            if (h.env_redacted) b.u8(1);
           },
           [&](const Exec& x) {
             b.u32(static_cast<uint32_t>(x.tid));
@@ -119,6 +122,7 @@ Event decode(uint16_t type, std::span<const std::byte> payload) {
       h.pid_namespace = p.u8() != 0;
       h.start_unix_ns = p.u64();
       h.exe_sha = p.str();
+      if (!p.at_end()) h.env_redacted = p.u8() != 0;
       out = std::move(h);
       break;
     }

@@ -50,6 +50,10 @@ struct Header {
   bool pid_namespace = false;
   uint64_t start_unix_ns = 0;
   std::string exe_sha;  // content hash of the executable
+  // `backstep pack` replaced the environment's values (names and lengths
+  // kept, see share/bundle.h). A trailing byte of the record written only
+  // when set: other traces read as false.
+  bool env_redacted = false;
 };
 
 struct Exec {
