@@ -24,5 +24,7 @@ void add_record_command(CLI::App& app, Subcommands& out);
 void add_replay_command(CLI::App& app, Subcommands& out);
 void add_info_command(CLI::App& app, Subcommands& out);
 void add_dump_command(CLI::App& app, Subcommands& out);
+void add_hunt_command(CLI::App& app, Subcommands& out);
+void add_minimize_command(CLI::App& app, Subcommands& out);
 
 }  // namespace backstep::cli
