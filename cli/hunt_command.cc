@@ -208,7 +208,7 @@ void add_hunt_command(CLI::App& app, Subcommands& out) {
   hunt->add_option("-j,--jobs", a->jobs, "Recordings at a time (default: the number of cores)")
       ->check(CLI::PositiveNumber);
   hunt->add_option("--seed-start", a->seed_start, "First seed (default 0)");
-  hunt->add_option("--runs", a->runs, "At most this many seeds (default: until a failure)")
+  auto* runs = hunt->add_option("--runs", a->runs, "At most this many seeds (default: until a failure)")
       ->check(CLI::PositiveNumber);
   hunt->add_option("--timeout", a->timeout,
                    "Seconds per recording; a run killed by it is a hang, not a failure "
@@ -230,7 +230,7 @@ void add_hunt_command(CLI::App& app, Subcommands& out) {
                    "(default: the trace folder, as `record` does)");
   hunt->add_flag("--no-minimize", a->no_minimize, "Do not shrink the failing schedule");
   hunt->add_option("command", a->command, "PROGRAM [ARGS...] (after --)")->required();
-  hunt->excludes(verify->excludes("--runs"));
+  verify->excludes(runs);
   hunt->footer(
       "Exit status: 0 a failure was found (or --verify: none was), 2 no failure within --runs, "
       "3 --verify found a failure, 1 error. The failing seed is the lowest one from "
