@@ -208,8 +208,9 @@ void add_hunt_command(CLI::App& app, Subcommands& out) {
   hunt->add_option("-j,--jobs", a->jobs, "Recordings at a time (default: the number of cores)")
       ->check(CLI::PositiveNumber);
   hunt->add_option("--seed-start", a->seed_start, "First seed (default 0)");
-  auto* runs = hunt->add_option("--runs", a->runs, "At most this many seeds (default: until a failure)")
-      ->check(CLI::PositiveNumber);
+  auto* runs =
+      hunt->add_option("--runs", a->runs, "At most this many seeds (default: until a failure)")
+          ->check(CLI::PositiveNumber);
   hunt->add_option("--timeout", a->timeout,
                    "Seconds per recording; a run killed by it is a hang, not a failure "
                    "(unless --until hang) (default 60)")

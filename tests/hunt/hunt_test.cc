@@ -97,7 +97,8 @@ TEST_P(SafeVerify, NoSeedFails) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Examples, SafeVerify,
-                         ::testing::Values("safe_rwlock", "safe_cow", "safe_snapshot"));
+                         ::testing::Values("safe_rwlock", "safe_cow", "safe_snapshot"),
+                         [](const auto& p) { return std::string(p.param); });
 
 // The fatal map event of a trace (its `site` names the code that raised it).
 nlohmann::json fatal_event(const fs::path& trace, const fs::path& xdg) {
