@@ -212,5 +212,33 @@ TEST(HuntReports, ShardsSplitTheSeeds) {
   EXPECT_TRUE(contains(r.out, "no failure in 3 runs (seeds 5..13, shard 2/4")) << r.describe();
 }
 
+// The condition-variable program (mutex, condvar, join: futex waits and
+// wakes of every kind glibc uses) records the same schedule from the same
+// seed: the wake accounting that hunt's reproducibility rests on.
+TEST(HuntDeterminism, CondvarProgramSameSeedSameSchedule) {
+  TempDir tmp;
+  auto schedule = [&](int seed, int i) {
+    fs::path dir = tmp / ("cv-" + std::to_string(seed) + "-" + std::to_string(i));
+    RunResult r = backstep(
+        {"record", "-o", dir.string(), "--chaos", "--seed", std::to_string(seed), "--", THREADS_CV},
+        tmp / "xdg");
+    EXPECT_EQ(r.shell_status(), 0) << r.describe();
+    std::string out;
+    for (const auto& e : dump_json(dir, tmp / "xdg")) {
+      if (e.value("type", "") == "switch" || e.value("type", "") == "stop") {
+        out += e.value("type", "") + " " + std::to_string(e.value("tid", e.value("to", 0))) + " " +
+               e.value("kind", e.value("reason", "")) + " " +
+               std::to_string(e.value("ticks", 0ull)) + "\n";
+      }
+    }
+    return out;
+  };
+  for (int seed = 1; seed <= 3; ++seed) {
+    std::string first = schedule(seed, 1);
+    ASSERT_FALSE(first.empty());
+    EXPECT_EQ(schedule(seed, 2), first) << "seed " << seed;
+  }
+}
+
 }  // namespace
 }  // namespace e2e
