@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   add_report_command(app, subcommands);
   add_export_command(app, subcommands);
   add_pack_commands(app, subcommands);
+  add_hunt_command(app, subcommands);
+  add_minimize_command(app, subcommands);
 
   // gdb spells it -ex; CLI11 wants one-letter short options.
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -28,5 +28,7 @@ void add_report_command(CLI::App& app, Subcommands& out);
 void add_export_command(CLI::App& app, Subcommands& out);
 // `pack` and `unpack`.
 void add_pack_commands(CLI::App& app, Subcommands& out);
+void add_hunt_command(CLI::App& app, Subcommands& out);
+void add_minimize_command(CLI::App& app, Subcommands& out);
 
 }  // namespace backstep::cli

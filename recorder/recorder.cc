@@ -1,5 +1,6 @@
 #include "recorder/recorder.h"
 
+#include <fmt/core.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -12,13 +13,14 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstring>
+#include <deque>
 #include <fstream>
 #include <map>
-#include <set>
 #include <optional>
 #include <random>
-#include <cstring>
-#include <fmt/core.h>
+#include <set>
+#include <thread>
 
 #include "base/errors.h"
 #include "base/interrupt.h"
@@ -78,6 +80,31 @@ bool default_action_kills(int sig) {
   }
 }
 
+// How a thread blocked in the kernel comes back, which decides when the
+// scheduler may see it again (see "Blocked threads" in docs/ARCHITECTURE.md).
+enum class Wait {
+  kNone,
+  kFutex,    // FUTEX_WAIT* without a timeout: due when a recorded wake names it
+  kTimed,    // a sleep or a wait with a timeout: due after kTimedWaitDecisions decisions
+  kUntimed,  // anything else (pipes, sockets, wait4): seen when nothing else can run
+};
+
+// Scheduling decisions a timed wait stays invisible to the scheduler: long
+// enough for short sleeps to have elapsed, short enough not to starve.
+constexpr uint64_t kTimedWaitDecisions = 64;
+// Every this many decisions, untimed waits that have already come back are
+// let in even though other threads can run: a liveness fallback, the only
+// place where wall-clock order decides while threads are runnable.
+constexpr uint64_t kUntimedPollDecisions = 256;
+// How long the recorder waits for a thread that must come back (a woken
+// futex waiter, a new thread's first stop) before it gives up on the
+// accounting and goes on without it, rather than hang.
+constexpr std::chrono::seconds kDueBound{10};
+// How long a timed wait that is due is waited for (it may sleep for long).
+constexpr std::chrono::seconds kTimedBound{1};
+// How long a thread let into a blocking syscall gets to fall asleep.
+constexpr std::chrono::seconds kSettleBound{5};
+
 struct Thread {
   explicit Thread(pid_t tid) : task(tid), vtid(namespace_tid(tid)) {}
   Task task;
@@ -94,10 +121,67 @@ struct Thread {
   uint64_t ring_drained = 0;  // events consumed: the ring head at the last stop
   uint64_t event_limit = 0;
   uint64_t ring_capacity = abi::kRingCapacity;
-  int deliver_signal = 0;               // delivered on the next resume
-  int injected_signal = 0;              // resumed from a syscall exit with it: its stop is ours
-  std::vector<int> held_signals;        // asynchronous, held for a scheduling point
+  int deliver_signal = 0;         // delivered on the next resume
+  int injected_signal = 0;        // resumed from a syscall exit with it: its stop is ours
+  std::vector<int> held_signals;  // asynchronous, held for a scheduling point
+  // While blocked in the kernel (kInKernel) or starting: the stop that
+  // brought it back, kept until a deterministic point admits it.
+  std::optional<WaitStatus> arrival;
+  Wait wait = Wait::kNone;
+  uint64_t blocked_at = 0;  // Session::decisions_ when it blocked
+  bool due = false;         // queued in Session::due_
+  uint64_t clear_tid = 0;   // CLONE_CHILD_CLEARTID / set_tid_address: woken at exit
 };
+
+// Backs off while polling for a stop that is about to come: yield first
+// (the tracee may share our core), then sleep a little longer each time.
+void back_off(int round) {
+  if (round < 64) {
+    std::this_thread::yield();
+  } else {
+    std::this_thread::sleep_for(
+        std::chrono::microseconds(std::min(1000, 10 << std::min(round - 64, 7))));
+  }
+}
+
+// Whether `tid` sleeps in the kernel (state S): a futex waiter in that state
+// holds or has passed the futex bucket lock, so a later wake finds it queued.
+bool asleep_in_kernel(pid_t tgid, pid_t tid) {
+  std::ifstream in(fmt::format("/proc/{}/task/{}/stat", tgid, tid));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'S';
+}
+
+// How a blocking syscall comes back (see Wait).
+Wait classify_wait(const sys::SyscallArgs& call) {
+  const uint64_t* a = call.arg;
+  switch (call.nr) {
+    case SYS_futex:
+      switch (a[1] & FUTEX_CMD_MASK) {
+        case FUTEX_WAIT:
+        case FUTEX_WAIT_BITSET:
+          return a[3] ? Wait::kTimed : Wait::kFutex;
+        default:
+          return Wait::kUntimed;
+      }
+    case SYS_nanosleep:
+    case SYS_clock_nanosleep:
+      return Wait::kTimed;
+    case SYS_poll:
+      return static_cast<int>(a[2]) >= 0 ? Wait::kTimed : Wait::kUntimed;
+    case SYS_epoll_wait:
+    case SYS_epoll_pwait:
+      return static_cast<int>(a[3]) >= 0 ? Wait::kTimed : Wait::kUntimed;
+    case SYS_ppoll:
+      return a[2] ? Wait::kTimed : Wait::kUntimed;
+    case SYS_select:
+    case SYS_pselect6:
+      return a[4] ? Wait::kTimed : Wait::kUntimed;
+    default:
+      return Wait::kUntimed;
+  }
+}
 
 class Session {
  public:
@@ -137,6 +221,20 @@ class Session {
   void die_out();
   std::vector<pid_t> runnable() const;
 
+  // Blocked threads (see "Blocked threads" in docs/ARCHITECTURE.md).
+  void settle(Thread& t);
+  bool await_arrival(Thread& t, std::chrono::milliseconds bound);
+  void make_due(Thread& t);
+  void admit(Thread& t);
+  void admit_due();
+  bool admit_any_arrived();
+  void note_futex_wake(const sys::SyscallArgs& call, int64_t result);
+  int64_t wake_waiters(uint64_t addr, int64_t n, uint32_t bitset);
+  void requeue_waiters(uint64_t from, uint64_t to, int64_t n);
+  void forget_waiter(pid_t tid);
+  void note_clone(Thread& parent, Thread& child);
+  void warn_once(const std::string& what);
+
   RecordOptions options_;
   Scheduler scheduler_;
   trace::TraceWriter writer_;
@@ -153,6 +251,17 @@ class Session {
   std::optional<WaitStatus> end_status_;
   int32_t fatal_tid_ = 0;
   std::set<long> warned_;
+  std::set<std::string> warned_text_;
+  // Futex waiters per address, in the order they blocked: the kernel queues
+  // waiters of equal priority FIFO, and only one thread runs at a time, so
+  // this order is the kernel's.
+  struct FutexWaiter {
+    pid_t tid;
+    uint32_t bitset;
+  };
+  std::map<uint64_t, std::deque<FutexWaiter>> futex_waiters_;
+  std::deque<pid_t> due_;   // must come back before the next decision, in this order
+  uint64_t decisions_ = 0;  // scheduling decisions made: the recording's clock
   // Under --chaos the program's randomness comes from the seed too (see
   // seeded_bytes), so that a seed alone reproduces a run.
   std::mt19937_64 inputs_rng_{options_.scheduler.seed ^ 0x5eed5eed5eed5eedull};
@@ -195,14 +304,13 @@ void Session::start() {
   h.envp = options_.program.envp;
   h.cwd = options_.program.cwd;
   h.cpu_model = cpu_model();
-  h.scheduler = scheduler_.chaos() ? "chaos" : "fair";
+  h.scheduler = scheduler_.forced() ? "forced" : scheduler_.chaos() ? "chaos" : "fair";
   h.seed = options_.scheduler.seed;
   h.timeslice = options_.scheduler.timeslice;
   h.pid_namespace = inferior_.in_pid_namespace();
-  h.start_unix_ns = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  h.start_unix_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
   h.exe_sha = trace::hash_file(options_.program.exe);
   writer_.write(h);
 
@@ -240,6 +348,11 @@ void Session::resume(Thread& t, Resume how) {
     if (t.tick_limit <= t.ticks) t.tick_limit = t.ticks + scheduler_.next_timeslice();
     if (t.event_limit <= t.ring_drained) {
       t.event_limit = t.ring_drained + scheduler_.next_event_gap(t.ring_capacity);
+    }
+    if (const ForcedSwitch* f = scheduler_.next_forced(t.vtid); f && f->at_limit) {
+      // Stop exactly where the forced switch was made.
+      if (f->ticks > t.ticks) t.tick_limit = std::min(t.tick_limit, f->ticks);
+      if (f->events > t.ring_drained) t.event_limit = std::min(t.event_limit, f->events);
     }
     r.has_block = true;
     r.tick_limit = t.tick_limit;
@@ -297,16 +410,12 @@ void Session::note_other(const WaitStatus& st) {
     t.task.resume(Resume::kContinue, 0);
     return;
   }
-  if (t.state == Thread::State::kStarting) {
-    // A new thread's first stop (PTRACE_EVENT_STOP): it waits to be picked.
-    t.state = Thread::State::kStopped;
-    return;
-  }
-  if (st.syscall_stop() && t.state == Thread::State::kInKernel) {
-    // A blocking syscall came back.
-    Registers regs = t.task.regs();
-    on_syscall_exit(t, regs);
-    t.state = Thread::State::kStopped;
+  if (t.state == Thread::State::kStarting ||
+      (st.syscall_stop() && t.state == Thread::State::kInKernel)) {
+    // A new thread's first stop, or a blocking syscall came back. When that
+    // happens depends on the wall clock, so it is only kept here; the
+    // thread joins the runnable set at a deterministic point (admit_due).
+    t.arrival = st;
     return;
   }
   if (st.ptrace_event() == PTRACE_EVENT_EXIT) {
@@ -395,8 +504,9 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
 
   const long nr = t.call.nr;
   if (nr != abi::kRegisterSyscall && !sys::outputs_known(t.call) && warned_.insert(nr).second) {
-    fmt::print(stderr, "backstep: warning: syscall {} ({}): what it writes into memory is not "
-                       "recorded; replay may diverge after it\n",
+    fmt::print(stderr,
+               "backstep: warning: syscall {} ({}): what it writes into memory is not "
+               "recorded; replay may diverge after it\n",
                sys::syscall_name(nr), nr);
   }
   if (nr == abi::kRegisterSyscall) {
@@ -414,8 +524,8 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
     t.forced_result = -ENOSYS;
   } else if (nr == SYS_mmap && !(t.call.arg[3] & MAP_ANONYMOUS)) {
     char link[PATH_MAX];
-    std::string fd_path = fmt::format("/proc/{}/fd/{}", t.task.tid(),
-                                      static_cast<int>(t.call.arg[4]));
+    std::string fd_path =
+        fmt::format("/proc/{}/fd/{}", t.task.tid(), static_cast<int>(t.call.arg[4]));
     ssize_t n = ::readlink(fd_path.c_str(), link, sizeof link - 1);
     if (n > 0) t.mapped_path.assign(link, static_cast<size_t>(n));
   } else if (nr == SYS_getrandom && scheduler_.chaos()) {
@@ -474,6 +584,8 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
     writer_.write(f);
   }
   record_stop(t, StopKind::kSyscallExit, regs, t.call.nr, result, std::move(writes));
+  if (t.call.nr == SYS_futex && result > 0) note_futex_wake(t.call, result);
+  if (t.call.nr == SYS_set_tid_address) t.clear_tid = t.call.arg[0];
 
   if (t.call.nr == SYS_mmap && result >= 0 && !t.mapped_path.empty() &&
       (t.call.arg[2] & PROT_EXEC)) {
@@ -516,6 +628,21 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
       if (blocks && !dying_) {
         resume(t, Resume::kSyscall);
         t.state = Thread::State::kInKernel;
+        t.wait = classify_wait(call);
+        t.blocked_at = decisions_;
+        settle(t);
+        if (t.arrival) {
+          // It came straight back (EAGAIN, a ready fd): deterministic, since
+          // nothing else ran meanwhile. A timed wait keeps its rule, as
+          // whether a short sleep ends before we look is not.
+          if (t.wait != Wait::kTimed) make_due(t);
+        } else if (call.nr == SYS_futex && (call.arg[1] & FUTEX_CMD_MASK) != FUTEX_LOCK_PI &&
+                   t.wait != Wait::kUntimed) {
+          int op = static_cast<int>(call.arg[1]) & FUTEX_CMD_MASK;
+          uint32_t bitset =
+              op == FUTEX_WAIT_BITSET ? static_cast<uint32_t>(call.arg[5]) : FUTEX_BITSET_MATCH_ANY;
+          futex_waiters_[call.arg[0]].push_back({t.task.tid(), bitset});
+        }
         switch_from(t, SwitchReason::kBlocked);
       }
       return;
@@ -530,7 +657,7 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
     }
     if (t.call.nr == SYS_sched_yield) {
       switch_from(t, SwitchReason::kYield);
-    } else if (scheduler_.should_switch(SwitchReason::kChaos)) {
+    } else if (scheduler_.forced() || scheduler_.should_switch(SwitchReason::kChaos)) {
       switch_from(t, SwitchReason::kChaos);
     }
     return;
@@ -539,6 +666,7 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
     case PTRACE_EVENT_CLONE: {
       Thread& child = thread(static_cast<pid_t>(t.task.event_message()));
       record_stop(t, StopKind::kClone, regs, child.vtid);
+      note_clone(t, child);
 
       return;
     }
@@ -555,7 +683,11 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
           if (!w || w->exited() || w->signaled()) break;
           t.task.resume(Resume::kContinue, 0);
         }
+        // On the way out the kernel cleared the clear-tid word and woke one
+        // waiter on it (pthread_join): it is due like any woken waiter.
+        if (t.clear_tid) wake_waiters(t.clear_tid, 1, FUTEX_BITSET_MATCH_ANY);
       }
+      forget_waiter(t.task.tid());
       scheduler_.remove_thread(t.task.tid());
       switch_from(t, SwitchReason::kExited);
       return;
@@ -595,7 +727,7 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
       if (reason == abi::TrapReason::kTickLimit) {
         switch_from(t, SwitchReason::kTimeslice);
       } else if (reason == abi::TrapReason::kMapEvent &&
-                 scheduler_.should_switch(SwitchReason::kMapEvent)) {
+                 (scheduler_.forced() || scheduler_.should_switch(SwitchReason::kMapEvent))) {
         switch_from(t, SwitchReason::kMapEvent);
       }
       return;
@@ -624,15 +756,229 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
 }
 
 void Session::switch_from(Thread& t, SwitchReason reason) {
-  if (!scheduler_.should_switch(reason)) return;
+  int32_t forced_to =
+      scheduler_.forced() ? scheduler_.take_forced(t.vtid, t.ticks, t.ring_drained) : 0;
+  if (!forced_to && !scheduler_.should_switch(reason)) return;
+  admit_due();
   std::vector<pid_t> ready = runnable();
   if (ready.empty()) return;
-  pid_t next = scheduler_.pick(ready, t.task.tid());
+  ++decisions_;
+  pid_t next = 0;
+  for (pid_t r : ready) {
+    if (forced_to && threads_.at(r).vtid == forced_to) next = r;
+  }
+  if (!next) next = scheduler_.pick(ready, t.task.tid());
   if (next == t.task.tid()) return;
   Thread& n = threads_.at(next);
   writer_.write(trace::Switch{t.vtid, n.vtid, reason, t.ticks});
   if (n.block) n.tick_limit = n.ticks + scheduler_.next_timeslice();
   current_ = next;
+}
+
+// A thread just let into a blocking syscall: waits until it sleeps in the
+// kernel or comes back. Only then may another thread run, so that whether
+// it blocked, and where it is queued (a futex), never depends on timing.
+void Session::settle(Thread& t) {
+  auto deadline = std::chrono::steady_clock::now() + kSettleBound;
+  for (int round = 0; !t.arrival && t.state != Thread::State::kDead; ++round) {
+    if (auto st = wait_for(t.task.tid(), /*nohang=*/true)) {
+      note_other(*st);
+      continue;
+    }
+    if (asleep_in_kernel(inferior_.leader(), t.task.tid())) return;
+    if (std::chrono::steady_clock::now() > deadline) {
+      warn_once("a thread entering a blocking syscall neither slept nor came back in time");
+      return;
+    }
+    back_off(round);
+  }
+}
+
+// Waits (bounded) for the stop that brings `t` back.
+bool Session::await_arrival(Thread& t, std::chrono::milliseconds bound) {
+  auto deadline = std::chrono::steady_clock::now() + bound;
+  for (int round = 0; !t.arrival && t.state != Thread::State::kDead; ++round) {
+    check_interrupt();
+    if (auto st = wait_for(t.task.tid(), /*nohang=*/true)) {
+      note_other(*st);
+      continue;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    back_off(round);
+  }
+  return t.arrival.has_value();
+}
+
+void Session::make_due(Thread& t) {
+  if (t.due || t.state == Thread::State::kDead) return;
+  t.due = true;
+  due_.push_back(t.task.tid());
+}
+
+// Brings a thread whose stop has arrived into the runnable set: a blocking
+// syscall's exit is recorded here, at a point the schedule decides.
+void Session::admit(Thread& t) {
+  std::optional<WaitStatus> st = std::exchange(t.arrival, std::nullopt);
+  forget_waiter(t.task.tid());
+  t.wait = Wait::kNone;
+  if (t.due) {
+    t.due = false;
+    std::erase(due_, t.task.tid());
+  }
+  if (!st || t.state == Thread::State::kDead) return;
+  if (t.state == Thread::State::kInKernel) {
+    Registers regs = t.task.regs();
+    on_syscall_exit(t, regs);
+  }
+  t.state = Thread::State::kStopped;
+}
+
+// Before each scheduling decision: every thread known to be coming back
+// (woken futex waiters, new threads, timed waits whose turn came) joins the
+// runnable set, waited for if need be, so the set is a function of the run.
+void Session::admit_due() {
+  for (auto& [tid, t] : threads_) {
+    if (t.state == Thread::State::kInKernel && t.wait == Wait::kTimed &&
+        decisions_ - t.blocked_at >= kTimedWaitDecisions) {
+      make_due(t);
+    }
+  }
+  while (!due_.empty()) {
+    Thread& t = threads_.at(due_.front());
+    auto bound = t.wait == Wait::kTimed ? std::chrono::milliseconds(kTimedBound)
+                                        : std::chrono::milliseconds(kDueBound);
+    if (t.state != Thread::State::kDead && !t.arrival && !await_arrival(t, bound)) {
+      // Not back: a long sleep, or the wake accounting was wrong. Go on
+      // without it rather than hang; it is seen later by the other rules.
+      due_.pop_front();
+      t.due = false;
+      t.blocked_at = decisions_;
+      if (t.wait != Wait::kTimed) {
+        warn_once("a woken thread did not come back in time; this schedule may not repeat");
+      }
+      continue;
+    }
+    admit(t);
+  }
+  if (decisions_ > 0 && decisions_ % kUntimedPollDecisions == 0) {
+    bool untimed = false;
+    for (auto& [tid, t] : threads_) {
+      untimed |= t.state == Thread::State::kInKernel && t.wait == Wait::kUntimed;
+    }
+    if (untimed) {
+      while (auto st = wait_for(-1, /*nohang=*/true)) {
+        if (st->tid != inferior_.holder()) note_other(*st);
+      }
+      for (auto& [tid, t] : threads_) {
+        if (t.arrival && t.wait == Wait::kUntimed) admit(t);
+      }
+    }
+  }
+}
+
+// Nothing can run: admits one thread whose stop already came, if any.
+bool Session::admit_any_arrived() {
+  for (auto& [tid, t] : threads_) {
+    if (t.arrival && t.state != Thread::State::kDead) {
+      admit(t);
+      return true;
+    }
+  }
+  return false;
+}
+
+// A futex call that returned n > 0 woke (or requeued) n waiters: the first
+// ones queued on its address(es), as the kernel does.
+void Session::note_futex_wake(const sys::SyscallArgs& call, int64_t result) {
+  const uint64_t* a = call.arg;
+  switch (static_cast<int>(a[1]) & FUTEX_CMD_MASK) {
+    case FUTEX_WAKE:
+      wake_waiters(a[0], result, FUTEX_BITSET_MATCH_ANY);
+      break;
+    case FUTEX_WAKE_BITSET:
+      wake_waiters(a[0], result, static_cast<uint32_t>(a[5]));
+      break;
+    case FUTEX_WAKE_OP: {
+      // Up to val on uaddr first, the rest on uaddr2.
+      int64_t first = wake_waiters(a[0], std::min<int64_t>(result, static_cast<int32_t>(a[2])),
+                                   FUTEX_BITSET_MATCH_ANY);
+      wake_waiters(a[4], result - first, FUTEX_BITSET_MATCH_ANY);
+      break;
+    }
+    case FUTEX_REQUEUE:
+    case FUTEX_CMP_REQUEUE: {
+      // Up to val woken, the rest moved to uaddr2's queue.
+      int64_t woken = wake_waiters(a[0], std::min<int64_t>(result, static_cast<int32_t>(a[2])),
+                                   FUTEX_BITSET_MATCH_ANY);
+      requeue_waiters(a[0], a[4], result - woken);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+int64_t Session::wake_waiters(uint64_t addr, int64_t n, uint32_t bitset) {
+  auto it = futex_waiters_.find(addr);
+  if (it == futex_waiters_.end()) return 0;
+  int64_t woken = 0;
+  auto& queue = it->second;
+  for (auto w = queue.begin(); w != queue.end() && woken < n;) {
+    if ((w->bitset & bitset) == 0) {
+      ++w;
+      continue;
+    }
+    auto t = threads_.find(w->tid);
+    if (t != threads_.end()) make_due(t->second);
+    w = queue.erase(w);
+    ++woken;
+  }
+  if (queue.empty()) futex_waiters_.erase(it);
+  return woken;
+}
+
+void Session::requeue_waiters(uint64_t from, uint64_t to, int64_t n) {
+  auto it = futex_waiters_.find(from);
+  if (it == futex_waiters_.end() || n <= 0) return;
+  auto& queue = it->second;
+  auto& target = futex_waiters_[to];
+  for (; n > 0 && !queue.empty(); --n) {
+    target.push_back(queue.front());
+    queue.pop_front();
+  }
+  if (queue.empty()) futex_waiters_.erase(from);
+  if (target.empty()) futex_waiters_.erase(to);
+}
+
+void Session::forget_waiter(pid_t tid) {
+  for (auto it = futex_waiters_.begin(); it != futex_waiters_.end();) {
+    std::erase_if(it->second, [tid](const FutexWaiter& w) { return w.tid == tid; });
+    it = it->second.empty() ? futex_waiters_.erase(it) : std::next(it);
+  }
+}
+
+// A new thread: its first stop must be in before the next decision, and its
+// clear-tid word (the kernel's wake at its exit) is remembered.
+void Session::note_clone(Thread& parent, Thread& child) {
+  const sys::SyscallArgs& call = parent.call;
+  uint64_t flags = 0;
+  uint64_t child_tid = 0;
+  if (call.nr == SYS_clone) {
+    flags = call.arg[0];
+    child_tid = call.arg[3];  // x86-64: clone(flags, stack, ptid, ctid, tls)
+  } else if (call.nr == SYS_clone3) {
+    uint64_t args[3] = {};  // struct clone_args: flags, pidfd, child_tid
+    if (call.arg[1] >= sizeof args && mem_.read(call.arg[0], args, sizeof args)) {
+      flags = args[0];
+      child_tid = args[2];
+    }
+  }
+  if (flags & CLONE_CHILD_CLEARTID) child.clear_tid = child_tid;
+  if (child.state == Thread::State::kStarting) make_due(child);
+}
+
+void Session::warn_once(const std::string& what) {
+  if (warned_text_.insert(what).second) fmt::print(stderr, "backstep: warning: {}\n", what);
 }
 
 // Lets the group finish dying after exit_group or a fatal signal; nothing
@@ -691,17 +1037,22 @@ void Session::loop() {
         it != threads_.end() && it->second.state == Thread::State::kStopped) {
       t = &it->second;
     } else {
+      admit_due();
       std::vector<pid_t> ready = runnable();
       if (ready.empty()) {
-        // Everyone is blocked in the kernel (or starting): wait for one.
+        // Everyone is blocked in the kernel (or starting): the first to
+        // come back runs. Which one that is can depend on the wall clock
+        // when several could (two sleepers, a pipe fed from outside).
         bool any_alive = false;
         for (auto& [tid, th] : threads_) any_alive |= th.state != Thread::State::kDead;
         if (!any_alive) break;
+        if (admit_any_arrived()) continue;
         auto st = wait_for(-1);
         if (!st) break;
         if (st->tid != inferior_.holder()) note_other(*st);
         continue;
       }
+      ++decisions_;
       pid_t next = scheduler_.pick(ready, current_);
       auto from = threads_.find(current_);
       t = &threads_.at(next);

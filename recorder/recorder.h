@@ -19,9 +19,9 @@ struct RecordOptions {
 
 struct RecordResult {
   std::filesystem::path trace_dir;
-  bool exited = false;       // exit(code) rather than a signal
-  int code = 0;              // exit code or signal number
-  std::string fatal_message; // the map's fatal error, if any
+  bool exited = false;        // exit(code) rather than a signal
+  int code = 0;               // exit code or signal number
+  std::string fatal_message;  // the map's fatal error, if any
   uint64_t stops = 0;
   uint64_t map_events = 0;
   bool interrupted = false;  // Ctrl-C (or SIGTERM/SIGHUP) ended the recording

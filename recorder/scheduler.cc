@@ -4,21 +4,40 @@
 
 namespace backstep::recorder {
 
-Scheduler::Scheduler(const Options& options) : options_(options), rng_(options.seed) {}
+Scheduler::Scheduler(const Options& options) : options_(options), rng_(options.seed) {
+  for (const ForcedSwitch& s : options.forced_switches) forced_[s.from].push_back(s);
+}
 
-void Scheduler::add_thread(pid_t tid) { priority_[tid] = options_.chaos ? rng_() % 100 : 0; }
+bool Scheduler::chaos_scheduling() const { return options_.chaos && !options_.forced; }
+
+void Scheduler::add_thread(pid_t tid) { priority_[tid] = chaos_scheduling() ? rng_() % 100 : 0; }
+
+const ForcedSwitch* Scheduler::next_forced(int32_t vtid) const {
+  auto it = forced_.find(vtid);
+  return it == forced_.end() || it->second.empty() ? nullptr : &it->second.front();
+}
+
+int32_t Scheduler::take_forced(int32_t vtid, uint64_t ticks, uint64_t events) {
+  auto it = forced_.find(vtid);
+  if (it == forced_.end() || it->second.empty()) return 0;
+  const ForcedSwitch& s = it->second.front();
+  if (ticks < s.ticks || events < s.events) return 0;
+  int32_t to = s.to;
+  it->second.pop_front();
+  return to;
+}
 
 void Scheduler::remove_thread(pid_t tid) { priority_.erase(tid); }
 
 uint64_t Scheduler::next_timeslice() {
-  if (!options_.chaos) return options_.timeslice;
+  if (!chaos_scheduling()) return options_.timeslice;
   // Short and varied slices: preemption lands at many different points.
   std::uniform_int_distribution<uint64_t> d(50, 20'000);
   return d(rng_);
 }
 
 uint64_t Scheduler::next_event_gap(uint64_t capacity) {
-  if (!options_.chaos) return capacity;
+  if (!chaos_scheduling()) return capacity;
   return std::min<uint64_t>(capacity, 1 + rng_() % 48);
 }
 
@@ -31,9 +50,9 @@ bool Scheduler::should_switch(trace::SwitchReason reason) {
     case trace::SwitchReason::kStart:
       return true;
     case trace::SwitchReason::kMapEvent:
-      return options_.chaos && rng_() % 2 == 0;
+      return chaos_scheduling() && rng_() % 2 == 0;
     case trace::SwitchReason::kChaos:
-      return options_.chaos && rng_() % 16 == 0;
+      return chaos_scheduling() && rng_() % 16 == 0;
   }
   return false;
 }
@@ -44,7 +63,7 @@ pid_t Scheduler::pick(const std::vector<pid_t>& runnable, pid_t current) {
     if (t != current) others.push_back(t);
   }
   const std::vector<pid_t>& from = others.empty() ? runnable : others;
-  if (!options_.chaos) {
+  if (!chaos_scheduling()) {
     // Fair: the next thread after `current` in tid order, round robin.
     auto it = std::upper_bound(from.begin(), from.end(), current);
     if (it == from.end()) it = from.begin();
@@ -56,9 +75,8 @@ pid_t Scheduler::pick(const std::vector<pid_t>& runnable, pid_t current) {
   if (rng_() % 32 == 0) {
     for (auto& [tid, prio] : priority_) prio = rng_() % 100;
   }
-  return *std::max_element(from.begin(), from.end(), [&](pid_t a, pid_t b) {
-    return priority_[a] < priority_[b];
-  });
+  return *std::max_element(from.begin(), from.end(),
+                           [&](pid_t a, pid_t b) { return priority_[a] < priority_[b]; });
 }
 
 }  // namespace backstep::recorder

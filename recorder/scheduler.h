@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <random>
 #include <vector>
@@ -14,16 +15,41 @@
 
 namespace backstep::recorder {
 
+// A switch a forced schedule demands: when thread `from` (a tid as the
+// program sees it) has reached `ticks` and published `events` map events,
+// the recorder switches to `to` (if it can run). Positions are the thread's
+// own progress, so they keep their meaning when other switches are dropped.
+struct ForcedSwitch {
+  int32_t from = 0;
+  int32_t to = 0;
+  uint64_t ticks = 0;
+  uint64_t events = 0;
+  bool at_limit = false;  // made at a tick or event limit (the thread is stopped there)
+};
+
 class Scheduler {
  public:
   struct Options {
-    bool chaos = false;
+    bool chaos = false;  // chaos scheduling; also: the program's randomness comes from the seed
     uint64_t seed = 0;
     uint64_t timeslice = 2'000'000;  // ticks; the fair default (~10 ms of map code)
+    // Forced mode (schedule minimization): only these switches, in each
+    // thread's order; elsewhere a thread runs until it blocks or exits (or,
+    // as a safety net against spinning, a fair timeslice ends) and the next
+    // is picked round robin. The seed still drives the program's inputs.
+    bool forced = false;
+    std::vector<ForcedSwitch> forced_switches;
   };
   explicit Scheduler(const Options& options);
 
-  bool chaos() const { return options_.chaos; }
+  // Whether the program's randomness and rdtsc come from the seed.
+  bool chaos() const { return options_.chaos || options_.forced; }
+  bool forced() const { return options_.forced; }
+  // Forced mode: the next switch point of thread `vtid`, if any.
+  const ForcedSwitch* next_forced(int32_t vtid) const;
+  // Forced mode: at a scheduling point of `vtid` at (ticks, events): the
+  // thread to switch to when its next forced switch is due (consumed), else 0.
+  int32_t take_forced(int32_t vtid, uint64_t ticks, uint64_t events);
   // How many map events a thread may publish before it traps (at most
   // `capacity`, its ring's size): chaos stops threads at random transitions.
   uint64_t next_event_gap(uint64_t capacity);
@@ -42,9 +68,11 @@ class Scheduler {
   pid_t pick(const std::vector<pid_t>& runnable, pid_t current);
 
  private:
+  bool chaos_scheduling() const;
   Options options_;
   std::mt19937_64 rng_;
-  std::map<pid_t, uint64_t> priority_;  // chaos: random priorities
+  std::map<pid_t, uint64_t> priority_;                  // chaos: random priorities
+  std::map<int32_t, std::deque<ForcedSwitch>> forced_;  // per thread, in its order
 };
 
 }  // namespace backstep::recorder

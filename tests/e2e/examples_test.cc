@@ -146,10 +146,8 @@ class RacyExample : public ::testing::TestWithParam<ExampleCase> {
 };
 
 TEST_P(RacyExample, SameSeedGivesSameFailure) {
-  // Known gap (issue 3): which threads are runnable after a futex wake depends
-  // on how fast the kernel wakes them, so under load the same seed can give
-  // another schedule. A deterministic wake accounting is not in yet.
-  GTEST_SKIP() << "known gap: same seed is not yet the same schedule under load";
+  // Holds under load too: threads blocked in the kernel rejoin the runnable
+  // set at deterministic points (futex wake accounting in the recorder).
   std::optional<int> seed = find_failing_seed();
   ASSERT_TRUE(seed) << "no failing seed";
   RecordProperty("seed", *seed);
