@@ -3,6 +3,7 @@
 // (from 1) that makes it fail; everything else is replay, which is exact.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
@@ -31,6 +32,23 @@ std::vector<json> debug(const Recording& r, const std::vector<std::string>& comm
     if (!line.empty() && line[0] == '{') out.push_back(json::parse(line));
   }
   return out;
+}
+
+// The first line of `file` containing `text` (1-based), for breakpoints and
+// expectations that follow the sources.
+std::string fmt_break(int line) { return "break go_map.h:" + std::to_string(line); }
+std::string fmt_line(const std::string& file, int line) {
+  return file + ":" + std::to_string(line);
+}
+
+int line_of(const std::string& file, const std::string& text) {
+  std::ifstream in(file);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find(text) != std::string::npos) return n;
+  }
+  ADD_FAILURE() << "no \"" << text << "\" in " << file;
+  return 0;
 }
 
 class GrowthPanic : public ::testing::Test {
@@ -72,8 +90,8 @@ TEST_F(GrowthPanic, GotoPanicLandsOnTheInstructionThatReadTheFlags) {
 
 TEST_F(GrowthPanic, ReverseStepiThenStepiComesBackExactly) {
   ASSERT_FALSE(recording_->trace.empty());
-  auto out = debug(*recording_, {"goto panic", "info registers", "reverse-stepi",
-                                 "info registers", "stepi", "info registers"});
+  auto out = debug(*recording_, {"goto panic", "info registers", "reverse-stepi", "info registers",
+                                 "stepi", "info registers"});
   ASSERT_EQ(out.size(), 6u);
   const json& at_panic = out[1];
   const json& back = out[3];
@@ -135,16 +153,144 @@ TEST_F(GrowthPanic, UnknownCommandsAreErrorsThatKeepTheSessionAlive) {
   EXPECT_TRUE(out[1].contains("position"));
 }
 
-TEST(HeaderCorruption, GotoPanicLandsOnTheFaultingInstruction) {
-  Recording r = record_failing(HEADER_CORRUPTION_BIN, "200", 40);
-  ASSERT_FALSE(r.trace.empty());
-  auto out = debug(r, {"goto panic", "x/1i $pc"});
+TEST_F(GrowthPanic, ContinueStopsAtTheFatalSignalThenAtTheEnd) {
+  ASSERT_FALSE(recording_->trace.empty());
+  auto out = debug(*recording_, {"continue", "continue"});
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0]["stopped"], "signal");
+  EXPECT_EQ(out[0]["signal"], 6);
+  EXPECT_EQ(out[2]["stopped"], "end of recording");
+  EXPECT_EQ(out[3]["position"], out[1]["position"]);
+}
+
+TEST_F(GrowthPanic, ReverseContinueFromThePanicStopsAtTheLastPutAllBreakpointHit) {
+  ASSERT_FALSE(recording_->trace.empty());
+  // PutAll is inlined into the writer: break on its loop's line.
+  int line = line_of(GO_MAP_H, "for (const auto& [k, v] : entries)");
+  auto out = debug(*recording_, {fmt_break(line), "goto panic", "reverse-continue", "continue"});
+  ASSERT_GE(out.size(), 6u);
+  const json& panic = out[out.size() - 5];
+  const json& back = out[out.size() - 4];
+  const json& forward = out[out.size() - 2];
+  ASSERT_EQ(back["stopped"], "breakpoint") << back.dump();
+  EXPECT_EQ(back["thread"], panic["setter"]["thread"]);
+  EXPECT_NE(out[out.size() - 3]["location"].get<std::string>().find(fmt_line("go_map.h", line)),
+            std::string::npos)
+      << out[out.size() - 3].dump();
+  // The last hit before the panic: going forward from it, the next stop
+  // (the writer runs on while the failing thread prints its message, or
+  // the signal) comes after the panic.
+  auto record = [](const json& j) { return std::stoull(j["position"].get<std::string>()); };
+  EXPECT_LT(record(back), record(panic));
+  EXPECT_GT(record(forward), record(panic)) << forward.dump();
+}
+
+TEST_F(GrowthPanic, ReverseContinueAtTheStartReportsNoMoreHistory) {
+  ASSERT_FALSE(recording_->trace.empty());
+  auto out = debug(*recording_, {"break main", "reverse-continue"});
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[1]["stopped"], "start of recording");
+  EXPECT_EQ(out[2]["position"], "2:2:0:0");
+}
+
+TEST_F(GrowthPanic, ReverseFinishFromThePanicLandsOnTheCallInTheRanger) {
+  ASSERT_FALSE(recording_->trace.empty());
+  auto out = debug(*recording_, {"goto panic", "reverse-finish", "stepi"});
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_NE(out[2]["location"].get<std::string>().find("ranger"), std::string::npos)
+      << out[2].dump();
+  EXPECT_EQ(out[2]["instruction"].get<std::string>().rfind("call", 0), 0u) << out[2].dump();
+  EXPECT_NE(out[3]["location"].get<std::string>().find("iter_next"), std::string::npos)
+      << out[3].dump();
+}
+
+TEST_F(GrowthPanic, ReverseNextGoesToTheStartOfThePreviousLine) {
+  ASSERT_FALSE(recording_->trace.empty());
+  auto out = debug(*recording_, {"goto panic", "reverse-next", "reverse-stepi"});
+  ASSERT_EQ(out.size(), 3u);
+  std::string at_panic = out[0]["location"];
+  std::string back = out[1]["location"];
+  EXPECT_NE(back.find("iter_next"), std::string::npos) << back;
+  EXPECT_NE(back.substr(back.find(" at ")), at_panic.substr(at_panic.find(" at "))) << back;
+  // The start of that line: one instruction earlier is another line.
+  EXPECT_NE(out[2]["location"].get<std::string>().substr(
+                out[2]["location"].get<std::string>().find(" at ")),
+            back.substr(back.find(" at ")));
+}
+
+TEST_F(GrowthPanic, CatchMapStopsOnTheInstructionAfterTheFirstMapEvent) {
+  ASSERT_FALSE(recording_->trace.empty());
+  uint64_t site = 0, tid = 0;
+  for (const json& j : e2e::dump_json(recording_->trace, recording_->dir->path())) {
+    if (j["type"] == "map") {
+      site = j["site"];
+      tid = j["tid"];
+      break;
+    }
+  }
+  ASSERT_NE(site, 0u);
+  auto out = debug(*recording_, {"catch map", "continue"});
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[1]["stopped"], "event");
+  EXPECT_EQ(out[1]["thread"], tid);
+  EXPECT_EQ(out[2]["pc"], site);
+}
+
+class HeaderCorruption : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    recording_ = new Recording(record_failing(HEADER_CORRUPTION_BIN, "200", 40));
+  }
+  static void TearDownTestSuite() {
+    delete recording_;
+    recording_ = nullptr;
+  }
+  static Recording* recording_;
+};
+Recording* HeaderCorruption::recording_ = nullptr;
+
+TEST_F(HeaderCorruption, GotoPanicLandsOnTheFaultingInstruction) {
+  ASSERT_FALSE(recording_->trace.empty());
+  auto out = debug(*recording_, {"goto panic", "x/1i $pc"});
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0]["panic"], "SIGSEGV");
   EXPECT_EQ(out[1]["instructions"][0]["address"], out[0]["pc"]);
   // A memory access through a near-null pointer.
   EXPECT_NE(out[0]["instruction"].get<std::string>().find("ptr ["), std::string::npos)
       << out[0].dump();
+}
+
+TEST_F(HeaderCorruption, ReverseContinueWithAWatchOnBucketsFindsTheCorruptingStore) {
+  ASSERT_FALSE(recording_->trace.empty());
+  uint64_t map = 0;
+  for (const json& j : e2e::dump_json(recording_->trace, recording_->dir->path())) {
+    if (j["type"] == "map") {
+      map = j["map"];
+      break;
+    }
+  }
+  ASSERT_NE(map, 0u);
+  const uint64_t buckets = map + 16;  // abi::MapHeader::buckets
+  auto out = debug(*recording_, {"goto panic", "watch " + std::to_string(buckets),
+                                 "reverse-continue", "continue"});
+  ASSERT_EQ(out.size(), 6u);
+  const json& hit = out[2];
+  ASSERT_EQ(hit["stopped"], "watchpoint") << hit.dump();
+  EXPECT_EQ(hit["addr"], buckets);
+  EXPECT_EQ(hit["new_value"], 0);
+  EXPECT_NE(hit["old_value"], 0);
+  const json& where = out[3];
+  int line = line_of(HEADER_CORRUPTION_SRC, "h->buckets = 0;");
+  EXPECT_NE(where["location"].get<std::string>().find(fmt_line("header_corruption.cc", line)),
+            std::string::npos)
+      << where.dump();
+  // Going backward it stands on the store, not yet executed.
+  EXPECT_TRUE(std::regex_search(where["instruction"].get<std::string>(),
+                                std::regex(R"(^mov qword ptr \[\w+ \+ 0x10\], 0$)")))
+      << where.dump();
+  // Forward from there, the store itself triggers it, one instruction on.
+  EXPECT_EQ(out[4]["stopped"], "watchpoint");
+  EXPECT_EQ(out[4]["new_value"], 0);
 }
 
 }  // namespace
