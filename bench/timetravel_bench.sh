@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Time travel over a long recording: records bench/long_run_workload (10^8
+# ticks by default, a watched write 10^7 ticks before the end, then abort),
+# then times, each in a fresh `backstep replay` session whose cost of
+# reaching the end is measured alone and subtracted:
+#   reverse-stepi at the end, goto panic from the end, and reverse-continue
+#   with a watchpoint to the write 10^7 ticks earlier.
+# Usage: bench/timetravel_bench.sh [BUILD_DIR] [TICKS]
+# Not a test: nothing here asserts a speed. See docs/BENCHMARKS.md.
+set -euo pipefail
+build=$(cd "${1:-build}" && pwd)
+ticks=${2:-100000000}
+backstep="$build/cli/backstep"
+if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
+  cmake --build "$build" --target backstep long_run_workload -j"$(nproc)" >/dev/null
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export XDG_DATA_HOME="$work/xdg"
+
+t0=$(date +%s.%N)
+("$build/bench/long_run_workload" "$ticks" >"$work/native.out") 2>/dev/null || true
+t1=$(date +%s.%N)
+"$backstep" record -o "$work/trace" -- "$build/bench/long_run_workload" "$ticks" \
+  >"$work/record.out" 2>/dev/null || true
+t2=$(date +%s.%N)
+marker=$(sed -n 's/^g_marker at \(0x[0-9a-f]*\)$/\1/p' "$work/record.out")
+
+sub() { awk -v a="$1" -v b="$2" 'BEGIN { print a - b }'; }
+
+# Seconds taken by one batch session running the given commands.
+session() {
+  local s e
+  s=$(date +%s.%N)
+  "$backstep" replay "$work/trace" -q "${@/#/--ex=}" >"$work/session.out" 2>&1
+  e=$(date +%s.%N)
+  sub "$e" "$s"
+}
+to_end=$(session "goto end")
+rsi=$(session "goto end" "reverse-stepi")
+panic=$(session "goto end" "goto panic")
+watch=$(session "goto end" "watch $marker" "reverse-continue")
+grep -q "hit watchpoint" "$work/session.out" || echo "warning: the watchpoint did not trigger" >&2
+
+printf 'recording: %s ticks; native %.2f s, record %.2f s\n' "$ticks" \
+  "$(sub "$t1" "$t0")" "$(sub "$t2" "$t1")"
+printf 'replay to the end (subtracted below): %.2f s\n' "$to_end"
+printf 'reverse-stepi at the end:              %.3f s\n' "$(sub "$rsi" "$to_end")"
+printf 'goto panic from the end:               %.3f s\n' "$(sub "$panic" "$to_end")"
+printf 'reverse-continue to a watchpoint hit %s ticks earlier: %.3f s\n' "$((ticks / 10))" \
+  "$(sub "$watch" "$to_end")"
