@@ -99,8 +99,11 @@ std::vector<uint64_t> Debugger::resolve_location(const std::string& spec) {
     return addrs;
   }
   if (std::isdigit(static_cast<unsigned char>(s[0]))) return {eval(s)};
-  if (auto a = symbolizer().function_address(s)) return {*a};
-  throw Error(fmt::format("Function \"{}\" not defined.", s));
+  // The out-of-line copy and every inlined one, as gdb does.
+  std::vector<uint64_t> addrs = symbolizer().inlined_entries(s);
+  if (auto a = symbolizer().function_address(s)) addrs.insert(addrs.begin(), *a);
+  if (addrs.empty()) throw Error(fmt::format("Function \"{}\" not defined.", s));
+  return addrs;
 }
 
 void Debugger::cmd_break(const std::string& args) {

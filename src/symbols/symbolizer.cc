@@ -15,8 +15,8 @@
 #include <tuple>
 #include <unordered_map>
 
-#include "symbols/symbolizer_impl.h"
 #include "base/unique_fd.h"
+#include "symbols/symbolizer_impl.h"
 
 namespace backstep::symbols {
 namespace {
@@ -549,6 +549,54 @@ std::optional<SourceLine> Symbolizer::inlined_call_site(uint64_t pc) const {
     return SourceLine{name, static_cast<int>(*line), static_cast<int>(column.value_or(0))};
   }
   return std::nullopt;
+}
+
+namespace {
+
+// Collects the entry of every DW_TAG_inlined_subroutine named `name` under
+// `die` (depth first).
+void collect_inlined(Dwarf_Die* die, std::string_view name, Dwarf_Addr bias,
+                     std::vector<uint64_t>& out) {
+  Dwarf_Die child;
+  if (dwarf_child(die, &child) != 0) return;
+  do {
+    const int tag = dwarf_tag(&child);
+    if (tag == DW_TAG_inlined_subroutine) {
+      // dwarf_diename follows DW_AT_abstract_origin to the declaration.
+      const char* n = dwarf_diename(&child);
+      Dwarf_Addr entry = 0;
+      std::string_view dn = n ? n : "";
+      // A template's DWARF name carries its arguments: "PutAll<std::vector<...> >".
+      bool named = dn == name || (dn.size() > name.size() && dn.substr(0, name.size()) == name &&
+                                  dn[name.size()] == '<');
+      if (named && (dwarf_entrypc(&child, &entry) == 0 || dwarf_lowpc(&child, &entry) == 0)) {
+        out.push_back(entry + bias);
+      }
+    }
+    if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+        tag == DW_TAG_lexical_block || tag == DW_TAG_namespace || tag == DW_TAG_class_type ||
+        tag == DW_TAG_structure_type) {
+      collect_inlined(&child, name, bias, out);
+    }
+  } while (dwarf_siblingof(&child, &child) == 0);
+}
+
+}  // namespace
+
+std::vector<uint64_t> Symbolizer::inlined_entries(std::string_view name) const {
+  std::vector<uint64_t> out;
+  if (!impl_->dwfl || impl_->executable == nullptr) return out;
+  if (size_t colon = name.rfind("::"); colon != std::string_view::npos) {
+    name = name.substr(colon + 2);
+  }
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = nullptr;
+  while ((cu = dwfl_module_nextcu(impl_->executable, cu, &bias)) != nullptr) {
+    collect_inlined(cu, name, bias, out);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 std::vector<std::pair<int, std::string>> Symbolizer::source_lines(const std::string& file, int line,

@@ -114,6 +114,12 @@ class Symbolizer {
   // nullopt when `pc` is not in inlined code or has no DWARF.
   std::optional<SourceLine> inlined_call_site(uint64_t pc) const;
 
+  // Where the executable's code inlines the function `name` (its DWARF name,
+  // unqualified: "PutAll", or the last `::` component of `name`): the entry
+  // address of every inlined copy, sorted. `break PutAll` stops at these as
+  // well as at an out-of-line copy, as gdb does.
+  std::vector<uint64_t> inlined_entries(std::string_view name) const;
+
   // Lines [line - before, line + after] of `file` (clamped to the file) read
   // from disk, numbered from 1; empty if the file cannot be read.
   static std::vector<std::pair<int, std::string>> source_lines(const std::string& file, int line,

@@ -185,6 +185,25 @@ TEST_F(GrowthPanic, ReverseContinueFromThePanicStopsAtTheLastPutAllBreakpointHit
   EXPECT_GT(record(forward), record(panic)) << forward.dump();
 }
 
+TEST_F(GrowthPanic, BreakOnAnInlinedFunctionStopsInItsInlinedCopy) {
+  ASSERT_FALSE(recording_->trace.empty());
+  // PutAll exists only inlined into the writer: `break PutAll` must find
+  // that copy through DWARF, as gdb does.
+  auto out = debug(*recording_, {"break PutAll", "goto panic", "reverse-continue"});
+  ASSERT_EQ(out.size(), 4u);
+  ASSERT_TRUE(out[0].contains("breakpoint")) << out[0].dump();
+  EXPECT_NE(out[0]["location"].get<std::string>().find("writer"), std::string::npos);
+  EXPECT_EQ(out[2]["stopped"], "breakpoint");
+  EXPECT_EQ(out[2]["thread"], out[1]["setter"]["thread"]);
+  std::string where = out[3]["location"];
+  int first = line_of(GO_MAP_H, "void PutAll(const Range& entries)");
+  int last = line_of(GO_MAP_H, "for (const auto& [k, v] : entries)");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(where, m, std::regex(R"(go_map\.h:(\d+))"))) << where;
+  EXPECT_GE(std::stoi(m[1]), first);
+  EXPECT_LE(std::stoi(m[1]), last);
+}
+
 TEST_F(GrowthPanic, ReverseContinueAtTheStartReportsNoMoreHistory) {
   ASSERT_FALSE(recording_->trace.empty());
   auto out = debug(*recording_, {"break main", "reverse-continue"});
