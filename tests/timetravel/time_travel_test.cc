@@ -51,18 +51,29 @@ int line_of(const std::string& file, const std::string& text) {
   return 0;
 }
 
-class GrowthPanic : public ::testing::Test {
+// A suite that records its example once (the first failing chaos seed)
+// and shares the recording among its tests.
+template <class Example>
+class RecordedOnce : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    recording_ = new Recording(record_failing(GROWTH_PANIC_BIN, "200", 40));
+    recording_ = new Recording(record_failing(Example::kProgram, "200", 40));
   }
   static void TearDownTestSuite() {
     delete recording_;
     recording_ = nullptr;
   }
-  static Recording* recording_;
+  static inline Recording* recording_ = nullptr;
 };
-Recording* GrowthPanic::recording_ = nullptr;
+
+struct GrowthPanicExample {
+  static constexpr const char* kProgram = GROWTH_PANIC_BIN;
+};
+struct HeaderCorruptionExample {
+  static constexpr const char* kProgram = HEADER_CORRUPTION_BIN;
+};
+using GrowthPanic = RecordedOnce<GrowthPanicExample>;
+using HeaderCorruption = RecordedOnce<HeaderCorruptionExample>;
 
 TEST_F(GrowthPanic, GotoPanicLandsOnTheInstructionThatReadTheFlags) {
   ASSERT_FALSE(recording_->trace.empty());
@@ -254,19 +265,6 @@ TEST_F(GrowthPanic, CatchMapStopsOnTheInstructionAfterTheFirstMapEvent) {
   EXPECT_EQ(out[1]["thread"], tid);
   EXPECT_EQ(out[2]["pc"], site);
 }
-
-class HeaderCorruption : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    recording_ = new Recording(record_failing(HEADER_CORRUPTION_BIN, "200", 40));
-  }
-  static void TearDownTestSuite() {
-    delete recording_;
-    recording_ = nullptr;
-  }
-  static Recording* recording_;
-};
-Recording* HeaderCorruption::recording_ = nullptr;
 
 TEST_F(HeaderCorruption, GotoPanicLandsOnTheFaultingInstruction) {
   ASSERT_FALSE(recording_->trace.empty());
