@@ -3,11 +3,23 @@
 #include <fmt/core.h>
 
 #include <cstring>
+#include <filesystem>
 
 #include "trace/event_format.h"
 #include "trace/trace_dir.h"
 
+extern char** environ;
+
 namespace backstep::cli {
+
+LaunchSpec launch_spec_from_command(const std::vector<std::string>& command) {
+  LaunchSpec spec;
+  spec.exe = resolve_program(command.at(0));
+  spec.argv = command;
+  for (char** e = environ; *e; ++e) spec.envp.emplace_back(*e);
+  spec.cwd = std::filesystem::current_path().string();
+  return spec;
+}
 
 trace::Trace load_trace(const std::string& arg) {
   return trace::Trace::load(trace::TraceDir::resolve(arg).path());

@@ -12,12 +12,11 @@
 
 #include "base/errors.h"
 #include "base/interrupt.h"
+#include "cli/cli_support.h"
 #include "cli/subcommand.h"
 #include "hunt/schedule_minimizer.h"
 #include "hunt/seed_search.h"
 #include "trace/trace_dir.h"
-
-extern char** environ;
 
 namespace backstep::cli {
 namespace {
@@ -92,10 +91,7 @@ void print_minimized(const hunt::MinimizeResult& r) {
 
 int run_hunt(const HuntArgs& a) {
   hunt::SeedSearchOptions o;
-  o.program.exe = resolve_program(a.command.at(0));
-  o.program.argv = a.command;
-  for (char** e = environ; *e; ++e) o.program.envp.emplace_back(*e);
-  o.program.cwd = fs::current_path().string();
+  o.program = launch_spec_from_command(a.command);
   o.seed_start = a.seed_start;
   o.jobs = a.jobs;
   o.runs = a.verify ? a.verify : a.runs;

@@ -14,8 +14,6 @@
 #include "recorder/recorder.h"
 #include "trace/trace_dir.h"
 
-extern char** environ;
-
 namespace backstep::cli {
 namespace {
 
@@ -29,10 +27,7 @@ struct RecordArgs {
 
 int run_record(const RecordArgs* args) {
   recorder::RecordOptions options;
-  options.program.exe = resolve_program(args->command.at(0));
-  options.program.argv = args->command;
-  for (char** e = environ; *e; ++e) options.program.envp.emplace_back(*e);
-  options.program.cwd = std::filesystem::current_path().string();
+  options.program = launch_spec_from_command(args->command);
   options.scheduler.chaos = args->chaos;
   if (args->seed) {
     options.scheduler.seed = *args->seed;
