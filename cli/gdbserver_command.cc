@@ -76,14 +76,16 @@ void exec_gdb(const std::string& trace_arg, const std::vector<std::string>& comm
   trace::Trace t = trace::Trace::load(trace);
   std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   // `monitor goto ...` moves the replay behind gdb's back: gdb must forget
-  // the registers and memory it cached, and select the thread the replay
-  // now stands on. A hook does that after every `monitor`; gdb reads it from
+  // the registers and memory it cached, re-read the list of libraries
+  // (it only follows them at the loader's breakpoint), and select the
+  // thread the replay now stands on. A hook does that after every `monitor`; gdb reads it from
   // a memory file inherited across exec.
   int script = ::memfd_create("backstep-gdbinit", 0);
   if (script < 0) throw_errno("memfd_create");
   std::string hooks = R"(define hookpost-monitor
 maintenance flush register-cache
 maintenance flush dcache
+sharedlibrary
 python
 import re
 _m = re.search(r"thread (\d+), tick", gdb.execute("monitor when", to_string=True))
