@@ -465,7 +465,9 @@ int32_t GdbServer::current_thread() const {
 }
 
 bool GdbServer::thread_known(int32_t tid) const {
-  return tt_.engine().has_thread(tid) || last_registers_.count(tid);
+  if (tt_.engine().has_thread(tid)) return true;
+  // Once every thread has ended, the last ones seen stay for gdb to look at.
+  return tt_.engine().live_threads().empty() && last_registers_.count(tid);
 }
 
 std::vector<int32_t> GdbServer::threads() const {
@@ -481,6 +483,7 @@ std::optional<user_regs_struct> GdbServer::registers(int32_t tid) const {
     } catch (const std::exception&) {
     }
   }
+  if (!thread_known(tid)) return std::nullopt;
   if (auto it = last_registers_.find(tid); it != last_registers_.end()) return it->second;
   return std::nullopt;
 }
