@@ -1,15 +1,19 @@
 // Raw protocol bytes over the pipe `target remote |` uses: malformed and
 // unsupported packets get answers, not a crash; a peer that disappears in
 // the middle of a packet ends the server cleanly and quickly.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "gdbserver_fixture.h"
@@ -40,24 +44,58 @@ std::string to_hex(const std::string& s) {
 // `backstep gdbserver TRACE` with its stdin and stdout on pipes.
 class ServerProcess {
  public:
-  explicit ServerProcess(const gdbtest::Recording& r) {
+  // With `port`, `--port PORT`: the protocol then goes over TCP (see
+  // connect_tcp) and stdout is the server's stderr.
+  explicit ServerProcess(const gdbtest::Recording& r, std::optional<int> port = std::nullopt) {
     int to[2], from[2];
     if (::pipe2(to, O_CLOEXEC) || ::pipe2(from, O_CLOEXEC)) throw std::runtime_error("pipe");
     std::string xdg = "XDG_DATA_HOME=" + r.dir.string();
     std::string trace = r.trace.string();
+    std::string port_arg = port ? std::to_string(*port) : "";
     pid_ = ::fork();
     if (pid_ == 0) {
       ::setpgid(0, 0);
       ::dup2(to[0], 0);
-      ::dup2(from[1], 1);
+      ::dup2(from[1], port ? 2 : 1);
       ::putenv(xdg.data());
-      ::execl(BACKSTEP_BIN, BACKSTEP_BIN, "gdbserver", trace.c_str(), nullptr);
+      if (port) {
+        ::execl(BACKSTEP_BIN, BACKSTEP_BIN, "gdbserver", "--port", port_arg.c_str(), trace.c_str(),
+                nullptr);
+      } else {
+        ::execl(BACKSTEP_BIN, BACKSTEP_BIN, "gdbserver", trace.c_str(), nullptr);
+      }
       ::_exit(127);
     }
     ::close(to[0]);
     ::close(from[1]);
     in_ = to[1];
     out_ = from[0];
+  }
+
+  // For --port: reads the port the server announces on stderr, connects,
+  // and speaks the protocol over the socket from then on.
+  bool connect_tcp() {
+    std::string said;
+    char c;
+    auto deadline = Clock::now() + 60s;
+    while (said.find('\n') == std::string::npos && Clock::now() < deadline) {
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, 1000) > 0 && ::read(out_, &c, 1) == 1) said += c;
+    }
+    size_t at = said.find("127.0.0.1:");
+    if (at == std::string::npos) return false;
+    int port = std::stoi(said.substr(at + 10));
+    int sock = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return false;
+    close_input();
+    ::close(out_);
+    in_ = sock;
+    out_ = ::dup(sock);
+    return true;
   }
   ~ServerProcess() {
     close_input();
@@ -72,6 +110,7 @@ class ServerProcess {
     ASSERT_EQ(::write(in_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
   }
   void close_input() {
+    if (in_ >= 0) ::shutdown(in_, SHUT_WR);  // a socket: its dup stays open for reading
     if (in_ >= 0) ::close(in_);
     in_ = -1;
   }
@@ -201,6 +240,16 @@ TEST_F(RspProtocol, ADisconnectInTheMiddleOfAPacketEndsTheServer) {
   EXPECT_NE(s.ask("qSupported").find("PacketSize"), std::string::npos);
   s.send("$qXfer:features:read:targ");
   s.close_input();
+  EXPECT_EQ(s.wait_exit(30s), 0);
+}
+
+TEST_F(RspProtocol, ServesOverTcp) {
+  ServerProcess s(gdbtest::growth_panic(), 0);  // port 0: any free port
+  ASSERT_TRUE(s.connect_tcp());
+  s.send("+");
+  EXPECT_NE(s.ask("qSupported").find("ReverseContinue+"), std::string::npos);
+  EXPECT_EQ(s.ask("?").rfind("T05thread:p", 0), 0u);
+  s.close_input();  // gdb gone: the server ends
   EXPECT_EQ(s.wait_exit(30s), 0);
 }
 
