@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   add_info_command(app, subcommands);
   add_dump_command(app, subcommands);
   add_gdbserver_command(app, subcommands);
+  add_report_command(app, subcommands);
 
   // gdb spells it -ex; CLI11 wants one-letter short options.
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "trace/event_format.h"
 #include "trace/trace_dir.h"
 
 namespace backstep::cli {
@@ -12,11 +13,7 @@ trace::Trace load_trace(const std::string& arg) {
   return trace::Trace::load(trace::TraceDir::resolve(arg).path());
 }
 
-std::string describe_ending(bool exited, int code) {
-  if (exited) return fmt::format("exited with status {}", code);
-  const char* name = sigabbrev_np(code);
-  return fmt::format("killed by SIG{} ({})", name ? name : "?", code);
-}
+std::string describe_ending(bool exited, int code) { return trace::ending_text(exited, code); }
 
 void print_registers(const Registers& r) {
   fmt::print("rax {:#018x}  rbx {:#018x}  rcx {:#018x}  rdx {:#018x}\n", r.rax, r.rbx, r.rcx,

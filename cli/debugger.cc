@@ -47,8 +47,26 @@ const std::map<std::string, unsigned long long Registers::*>& register_table() {
 // gdb's command abbreviations, for the commands that exist here.
 std::string canonical_command(const std::string& c) {
   static const std::map<std::string, std::string> aliases = {
-      {"si", "stepi"},          {"rsi", "reverse-stepi"}, {"i", "info"},          {"q", "quit"},
-      {"disas", "disassemble"}, {"bt", "backtrace"},      {"where", "backtrace"}, {"exit", "quit"},
+      {"si", "stepi"},
+      {"rsi", "reverse-stepi"},
+      {"i", "info"},
+      {"q", "quit"},
+      {"disas", "disassemble"},
+      {"bt", "backtrace"},
+      {"where", "backtrace"},
+      {"exit", "quit"},
+      {"b", "break"},
+      {"br", "break"},
+      {"c", "continue"},
+      {"cont", "continue"},
+      {"rc", "reverse-continue"},
+      {"s", "step"},
+      {"n", "next"},
+      {"rs", "reverse-step"},
+      {"rn", "reverse-next"},
+      {"fin", "finish"},
+      {"d", "delete"},
+      {"p", "print"},
   };
   auto it = aliases.find(c);
   return it == aliases.end() ? c : it->second;
@@ -141,28 +159,51 @@ void Debugger::run(const std::string& command, const std::string& args) {
     cmd_backtrace();
   } else if (command == "list") {
     cmd_list(args);
+  } else if (run_motion(command, args)) {
   } else if (command == "help") {
     emit(json{{"commands",
-               {"when", "goto start|end|panic|event N|POSITION", "stepi [N]", "reverse-stepi [N]",
-                "info registers|threads", "thread N", "x/FMT ADDR", "disassemble [ADDR]",
-                "map [ADDR]", "events [N] [map|stop|switch]", "backtrace", "list [ADDR]", "quit"}}},
+               {"when",
+                "goto start|end|panic|event N|POSITION",
+                "stepi [N]",
+                "reverse-stepi [N]",
+                "info registers|threads",
+                "thread N",
+                "x/FMT ADDR",
+                "disassemble [ADDR]",
+                "map [ADDR]",
+                "events [N] [map|stop|switch]",
+                "backtrace",
+                "list [ADDR]",
+                "break FUNCTION|FILE:LINE|*ADDR",
+                "watch|rwatch|awatch ADDR [LEN]",
+                "delete [N]",
+                "info breakpoints",
+                "catch map|syscall|switch",
+                "continue",
+                "reverse-continue",
+                "step",
+                "next",
+                "finish",
+                "reverse-step",
+                "reverse-next",
+                "reverse-finish",
+                "print EXPR",
+                "quit"}}},
          "commands: when, goto start|end|panic|event N|POSITION, stepi [N] (si), reverse-stepi "
          "[N] (rsi), info registers|threads, thread N, x/FMT ADDR, disassemble [ADDR], map "
-         "[ADDR], events [N] [map|stop|switch], backtrace (bt), list [ADDR], quit");
+         "[ADDR], events [N] [map|stop|switch], backtrace (bt), list [ADDR], break (b) "
+         "FUNCTION|FILE:LINE|*ADDR, watch|rwatch|awatch ADDR [LEN], delete (d) [N], info "
+         "breakpoints, catch map|syscall|switch, continue (c), reverse-continue (rc), step (s), "
+         "next (n), finish, reverse-step (rs), reverse-next (rn), reverse-finish, print (p) EXPR, "
+         "quit");
   } else {
     throw Error(fmt::format("undefined command: \"{}\". Try \"help\".", command));
   }
 }
 
 const symbols::Symbolizer& Debugger::symbolizer() {
-  if (!symbolizer_) {
-    std::vector<trace::FileMap> maps;
-    for (const auto& e : trace_.events()) {
-      if (const auto* f = std::get_if<trace::FileMap>(&e)) maps.push_back(*f);
-    }
-    symbolizer_ = std::make_unique<symbols::Symbolizer>(
-        symbols::modules_from_file_maps(maps, trace_.dir() / trace::kFilesDir));
-  }
+  if (!symbolizer_)
+    symbolizer_ = std::make_unique<symbols::Symbolizer>(symbols::modules_from_trace(trace_));
   return *symbolizer_;
 }
 
@@ -272,15 +313,7 @@ void Debugger::cmd_panic() {
     text += fmt::format("\nthe check read the flags of map {:#x}", r.map);
     if (r.setter) {
       const abi::MapEvent& s = *r.setter;
-      std::string chain = trace::map_op_name(s.op);
-      if (s.outer_op) chain = std::string(trace::map_op_name(s.outer_op)) + " -> " + chain;
-      for (const auto& step : r.setter_steps) {
-        if (step.kind == static_cast<uint8_t>(abi::MapEventKind::kEvacuate)) {
-          chain += fmt::format(" -> evacuation of old bucket {}", step.arg1);
-        } else if (step.kind == static_cast<uint8_t>(abi::MapEventKind::kGrowStart)) {
-          chain += fmt::format(" -> growth B {}->{}", step.arg0, step.arg1);
-        }
-      }
+      std::string chain = trace::operation_chain(s, r.setter_steps);
       j["setter"] = {{"thread", s.tid},
                      {"ticks", s.ticks},
                      {"site", s.site},
@@ -329,8 +362,10 @@ void Debugger::cmd_info(const std::string& args) {
                           pc, ticks ? fmt::format("  tick {}", *ticks) : "", describe_pc(pc));
     }
     emit(json{{"threads", arr}}, text);
+  } else if (args == "breakpoints" || args == "b" || args == "break" || args == "watchpoints") {
+    info_breakpoints();
   } else {
-    throw Error("usage: info registers|threads");
+    throw Error("usage: info registers|threads|breakpoints");
   }
 }
 
@@ -451,34 +486,7 @@ void Debugger::cmd_map(const std::string& args) {
   if (!tt_.engine().memory().read(addr, &h, sizeof h) || h.magic != abi::kMapHeaderMagic) {
     throw Error(fmt::format("no live instrumented map at {:#x}", addr));
   }
-  bool growing = h.oldbuckets != 0;
-  uint64_t old_count =
-      growing ? (h.flags & abi::kFlagSameSizeGrow ? 1ull << h.B : 1ull << (h.B - 1)) : 0;
-  json j{{"map", addr},
-         {"count", h.count},
-         {"B", h.B},
-         {"buckets", h.buckets},
-         {"oldbuckets", h.oldbuckets},
-         {"flags", h.flags},
-         {"flag_names", trace::flags_text(h.flags)},
-         {"growing", growing},
-         {"nevacuate", h.nevacuate},
-         {"old_bucket_count", old_count},
-         {"same_size_grow", (h.flags & abi::kFlagSameSizeGrow) != 0},
-         {"live_iterators", h.live_iterators},
-         {"noverflow", h.noverflow}};
-  std::string text =
-      fmt::format("map {:#x}: count {}, B {} ({} buckets at {:#x}), flags {}\n", addr, h.count, h.B,
-                  1ull << h.B, h.buckets, trace::flags_text(h.flags));
-  if (growing) {
-    text += fmt::format("growing ({}): evacuated {} of {} old buckets at {:#x}\n",
-                        h.flags & abi::kFlagSameSizeGrow ? "same-size" : "doubling", h.nevacuate,
-                        old_count, h.oldbuckets);
-  } else {
-    text += "not growing\n";
-  }
-  text += fmt::format("live iterators {}, overflow buckets ~{}", h.live_iterators, h.noverflow);
-  emit(j, text);
+  emit(trace::map_header_json(addr, h), trace::map_header_text(addr, h));
 }
 
 void Debugger::cmd_events(const std::string& args) {

@@ -3,6 +3,7 @@
 // from -ex/-x in batch mode, and printed as text or JSON.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -41,6 +42,21 @@ class Debugger {
   void cmd_panic();
   void cmd_backtrace();
   void cmd_list(const std::string& args);
+  // Stop points and motion (debugger_motion.cc). False when `command` is
+  // not one of them.
+  bool run_motion(const std::string& command, const std::string& args);
+  void cmd_break(const std::string& args);
+  void cmd_watch(const std::string& args, replayer::WatchKind kind);
+  void cmd_delete(const std::string& args);
+  void cmd_catch(const std::string& args);
+  void info_breakpoints();
+  void cmd_continue(replayer::Direction direction, const std::string& args);
+  void cmd_step(bool over, bool reverse);
+  void cmd_finish(bool reverse);
+  void cmd_print(const std::string& args);
+  void report_stop(const replayer::ResumeStop& stop);
+  void report_edge(bool at_end);
+  std::vector<uint64_t> resolve_location(const std::string& spec);
   const symbols::Symbolizer& symbolizer();
   std::string location(uint64_t pc);
   uint64_t eval(const std::string& expr);
@@ -53,6 +69,8 @@ class Debugger {
   std::unique_ptr<symbols::Symbolizer> symbolizer_;  // built on first use
   bool json_;
   std::string* capture_ = nullptr;
+  replayer::EventFilter catches_;           // `catch map|syscall|switch`
+  std::map<int, std::string> stop_points_;  // id -> how the user named it
 };
 
 }  // namespace backstep::cli

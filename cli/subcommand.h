@@ -25,6 +25,7 @@ void add_replay_command(CLI::App& app, Subcommands& out);
 void add_info_command(CLI::App& app, Subcommands& out);
 void add_dump_command(CLI::App& app, Subcommands& out);
 void add_gdbserver_command(CLI::App& app, Subcommands& out);
+void add_report_command(CLI::App& app, Subcommands& out);
 
 // Replaces this process with gdb connected to `backstep gdbserver TRACE`
 // (`replay --gdb`, as `rr replay` does); with `commands`, gdb runs them in

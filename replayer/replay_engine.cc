@@ -1,5 +1,7 @@
 #include "replayer/replay_engine.h"
 
+#include <elf.h>
+#include <fmt/core.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
@@ -7,12 +9,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <elf.h>
-
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <fmt/core.h>
 
 #include "ptrace/inferior.h"
 #include "ptrace/rdtsc_patcher.h"
@@ -30,12 +30,15 @@ std::string regs_diff(const Registers& want, const Registers& got, bool at_sysca
     unsigned long long Registers::*member;
   };
   static const Field fields[] = {
-      {"rip", &Registers::rip}, {"rsp", &Registers::rsp}, {"rbp", &Registers::rbp},
-      {"rax", &Registers::rax}, {"rbx", &Registers::rbx}, {"rcx", &Registers::rcx},
-      {"rdx", &Registers::rdx}, {"rsi", &Registers::rsi}, {"rdi", &Registers::rdi},
-      {"r8", &Registers::r8},   {"r9", &Registers::r9},   {"r10", &Registers::r10},
-      {"r11", &Registers::r11}, {"r12", &Registers::r12}, {"r13", &Registers::r13},
-      {"r14", &Registers::r14}, {"r15", &Registers::r15}, {"orig_rax", &Registers::orig_rax},
+      {"rip", &Registers::rip},         {"rsp", &Registers::rsp},
+      {"rbp", &Registers::rbp},         {"rax", &Registers::rax},
+      {"rbx", &Registers::rbx},         {"rcx", &Registers::rcx},
+      {"rdx", &Registers::rdx},         {"rsi", &Registers::rsi},
+      {"rdi", &Registers::rdi},         {"r8", &Registers::r8},
+      {"r9", &Registers::r9},           {"r10", &Registers::r10},
+      {"r11", &Registers::r11},         {"r12", &Registers::r12},
+      {"r13", &Registers::r13},         {"r14", &Registers::r14},
+      {"r15", &Registers::r15},         {"orig_rax", &Registers::orig_rax},
       {"fs_base", &Registers::fs_base}, {"gs_base", &Registers::gs_base},
   };
   for (const Field& f : fields) {
@@ -55,8 +58,8 @@ std::pair<uint64_t, uint64_t> find_tick_section(const trace::Trace& trace) {
   uint64_t load = 0;
   std::string file;
   for (const auto& e : trace.events()) {
-    if (const auto* f = std::get_if<trace::FileMap>(&e); f && f->tid == 0 && f->path == h.exe &&
-                                                         f->offset == 0) {
+    if (const auto* f = std::get_if<trace::FileMap>(&e);
+        f && f->tid == 0 && f->path == h.exe && f->offset == 0) {
       load = f->addr;
       file = trace.file_copy(f->content).string();
       break;
@@ -77,7 +80,8 @@ std::pair<uint64_t, uint64_t> find_tick_section(const trace::Trace& trace) {
   in.read(strtab.data(), static_cast<std::streamsize>(strtab.size()));
   uint64_t bias = eh.e_type == ET_DYN ? load : 0;
   for (const Elf64_Shdr& sh : sections) {
-    if (sh.sh_name < strtab.size() && std::strcmp(strtab.c_str() + sh.sh_name, abi::kTickSection) == 0) {
+    if (sh.sh_name < strtab.size() &&
+        std::strcmp(strtab.c_str() + sh.sh_name, abi::kTickSection) == 0) {
       return {bias + sh.sh_addr, bias + sh.sh_addr + sh.sh_size};
     }
   }
@@ -271,7 +275,8 @@ void ReplayEngine::on_exit(size_t index, Thread& t, const trace::Stop& s, Regist
     regs.rax = static_cast<uint64_t>(s.result);
     regs.orig_rax = static_cast<uint64_t>(t.nr);
     t.task.set_regs(regs);
-    for (const trace::MemWrite& w : s.writes) mem_.write_or_throw(w.addr, w.data.data(), w.data.size());
+    for (const trace::MemWrite& w : s.writes)
+      mem_.write_or_throw(w.addr, w.data.data(), w.data.size());
   } else if (static_cast<int64_t>(regs.rax) != s.result) {
     diverge(index, fmt::format("{} returned {}, recorded {}", sys::syscall_name(t.nr),
                                static_cast<int64_t>(regs.rax), s.result));
@@ -326,7 +331,7 @@ int ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s) {
   }
   if (s.resumed.has_block) {
     if (!t.block) diverge(index, fmt::format("thread {} has no thread block", s.tid));
-    ThreadBlockView(mem_, *t.block).set_limits(s.resumed.tick_limit, s.resumed.event_limit);
+    write_limits(t, s.resumed.tick_limit, s.resumed.event_limit);
   }
   t.run_started = true;
   return s.resumed.signal;
@@ -339,10 +344,134 @@ void ReplayEngine::play_stop(size_t index, const trace::Stop& s) {
   }
   Thread& t = *found;
   int sig = begin_run(index, t, s);
-  if (!t.task.resume(static_cast<Resume>(s.resumed.how), sig)) {
-    diverge(index, fmt::format("thread {} vanished", s.tid));
+  complete_stop(index, t, s, resume_run(index, t, static_cast<Resume>(s.resumed.how), sig));
+}
+
+namespace {
+
+// int3 written over each breakpoint's first byte for as long as it lives.
+// Addresses not mapped (yet) are skipped: nothing can execute there.
+class PlantedBreakpoints {
+ public:
+  PlantedBreakpoints(const AddressSpace& mem, const std::vector<uint64_t>& addrs, uint64_t skip)
+      : mem_(mem) {
+    for (uint64_t a : addrs) {
+      uint8_t orig = 0;
+      if (a == skip || !mem_.read(a, &orig, 1)) continue;
+      if (orig == kInt3) continue;  // planted twice, or an rdtsc site
+      const uint8_t int3 = kInt3;
+      if (mem_.write(a, &int3, 1)) saved_.emplace_back(a, orig);
+    }
   }
-  complete_stop(index, t, s, wait_for_thread(t.task.tid()));
+  ~PlantedBreakpoints() {
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it)
+      mem_.write(it->first, &it->second, 1);
+  }
+  PlantedBreakpoints(const PlantedBreakpoints&) = delete;
+  PlantedBreakpoints& operator=(const PlantedBreakpoints&) = delete;
+
+ private:
+  static constexpr uint8_t kInt3 = 0xcc;
+  const AddressSpace& mem_;
+  std::vector<std::pair<uint64_t, uint8_t>> saved_;
+};
+
+bool is_syscall_insn(const AddressSpace& mem, uint64_t pc) {
+  uint8_t insn[2] = {};
+  return mem.read(pc, insn, 2) && insn[0] == 0x0f && insn[1] == 0x05;
+}
+
+}  // namespace
+
+void ReplayEngine::set_value_watch(std::optional<ValueWatch> watch, WatchTrap on_change) {
+  watch_ = watch;
+  on_watch_ = std::move(on_change);
+}
+
+void ReplayEngine::write_limits(Thread& t, uint64_t tick_limit, uint64_t event_limit) {
+  ThreadBlockView view(mem_, *t.block);
+  view.set_limits(tick_limit, event_limit);
+  uint64_t value = 0;
+  if (watch_ && mem_.read(watch_->addr, &value, watch_->len)) {
+    view.set_watch(watch_->addr, watch_->len, value, tick_limit);
+    t.watch_armed = true;
+  } else if (t.watch_armed) {
+    view.clear_watch();
+    t.watch_armed = false;
+  }
+}
+
+void ReplayEngine::set_breakpoints(std::vector<uint64_t> addrs, BreakpointHit on_hit) {
+  breakpoints_ = std::move(addrs);
+  on_breakpoint_ = std::move(on_hit);
+}
+
+int32_t ReplayEngine::running_thread() const {
+  for (const auto& [tid, t] : threads_) {
+    if (t.run_started && !t.dead) return t.vtid;
+  }
+  return 0;
+}
+
+bool ReplayEngine::is_breakpoint_hit(Thread& t, const WaitStatus& st) const {
+  if (!st.stopped() || st.syscall_stop() || st.ptrace_event() || st.stop_signal() != SIGTRAP) {
+    return false;
+  }
+  uint64_t at = t.task.regs().rip - 1;
+  if (std::find(breakpoints_.begin(), breakpoints_.end(), at) == breakpoints_.end()) return false;
+  return t.task.siginfo().si_code == SI_KERNEL;
+}
+
+WaitStatus ReplayEngine::resume_run(size_t index, Thread& t, Resume how, int signal) {
+  uint64_t skip = 0;  // a breakpoint on a syscall instruction, passed over once
+  if (t.block && how != Resume::kSingleStep && bool(watch_) != t.watch_armed) {
+    // A run begun before the watch was set or cleared: the limits it has
+    // are its real ones.
+    ThreadBlockView view(mem_, *t.block);
+    uint64_t limit = t.watch_armed ? view.watch_limit() : view.tick_limit();
+    write_limits(t, limit, view.event_limit());
+  }
+  for (;;) {
+    WaitStatus st;
+    {
+      std::optional<PlantedBreakpoints> planted;
+      if (!breakpoints_.empty() && how != Resume::kSingleStep)
+        planted.emplace(mem_, breakpoints_, skip);
+      if (!t.task.resume(how, signal)) diverge(index, fmt::format("thread {} vanished", t.vtid));
+      st = wait_for_thread(t.task.tid());
+    }
+    signal = 0;
+    skip = 0;
+    if (t.watch_armed && st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
+        st.stop_signal() == SIGTRAP) {
+      ThreadBlockView view(mem_, *t.block);
+      if (view.trap_reason() == abi::TrapReason::kWatch) {
+        view.clear_trap_reason();
+        if (on_watch_) on_watch_(t.vtid, view.ticks());
+        continue;  // on from the trap, inside the tick counter
+      }
+    }
+    if (!is_breakpoint_hit(t, st)) return st;
+    Registers regs = t.task.regs();
+    regs.rip -= 1;
+    t.task.set_regs(regs);
+    if (on_breakpoint_) {
+      on_breakpoint_(t.vtid, regs.rip, t.block ? ThreadBlockView(mem_, *t.block).ticks() : 0);
+    }
+    if (is_syscall_insn(mem_, regs.rip)) {
+      // Single-stepping it would run the syscall for real: let the run
+      // reach its recorded syscall stop with this one breakpoint lifted.
+      skip = regs.rip;
+      continue;
+    }
+    // Over the breakpoint's own instruction, unplanted, then on.
+    if (!t.task.resume(Resume::kSingleStep, 0)) diverge(index, "a thread vanished");
+    WaitStatus stepped = wait_for_thread(t.task.tid());
+    bool traced_step = stepped.stopped() && stepped.stop_signal() == SIGTRAP &&
+                       !stepped.syscall_stop() && !stepped.ptrace_event() &&
+                       t.task.siginfo().si_code == TRAP_TRACE;
+    if (!traced_step) return stepped;  // that instruction was the recorded stop (a fault, ...)
+  }
 }
 
 void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
@@ -362,9 +491,9 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
   }
   auto expect = [&](bool ok, const char* what) {
     if (!ok) {
-      diverge(index, fmt::format("expected a {} stop of thread {}, found {} ({}) at rip {:#x}",
-                                 trace::stop_kind_name(s.kind), s.tid, st.describe(), what,
-                                 regs.rip));
+      diverge(index,
+              fmt::format("expected a {} stop of thread {}, found {} ({}) at rip {:#x}",
+                          trace::stop_kind_name(s.kind), s.tid, st.describe(), what, regs.rip));
     }
   };
   switch (s.kind) {
@@ -390,9 +519,9 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       if (st.stop_signal() == SIGTRAP) regs.rip -= 1;  // recorded at the instruction
       break;
     case StopKind::kSignal:
-      expect(st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
-                 st.stop_signal() == s.value,
-             "another signal");
+      expect(
+          st.stopped() && !st.syscall_stop() && !st.ptrace_event() && st.stop_signal() == s.value,
+          "another signal");
       break;
     case StopKind::kClone:
       expect(st.ptrace_event() == PTRACE_EVENT_CLONE, "not a clone");
@@ -405,10 +534,16 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
   if (ticks != s.ticks) {
     diverge(index, fmt::format("thread {} is at tick {}, recorded {}", s.tid, ticks, s.ticks));
   }
-  if (std::string d = regs_diff(s.regs, regs, s.kind == StopKind::kSyscallExit && t.emulated);
+  // A trap taken with the value watch armed comes from another path
+  // through the tick counter's slow path, with other scratch registers
+  // (the program's own are saved by the counter and come back intact).
+  bool scratch_regs = s.kind == StopKind::kTrap && t.watch_armed;
+  if (std::string d = scratch_regs
+                          ? std::string()
+                          : regs_diff(s.regs, regs, s.kind == StopKind::kSyscallExit && t.emulated);
       !d.empty()) {
-    diverge(index, fmt::format("thread {} at its {} stop: {}", s.tid,
-                               trace::stop_kind_name(s.kind), d));
+    diverge(index,
+            fmt::format("thread {} at its {} stop: {}", s.tid, trace::stop_kind_name(s.kind), d));
   }
   result_.stops++;
   t.base_ticks = ticks;
@@ -625,15 +760,14 @@ bool ReplayEngine::run_to_tick(int32_t vtid, uint64_t target) {
   if (target > s.ticks) return false;
   int sig = begin_run(index, t, s);
   ThreadBlockView view(mem_, *t.block);
-  view.set_limits(target, s.resumed.event_limit);
-  t.task.resume(Resume::kSyscall, sig);
-  WaitStatus st = wait_for_thread(t.task.tid());
+  write_limits(t, target, s.resumed.event_limit);
+  WaitStatus st = resume_run(index, t, Resume::kSyscall, sig);
   bool ours = st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
               st.stop_signal() == SIGTRAP && view.trap_reason() == abi::TrapReason::kTickLimit &&
               view.ticks() == target;
   if (!ours) {
     // The recorded stop came first after all.
-    view.set_limits(s.resumed.tick_limit, s.resumed.event_limit);
+    write_limits(t, s.resumed.tick_limit, s.resumed.event_limit);
     complete_stop(index, t, s, st);
     next_ = index + 1;
     return false;
@@ -641,7 +775,7 @@ bool ReplayEngine::run_to_tick(int32_t vtid, uint64_t target) {
   // An extra trap the recording did not have: undo its traces, then walk
   // out of the tick counter to the canonical point.
   view.clear_trap_reason();
-  view.set_limits(s.resumed.tick_limit, s.resumed.event_limit);
+  write_limits(t, s.resumed.tick_limit, s.resumed.event_limit);
   while (in_tick_section(t.task.regs().rip) || t.task.regs().rip == 0) {
     if (!t.task.resume(Resume::kSingleStep, 0)) return false;
     wait_for_thread(t.task.tid());

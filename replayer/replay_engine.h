@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -70,6 +71,32 @@ class ReplayEngine {
   // current run, `occurrence` times; false if its next stop comes first.
   ReplayPosition position(int32_t vtid) const;
 
+  // Breakpoints planted while threads run toward their recorded stops (in
+  // play_record and run_to_tick; step() never plants, its callers compare
+  // pc). A hit reports the thread standing on the breakpoint's instruction,
+  // not executed yet, with its ticks; `on_hit` may throw to abandon the run
+  // (the engine is then unusable), else the thread steps over the
+  // instruction and runs on, so that every hit of a run is reported.
+  using BreakpointHit = std::function<void(int32_t vtid, uint64_t addr, uint64_t ticks)>;
+  void set_breakpoints(std::vector<uint64_t> addrs, BreakpointHit on_hit);
+  void clear_breakpoints() { set_breakpoints({}, nullptr); }
+  // A software watchpoint on up to 8 bytes, checked by the runtime of
+  // instrumented threads at every tick while they run toward their recorded
+  // stops (abi::ThreadBlock::watch_*): `on_change` gets the thread and the
+  // tick at which it saw the bytes differ from their value at the previous
+  // tick (or at the start of the run). Uninstrumented code is not watched.
+  struct ValueWatch {
+    uint64_t addr = 0;
+    uint32_t len = 0;
+  };
+  using WatchTrap = std::function<void(int32_t vtid, uint64_t ticks)>;
+  void set_value_watch(std::optional<ValueWatch> watch, WatchTrap on_change);
+  void clear_value_watch() { set_value_watch(std::nullopt, nullptr); }
+
+  // The thread whose run toward its recorded stop has begun and is not
+  // over (at most one: threads run one at a time), or 0.
+  int32_t running_thread() const;
+
   // Inspection.
   std::vector<int32_t> live_threads() const;
   bool has_thread(int32_t vtid) const;
@@ -90,8 +117,8 @@ class ReplayEngine {
   struct Thread {
     explicit Thread(pid_t tid) : task(tid), vtid(namespace_tid(tid)) {}
     Task task;
-    pid_t vtid;             // as the program (and the trace) names it
-    bool started = false;   // its first stop was seen
+    pid_t vtid;            // as the program (and the trace) names it
+    bool started = false;  // its first stop was seen
     bool dead = false;
     bool in_syscall = false;
     bool emulated = false;  // the current syscall is answered from the trace
@@ -104,6 +131,7 @@ class ReplayEngine {
     bool run_started = false;  // limits written, resumption signal delivered
     uint64_t base_ticks = 0;   // the canonical tick counted from
     uint64_t steps = 0;        // instructions since then
+    bool watch_armed = false;  // its block holds the value watch
   };
 
   Thread& thread(pid_t tid);
@@ -127,6 +155,12 @@ class ReplayEngine {
     return pc >= tick_section_.first && pc < tick_section_.second;
   }
   void after_step(Thread& t);
+  // Resumes `t` as `how` and waits for its next stop, reporting and stepping
+  // over planted breakpoints on the way.
+  WaitStatus resume_run(size_t index, Thread& t, Resume how, int signal);
+  bool is_breakpoint_hit(Thread& t, const WaitStatus& st) const;
+  // Writes a run's limits into t's block, with the value watch when set.
+  void write_limits(Thread& t, uint64_t tick_limit, uint64_t event_limit);
   // Plays other threads' records until the next Stop record is vtid's.
   bool play_until_turn_of(int32_t vtid);
 
@@ -144,6 +178,10 @@ class ReplayEngine {
   int pending_signal_ = 0;
   pid_t last_tid_ = 0;
   std::pair<uint64_t, uint64_t> tick_section_{0, 0};
+  std::vector<uint64_t> breakpoints_;
+  BreakpointHit on_breakpoint_;
+  std::optional<ValueWatch> watch_;
+  WatchTrap on_watch_;
 };
 
 }  // namespace backstep::replayer

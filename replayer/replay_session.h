@@ -22,9 +22,9 @@ class Divergence : public Error {
 };
 
 struct ReplayOptions {
-  bool echo_output = true;                 // write the recorded stdout/stderr
-  std::optional<uint64_t> until_event;     // stop before this record index
-  bool until_fatal = false;                // stop at the fatal signal
+  bool echo_output = true;              // write the recorded stdout/stderr
+  std::optional<uint64_t> until_event;  // stop before this record index
+  bool until_fatal = false;             // stop at the fatal signal
 };
 
 struct Position {
@@ -37,7 +37,7 @@ struct ReplayResult {
   bool completed = false;  // reached the end of the recording
   bool exited = false;
   int code = 0;
-  bool truncated = false;  // the trace was cut; replay stopped at the cut
+  bool truncated = false;    // the trace was cut; replay stopped at the cut
   bool interrupted = false;  // the recording was interrupted (Ctrl-C) at its end
   uint64_t stops = 0;
   uint64_t map_events = 0;

@@ -1,10 +1,12 @@
 #include "replayer/time_travel.h"
 
+#include <fmt/core.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
 
+#include <algorithm>
 #include <cstddef>
-#include <fmt/core.h>
+#include <map>
 
 #include "base/errors.h"
 #include "disasm/memory_access.h"
@@ -64,9 +66,7 @@ void TimeTravel::goto_record(size_t record) {
   follow_next_thread();
 }
 
-void TimeTravel::goto_start() {
-  restart();
-}
+void TimeTravel::goto_start() { restart(); }
 
 void TimeTravel::goto_end() {
   const auto& ev = trace_.events();
@@ -144,7 +144,8 @@ PanicReport TimeTravel::goto_panic() {
   // The fatal signal's stop: the last kSignal before End.
   size_t signal_record = 0;
   for (size_t i = ev.size(); i-- > 2;) {
-    if (const auto* s = std::get_if<trace::Stop>(&ev[i]); s && s->kind == trace::StopKind::kSignal) {
+    if (const auto* s = std::get_if<trace::Stop>(&ev[i]);
+        s && s->kind == trace::StopKind::kSignal) {
       signal_record = i;
       break;
     }
@@ -266,8 +267,548 @@ bool TimeTravel::remove(int id) {
   return b + w > 0;
 }
 
-ResumeStop TimeTravel::resume(Direction, const EventFilter&) {
-  throw Error("continue is not built yet");
+// ---- continue and reverse-continue ----
+//
+// Both directions find a moment in two passes. A probe runs threads at
+// native speed toward their recorded stops with int3 planted on the
+// breakpoints, compares the write watchpoints' values record by record, and
+// reads the map-event batches: it tells in which run (of which recorded
+// stop) the moment lies, and from which tick. scan() then single-steps that
+// stretch with every condition checked at every instruction, which gives the
+// exact instruction and a position that `goto` finds again. Read and access
+// watchpoints cannot be probed (no debug registers on this machine kind):
+// with one set, scan() steps the whole way.
+
+struct TimeTravel::Match {
+  ResumeStop::Why why = ResumeStop::Why::kEndOfTrace;
+  ReplayPosition position;
+  int32_t tid = 0;
+  int id = 0;
+  uint64_t data_addr = 0;
+  std::optional<uint64_t> old_value, new_value;
+  size_t record = 0;
+  int signal = 0;
+};
+
+class TimeTravel::Conditions {
+ public:
+  Conditions(const TimeTravel& tt, const EventFilter& events, Direction direction)
+      : trace_(tt.trace_), events_(events), direction_(direction) {
+    for (const Breakpoint& b : tt.breakpoints_) breakpoints_.push_back(b);
+    for (const Watchpoint& w : tt.watchpoints_) {
+      if (w.kind == WatchKind::kWrite) {
+        writes_.push_back({w, std::nullopt});
+      } else {
+        accesses_.push_back(w);
+      }
+    }
+    if (events.map) {
+      const auto& ev = trace_.events();
+      for (size_t i = 2; i < ev.size(); ++i) {
+        const auto* m = std::get_if<trace::MapEvents>(&ev[i]);
+        if (!m) continue;
+        for (const abi::MapEvent& e : m->events) {
+          auto tid = static_cast<int32_t>(e.tid);
+          size_t run = i + 1;  // the events were made in the run ending at tid's next stop
+          while (run < ev.size()) {
+            const auto* st = std::get_if<trace::Stop>(&ev[run]);
+            if (st && st->tid == tid) break;
+            ++run;
+          }
+          map_events_.push_back({i, run, tid, e.ticks, e.site});
+          by_run_.emplace(run, map_events_.size() - 1);
+        }
+      }
+    }
+  }
+
+  struct MapEventAt {
+    size_t batch;  // the MapEvents record
+    size_t run;    // the Stop record ending the run the event was made in
+    int32_t tid;
+    uint64_t ticks;
+    uint64_t site;  // the event is "at" the instruction its hook returns to
+  };
+  const std::vector<MapEventAt>& map_events() const { return map_events_; }
+  // The map events made in the run ending at Stop record `run`.
+  std::vector<const MapEventAt*> map_events_of_run(size_t run) const {
+    std::vector<const MapEventAt*> out;
+    for (auto [it, end] = by_run_.equal_range(run); it != end; ++it) {
+      out.push_back(&map_events_[it->second]);
+    }
+    return out;
+  }
+  bool needs_stepping() const { return !accesses_.empty(); }
+  std::vector<uint64_t> breakpoint_addrs() const {
+    std::vector<uint64_t> out;
+    for (const Breakpoint& b : breakpoints_) out.push_back(b.addr);
+    return out;
+  }
+
+  // Remembers the write-watched values as they are now.
+  void refresh(const ReplayEngine& e) {
+    for (auto& w : writes_) w.value = read(e, w.watch);
+  }
+  // The write watchpoint the runtime can check at every tick (one only).
+  std::optional<ReplayEngine::ValueWatch> runtime_watch() const {
+    if (writes_.size() != 1) return std::nullopt;
+    return ReplayEngine::ValueWatch{writes_[0].watch.addr,
+                                    static_cast<uint32_t>(writes_[0].watch.len)};
+  }
+  bool values_changed(const ReplayEngine& e) const {
+    for (const auto& w : writes_) {
+      if (read(e, w.watch) != w.value) return true;
+    }
+    return false;
+  }
+
+  // Before `vtid` executes its next instruction.
+  std::optional<Match> before(const ReplayEngine& e, int32_t vtid, const ReplayPosition& at) {
+    pending_access_.reset();
+    Registers regs = e.registers(vtid);
+    for (const Breakpoint& b : breakpoints_) {
+      if (b.addr == regs.rip) return match(ResumeStop::Why::kBreakpoint, at, vtid, b.id);
+    }
+    for (const MapEventAt* m : map_events_of_run(at.record)) {
+      if (m->tid == vtid && m->ticks == at.ticks && m->site == regs.rip) {
+        Match x = match(ResumeStop::Why::kEvent, at, vtid, 0);
+        x.record = m->batch;
+        return x;
+      }
+    }
+    if (!accesses_.empty()) {
+      uint8_t code[16] = {};
+      e.memory().read(regs.rip, code, sizeof code);
+      for (const MemoryAccess& a : decoder_.accesses(code, regs)) {
+        for (const Watchpoint& w : accesses_) {
+          bool kind_ok = w.kind == WatchKind::kAccess || a.read;
+          if (kind_ok && overlaps(a, w.addr, w.len)) {
+            Match x = match(ResumeStop::Why::kWatchpoint, at, vtid, w.id);
+            x.data_addr = w.addr;
+            pending_access_ = x;
+          }
+        }
+      }
+    }
+    return std::nullopt;
+  }
+
+  // After it executed, which played records [from, to).
+  std::optional<Match> after(const ReplayEngine& e, int32_t vtid, const ReplayPosition& was,
+                             size_t from, size_t to) {
+    ReplayPosition now = e.position(vtid);
+    // A watchpoint stops just after the access going forward, and on the
+    // accessing instruction going backward, as gdb does.
+    const ReplayPosition& at = direction_ == Direction::kForward ? now : was;
+    for (auto& w : writes_) {
+      std::optional<uint64_t> v = read(e, w.watch);
+      if (v == w.value) continue;
+      Match x = match(ResumeStop::Why::kWatchpoint, at, vtid, w.watch.id);
+      x.data_addr = w.watch.addr;
+      x.old_value = w.value;
+      x.new_value = v;
+      refresh(e);
+      return x;
+    }
+    if (pending_access_) {
+      Match x = *pending_access_;
+      x.position = at;
+      pending_access_.reset();
+      return x;
+    }
+    for (size_t r = from; r < to; ++r) {
+      if (auto m = at_record(e, r)) return m;
+    }
+    return std::nullopt;
+  }
+
+  // A recorded event just played, when it is of a kind asked for.
+  std::optional<Match> at_record(const ReplayEngine& e, size_t r) const {
+    const auto& ev = trace_.events()[r];
+    if (const auto* s = std::get_if<trace::Stop>(&ev)) {
+      if (s->kind == trace::StopKind::kSignal && direction_ == Direction::kForward) {
+        Match x = match(ResumeStop::Why::kSignal, e.position(s->tid), s->tid, 0);
+        x.record = r;
+        x.signal = static_cast<int>(s->value);
+        return x;
+      }
+      if (events_.syscall && s->kind == trace::StopKind::kSyscallEntry) {
+        Match x = match(ResumeStop::Why::kEvent, e.position(s->tid), s->tid, 0);
+        x.record = r;
+        return x;
+      }
+    } else if (const auto* sw = std::get_if<trace::Switch>(&ev); sw && events_.switches) {
+      int32_t to = e.has_thread(sw->to) ? sw->to : sw->from;
+      Match x = match(ResumeStop::Why::kEvent, e.position(to), to, 0);
+      x.record = r;
+      return x;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  struct WriteWatch {
+    Watchpoint watch;
+    std::optional<uint64_t> value;
+  };
+  static std::optional<uint64_t> read(const ReplayEngine& e, const Watchpoint& w) {
+    uint64_t v = 0;
+    if (!e.memory().read(w.addr, &v, w.len)) return std::nullopt;
+    return v;
+  }
+  static Match match(ResumeStop::Why why, const ReplayPosition& at, int32_t tid, int id) {
+    Match m;
+    m.why = why;
+    m.position = at;
+    m.tid = tid;
+    m.id = id;
+    return m;
+  }
+
+  const trace::Trace& trace_;
+  EventFilter events_;
+  Direction direction_;
+  std::vector<Breakpoint> breakpoints_;
+  std::vector<WriteWatch> writes_;
+  std::vector<Watchpoint> accesses_;
+  std::vector<MapEventAt> map_events_;
+  std::multimap<size_t, size_t> by_run_;  // run record -> index in map_events_
+  AccessDecoder decoder_;
+  std::optional<Match> pending_access_;
+};
+
+namespace {
+
+// Where a probe saw something: in the run toward Stop record `run`, at or
+// after the canonical point `from`, and (when known) at tick `bound` at the
+// latest. Thrown out of a forward probe at its first sighting.
+struct Sighting {
+  ReplayPosition from;
+  size_t run = 0;
+  std::optional<uint64_t> bound;
+};
+
+// The End record's index (or the number of records of a cut trace): a
+// resume never plays it, the program would be gone.
+size_t end_record(const trace::Trace& t) {
+  const auto& ev = t.events();
+  size_t end = ev.size();
+  if (end > 0 && std::holds_alternative<trace::End>(ev.back())) --end;
+  return end;
+}
+
+}  // namespace
+
+std::vector<TimeTravel::Executed> TimeTravel::recent_history(uint64_t ticks) {
+  const ReplayPosition here = now();
+  const int32_t tid = here.tid;
+  uint64_t start = run_start_ticks(tid, here.record);
+  uint64_t from = here.ticks > start + ticks ? here.ticks - ticks : start;
+  std::vector<Executed> out;
+  goto_position(ReplayPosition{here.record, tid, from, 0});
+  while (engine_->position(tid) != here) {
+    out.push_back({engine_->position(tid), engine_->registers(tid)});
+    if (!engine_->step(tid) || engine_->next_record() > here.record) {
+      throw Error(fmt::format("lost position {} while looking back", here.str()));
+    }
+  }
+  thread_ = tid;
+  return out;
+}
+
+bool TimeTravel::history_reaches_run_start(uint64_t ticks) const {
+  const ReplayPosition here = now();
+  return here.ticks <= run_start_ticks(here.tid, here.record) + ticks;
+}
+
+ReplayPosition TimeTravel::now() const {
+  if (int32_t running = engine_->running_thread()) return engine_->position(running);
+  return where();
+}
+
+std::optional<TimeTravel::Match> TimeTravel::scan(Conditions& c,
+                                                  const std::function<bool()>& in_region,
+                                                  bool want_last) {
+  std::optional<Match> last;
+  const size_t end = end_record(trace_);
+  c.refresh(*engine_);
+  while (engine_->next_record() < end && in_region()) {
+    int32_t v = engine_->next_thread();
+    if (!v || !engine_->has_thread(v)) {
+      size_t from = engine_->next_record();
+      engine_->play_record();
+      if (auto m = c.at_record(*engine_, from)) {
+        if (!want_last) return m;
+        last = m;
+      }
+      continue;
+    }
+    ReplayPosition was = engine_->position(v);
+    if (auto m = c.before(*engine_, v, was)) {
+      if (!want_last) return m;
+      last = m;
+    }
+    size_t from = engine_->next_record();
+    if (!engine_->step(v)) break;
+    if (auto m = c.after(*engine_, v, was, from, engine_->next_record())) {
+      if (!want_last) return m;
+      last = m;
+    }
+  }
+  return last;
+}
+
+ResumeStop TimeTravel::stop_at(const Match& m) {
+  ResumeStop stop;
+  stop.why = m.why;
+  stop.tid = m.tid;
+  if (engine_->has_thread(m.tid)) thread_ = m.tid;
+  stop.position = where();
+  stop.pc = engine_->has_thread(thread_) ? engine_->registers(thread_).rip : 0;
+  if (m.why == ResumeStop::Why::kBreakpoint) stop.breakpoint = m.id;
+  if (m.why == ResumeStop::Why::kWatchpoint) stop.watchpoint = m.id;
+  stop.data_addr = m.data_addr;
+  stop.old_value = m.old_value;
+  stop.new_value = m.new_value;
+  stop.record = m.record;
+  stop.signal = m.signal;
+  return stop;
+}
+
+ResumeStop TimeTravel::resume(Direction direction, const EventFilter& events) {
+  return direction == Direction::kForward ? resume_forward(events) : resume_backward(events);
+}
+
+ResumeStop TimeTravel::resume_forward(const EventFilter& events) {
+  Conditions c(*this, events, Direction::kForward);
+  const size_t end = end_record(trace_);
+  auto at_end = [&] {
+    ResumeStop stop;
+    stop.why = ResumeStop::Why::kEndOfTrace;
+    stop.tid = thread_;
+    stop.position = where();
+    if (engine_->has_thread(thread_)) stop.pc = engine_->registers(thread_).rip;
+    return stop;
+  };
+  if (engine_->next_record() >= end) return at_end();
+  // The first instruction is stepped with no breakpoint checked: a
+  // breakpoint under the current position does not stop at once.
+  {
+    int32_t v = engine_->running_thread() ? engine_->running_thread() : engine_->next_thread();
+    c.refresh(*engine_);
+    if (v && engine_->has_thread(v)) {
+      ReplayPosition was = engine_->position(v);
+      c.before(*engine_, v, was);  // arms access watchpoints only
+      size_t from = engine_->next_record();
+      if (engine_->step(v)) {
+        if (auto m = c.after(*engine_, v, was, from, engine_->next_record())) return stop_at(*m);
+      }
+    }
+  }
+  if (c.needs_stepping()) {
+    auto m = scan(
+        c, [] { return true; }, false);
+    return m ? stop_at(*m) : at_end();
+  }
+  const std::vector<uint64_t> addrs = c.breakpoint_addrs();
+  const auto watch = c.runtime_watch();
+  for (;;) {
+    // Probe: find the run where the next moment lies.
+    const ReplayPosition start = now();
+    std::optional<Sighting> seen;
+    bool restarted = false;
+    c.refresh(*engine_);
+    engine_->set_breakpoints(addrs, [&](int32_t v, uint64_t, uint64_t ticks) {
+      size_t r = engine_->next_record();
+      // A watched value that changed before the hit did so earlier in the run.
+      uint64_t from = c.values_changed(*engine_) ? run_start_ticks(v, r) : ticks;
+      throw Sighting{ReplayPosition{r, v, from, 0}, r, ticks};
+    });
+    engine_->set_value_watch(watch, [&](int32_t v, uint64_t ticks) {
+      size_t r = engine_->next_record();
+      uint64_t from = std::max(ticks - 1, run_start_ticks(v, r));
+      throw Sighting{ReplayPosition{r, v, from, 0}, r, ticks};
+    });
+    try {
+      while (!seen && engine_->next_record() < end) {
+        size_t r = engine_->next_record();
+        const auto* s = std::get_if<trace::Stop>(&trace_.events()[r]);
+        // A map event due in this run: run up to its tick, then look.
+        for (const auto* m : c.map_events_of_run(r)) {
+          if (s && m->tid == s->tid &&
+              std::pair(m->run, m->ticks) >= std::pair(start.record, start.ticks)) {
+            seen = Sighting{ReplayPosition{r, m->tid, m->ticks, 0}, r, m->ticks};
+            break;
+          }
+        }
+        if (seen) break;
+        engine_->play_record();
+        if (s && c.values_changed(*engine_)) {
+          // Changed where the runtime does not look (a syscall's write,
+          // uninstrumented code): the whole run.
+          seen = Sighting{ReplayPosition{r, s->tid, run_start_ticks(s->tid, r), 0}, r, {}};
+        } else if (auto m = c.at_record(*engine_, r)) {
+          engine_->clear_breakpoints();
+          engine_->clear_value_watch();
+          return stop_at(*m);
+        }
+      }
+    } catch (const Sighting& hit) {
+      seen = hit;
+      engine_->clear_breakpoints();
+      engine_->clear_value_watch();
+      restart();  // the probe left a thread inside a trap
+      restarted = true;
+    }
+    engine_->clear_breakpoints();
+    engine_->clear_value_watch();
+    if (!seen) return at_end();
+    // Look from there (or from where we stood, when that is later in the
+    // same run) through the end of the run.
+    goto_position(start < seen->from ? seen->from : start);
+    (void)restarted;
+    const size_t run = seen->run;
+    auto m = scan(
+        c, [&] { return engine_->next_record() <= run; }, false);
+    if (m) return stop_at(*m);
+    if (engine_->next_record() >= end) return at_end();
+  }
+}
+
+ResumeStop TimeTravel::resume_backward(const EventFilter& events) {
+  Conditions c(*this, events, Direction::kBackward);
+  const ReplayPosition start = now();
+  auto before_start = [&] {
+    if (engine_->next_record() > start.record) return false;
+    if (engine_->next_record() < start.record) return true;
+    int32_t v = engine_->running_thread();
+    if (!v) v = engine_->next_thread();
+    if (v != start.tid) return true;
+    ReplayPosition p = engine_->position(v);
+    return std::pair(p.ticks, p.steps) < std::pair(start.ticks, start.steps);
+  };
+  auto at_start = [&] {
+    goto_start();
+    ResumeStop stop;
+    stop.why = ResumeStop::Why::kStartOfTrace;
+    stop.tid = thread_;
+    stop.position = where();
+    stop.pc = engine_->registers(thread_).rip;
+    return stop;
+  };
+  restart();
+  if (c.needs_stepping()) {
+    auto m = scan(c, before_start, true);
+    if (!m) return at_start();
+    goto_position(m->position);
+    return stop_at(*m);
+  }
+  // Probe from the start to now, keeping every run where something
+  // happens; then look closely at the last such run.
+  std::vector<Sighting> found;
+  std::optional<Match> last_boundary;
+  const auto watch = c.runtime_watch();
+  std::optional<uint64_t> trapped_value;  // the watched value the runtime last reported
+  engine_->set_breakpoints(c.breakpoint_addrs(), [&](int32_t v, uint64_t, uint64_t ticks) {
+    size_t r = engine_->next_record();
+    found.push_back({ReplayPosition{r, v, ticks, 0}, r, ticks});
+  });
+  engine_->set_value_watch(watch, [&](int32_t v, uint64_t ticks) {
+    size_t r = engine_->next_record();
+    found.push_back(
+        {ReplayPosition{r, v, std::max(ticks - 1, run_start_ticks(v, r)), 0}, r, ticks});
+    uint64_t value = 0;
+    if (engine_->memory().read(watch->addr, &value, watch->len)) trapped_value = value;
+  });
+  c.refresh(*engine_);
+  for (const auto& m : c.map_events()) {
+    ReplayPosition p{m.run, m.tid, m.ticks, 0};
+    if (p < start) found.push_back({p, m.run, m.ticks});
+  }
+  auto unexplained_change = [&] {
+    if (!c.values_changed(*engine_)) return false;
+    uint64_t value = 0;
+    bool explained = watch && trapped_value &&
+                     engine_->memory().read(watch->addr, &value, watch->len) &&
+                     value == *trapped_value;
+    trapped_value.reset();
+    c.refresh(*engine_);
+    return !explained;
+  };
+  while (engine_->next_record() < start.record) {
+    size_t r = engine_->next_record();
+    const auto* s = std::get_if<trace::Stop>(&trace_.events()[r]);
+    engine_->play_record();
+    if (s && unexplained_change()) {
+      found.push_back({ReplayPosition{r, s->tid, run_start_ticks(s->tid, r), 0}, r, {}});
+    }
+    if (auto m = c.at_record(*engine_, r)) {
+      m->position = engine_->position(m->tid);
+      last_boundary = m;
+    }
+  }
+  // The run in progress at `start`, up to it.
+  if (engine_->has_thread(start.tid) && start.ticks > engine_->position(start.tid).ticks) {
+    engine_->run_to_tick(start.tid, start.ticks);
+  }
+  if (unexplained_change()) {
+    found.push_back(
+        {ReplayPosition{start.record, start.tid, run_start_ticks(start.tid, start.record), 0},
+         start.record,
+         {}});
+  } else if (start.steps > 0) {
+    found.push_back(
+        {ReplayPosition{start.record, start.tid, start.ticks, 0}, start.record, start.ticks});
+  }
+  engine_->clear_breakpoints();
+  engine_->clear_value_watch();
+  std::sort(found.begin(), found.end(),
+            [](const Sighting& a, const Sighting& b) { return a.from < b.from; });
+  while (!found.empty()) {
+    const Sighting last = found.back();
+    const size_t run = last.run;
+    // A boundary event after the last candidate run wins outright.
+    if (last_boundary && last_boundary->position.record > run) break;
+    // Look through the last sighting's stretch: its tick, or, when
+    // something in the run changed where the runtime does not look, from
+    // there to the end of the run.
+    bool whole_run = false;
+    ReplayPosition from = last.from;
+    for (const Sighting& k : found) {
+      if (k.run == run && !k.bound) whole_run = true;
+    }
+    if (whole_run) {
+      from = ReplayPosition{run, last.from.tid, run_start_ticks(last.from.tid, run), 0};
+      for (const Sighting& k : found) {
+        if (k.run == run && k.bound) from = std::max(from, k.from);
+      }
+    }
+    const std::optional<uint64_t> bound = whole_run ? std::nullopt : last.bound;
+    const int32_t tid = from.tid;
+    goto_position(from);
+    auto m = scan(
+        c,
+        [&] {
+          return engine_->next_record() <= run && before_start() &&
+                 (!bound || !engine_->has_thread(tid) || engine_->position(tid).ticks <= *bound);
+        },
+        true);
+    if (m) {
+      goto_position(m->position);
+      return stop_at(*m);
+    }
+    if (whole_run) {
+      std::erase_if(
+          found, [&](const Sighting& k) { return k.run == run && (!k.bound || !(k.from < from)); });
+    } else {
+      found.pop_back();
+    }
+  }
+  if (last_boundary) {
+    goto_position(last_boundary->position);
+    return stop_at(*last_boundary);
+  }
+  return at_start();
 }
 
 }  // namespace backstep::replayer

@@ -6,6 +6,7 @@
 // replay_engine.h). Checkpoints that bound that cost are not built yet.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,9 +17,9 @@ namespace backstep::replayer {
 
 // What `goto panic` found.
 struct PanicReport {
-  std::string what;            // the fatal message, or the signal
-  int32_t tid = 0;             // the failing thread
-  ReplayPosition position;     // where it now stands: the failing instruction
+  std::string what;         // the fatal message, or the signal
+  int32_t tid = 0;          // the failing thread
+  ReplayPosition position;  // where it now stands: the failing instruction
   uint64_t pc = 0;
   bool map_fatal = false;
   uint64_t map = 0;
@@ -68,12 +69,12 @@ struct ResumeStop {
   int32_t tid = 0;  // the thread that stopped (now the selected thread)
   ReplayPosition position;
   uint64_t pc = 0;
-  int breakpoint = 0;  // id, for kBreakpoint
-  int watchpoint = 0;  // id, for kWatchpoint
-  uint64_t data_addr = 0;  // the watched address accessed, for kWatchpoint
+  int breakpoint = 0;                            // id, for kBreakpoint
+  int watchpoint = 0;                            // id, for kWatchpoint
+  uint64_t data_addr = 0;                        // the watched address accessed, for kWatchpoint
   std::optional<uint64_t> old_value, new_value;  // for a write watchpoint
-  size_t record = 0;  // the event's record index, for kEvent and kSignal
-  int signal = 0;     // for kSignal
+  size_t record = 0;                             // the event's record index, for kEvent and kSignal
+  int signal = 0;                                // for kSignal
 };
 
 class TimeTravel {
@@ -112,7 +113,32 @@ class TimeTravel {
   // stop a forward resume at once.
   ResumeStop resume(Direction direction, const EventFilter& events = {});
 
+  // The selected thread's instructions before now, oldest first, each with
+  // its position and registers: at most `ticks` ticks back, and never before
+  // the start of its current run (reverse-step looks through them). Leaves
+  // the replay where it was.
+  struct Executed {
+    ReplayPosition position;
+    Registers regs;
+  };
+  std::vector<Executed> recent_history(uint64_t ticks);
+  // Whether recent_history(ticks) reaches back to the start of the run.
+  bool history_reaches_run_start(uint64_t ticks) const;
+
+  // The moment the replay stands at: the position of the thread whose run
+  // is in progress, else of the selected thread.
+  ReplayPosition now() const;
+
  private:
+  struct Match;
+  class Conditions;
+  ResumeStop resume_forward(const EventFilter& events);
+  ResumeStop resume_backward(const EventFilter& events);
+  // Steps all threads, instruction by instruction in the recorded order,
+  // from the current state while `in_region` holds, checking `c` at every
+  // instruction; returns the first match, or (want_last) the last one.
+  std::optional<Match> scan(Conditions& c, const std::function<bool()>& in_region, bool want_last);
+  ResumeStop stop_at(const Match& m);
   void restart();
   void follow_next_thread();
   // Ticks of `vtid` at its last stop before record `record` (its run's start).

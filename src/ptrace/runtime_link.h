@@ -2,6 +2,7 @@
 // thread's ThreadBlock and writing its control fields through its memory.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -35,6 +36,28 @@ class ThreadBlockView {
     } __attribute__((packed)) limits{tick_limit, event_limit, 1};
     mem_.write_or_throw(addr_ + offsetof(abi::ThreadBlock, tick_limit), &limits, sizeof limits);
   }
+  // Replay's software watchpoint (abi::ThreadBlock::watch_*): the run's
+  // real tick limit goes to watch_limit and tick_limit stays one tick ahead.
+  void set_watch(uint64_t addr, uint32_t len, uint64_t value, uint64_t tick_limit) const {
+    uint64_t ticks_now = ticks();
+    struct {
+      uint64_t addr;
+      uint64_t value;
+      uint64_t limit;
+      uint32_t len;
+    } __attribute__((packed)) w{addr, value, tick_limit, len};
+    mem_.write_or_throw(addr_ + offsetof(abi::ThreadBlock, watch_addr), &w, sizeof w);
+    mem_.write_value<uint64_t>(addr_ + offsetof(abi::ThreadBlock, tick_limit),
+                               std::min(tick_limit, ticks_now + 1));
+  }
+  void clear_watch() const {
+    mem_.write_value<uint32_t>(addr_ + offsetof(abi::ThreadBlock, watch_len), 0);
+  }
+  uint64_t tick_limit() const { return field<uint64_t>(offsetof(abi::ThreadBlock, tick_limit)); }
+  uint64_t event_limit() const { return field<uint64_t>(offsetof(abi::ThreadBlock, event_limit)); }
+  uint64_t watch_limit() const { return field<uint64_t>(offsetof(abi::ThreadBlock, watch_limit)); }
+  uint32_t watch_len() const { return field<uint32_t>(offsetof(abi::ThreadBlock, watch_len)); }
+
   // The events published since `from` (at most a ring's worth).
   std::vector<abi::MapEvent> events_since(uint64_t from, uint64_t head) const {
     std::vector<abi::MapEvent> out;

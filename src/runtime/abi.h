@@ -12,7 +12,7 @@
 
 namespace backstep::abi {
 
-inline constexpr uint32_t kAbiVersion = 1;
+inline constexpr uint32_t kAbiVersion = 2;
 inline constexpr uint64_t kThreadBlockMagic = 0x3130504554534b42ull;  // "BKSTEP01"
 
 // A syscall number no kernel implements. The runtime issues it once per
@@ -30,8 +30,9 @@ inline constexpr char kTickSection[] = "backstep_ticks";
 // Why the runtime executed its int3 (ThreadBlock::trap_reason).
 enum class TrapReason : uint32_t {
   kNone = 0,
-  kTickLimit = 1,   // ticks reached tick_limit (a timeslice or a replay target)
-  kMapEvent = 2,    // ring_head reached event_limit (ring full, or a chosen event)
+  kTickLimit = 1,  // ticks reached tick_limit (a timeslice or a replay target)
+  kMapEvent = 2,   // ring_head reached event_limit (ring full, or a chosen event)
+  kWatch = 3,      // replay only: the watched bytes changed since the last tick
 };
 
 // The operation a map event happened in.
@@ -48,24 +49,24 @@ enum class MapOp : uint8_t {
 
 // Map-flag transitions and growth steps, in the order Go's runtime makes them.
 enum class MapEventKind : uint8_t {
-  kIterStart = 1,     // iterator bits set, first step about to run
-  kIterStep = 2,      // an iterator step checked hashWriting (clear)
-  kWriteBegin = 3,    // hashWriting set (XOR) by assign/delete/clear
-  kWriteEnd = 4,      // hashWriting cleared at the end of that operation
-  kGrowStart = 5,     // arg0 = old B, arg1 = new B, arg2 = 1 if same-size
-  kEvacuate = 6,      // arg1 = old bucket index evacuated; the event's nevacuate field is the
-                      // mark after advancing; arg2 = 1 if old entries were kept for iterators
-  kGrowFinish = 7,    // oldbuckets released
-  kFatal = 8,         // a fatal check failed; arg0 = FatalKind, arg1 = GoMapFatalSite
-                      // (1 on entry / iterator step, 2 at the end of a write, 3 clone per entry)
+  kIterStart = 1,   // iterator bits set, first step about to run
+  kIterStep = 2,    // an iterator step checked hashWriting (clear)
+  kWriteBegin = 3,  // hashWriting set (XOR) by assign/delete/clear
+  kWriteEnd = 4,    // hashWriting cleared at the end of that operation
+  kGrowStart = 5,   // arg0 = old B, arg1 = new B, arg2 = 1 if same-size
+  kEvacuate = 6,    // arg1 = old bucket index evacuated; the event's nevacuate field is the
+                    // mark after advancing; arg2 = 1 if old entries were kept for iterators
+  kGrowFinish = 7,  // oldbuckets released
+  kFatal = 8,       // a fatal check failed; arg0 = FatalKind, arg1 = GoMapFatalSite
+                    // (1 on entry / iterator step, 2 at the end of a write, 3 clone per entry)
 };
 
 enum class FatalKind : uint8_t {
   kNone = 0,
-  kConcurrentWrites = 1,         // "concurrent map writes"
-  kConcurrentReadWrite = 2,      // "concurrent map read and map write"
-  kConcurrentIterateWrite = 3,   // "concurrent map iteration and map write"
-  kConcurrentCloneWrite = 4,     // "concurrent map clone and map write"
+  kConcurrentWrites = 1,        // "concurrent map writes"
+  kConcurrentReadWrite = 2,     // "concurrent map read and map write"
+  kConcurrentIterateWrite = 3,  // "concurrent map iteration and map write"
+  kConcurrentCloneWrite = 4,    // "concurrent map clone and map write"
 };
 
 // The fixed text Go prints for each fatal check.
@@ -131,32 +132,44 @@ struct ThreadBlock {
   uint64_t ring_addr;      // address of MapEvent[ring_capacity], 0 if none
   uint32_t ring_capacity;  // kRingCapacity
   uint32_t reserved;
+  // Replay's software watchpoint (this machine kind's debug registers never
+  // fire). While watch_len is non-zero the tracer keeps tick_limit one tick
+  // ahead, so that every tick takes the slow path, which compares the
+  // watch_len bytes at watch_addr with watch_value, traps with kWatch when
+  // they differ (storing the new value), and traps with kTickLimit only when
+  // ticks reach watch_limit, the limit the run really has.
+  uint64_t watch_addr;
+  uint64_t watch_value;
+  uint64_t watch_limit;
+  uint32_t watch_len;  // 0 (off) to 8
+  uint32_t reserved2;
 };
 static_assert(offsetof(ThreadBlock, ticks) == 16);
 static_assert(offsetof(ThreadBlock, tick_limit) == 24);
 static_assert(offsetof(ThreadBlock, event_limit) == offsetof(ThreadBlock, tick_limit) + 8);
 static_assert(offsetof(ThreadBlock, traced) == offsetof(ThreadBlock, event_limit) + 8);
-static_assert(sizeof(ThreadBlock) == 72);
+static_assert(offsetof(ThreadBlock, watch_addr) == 72);
+static_assert(sizeof(ThreadBlock) == 104);
 
 // The instrumented map's header, first member of every GoMap, laid out like
 // Go's hmap so that a tracer can decode any map from its address alone.
 struct MapHeader {
-  uint64_t count;           // live entries
-  uint8_t flags;            // kFlag* bits
-  uint8_t B;                // log2 of the bucket count
-  uint16_t noverflow;       // approximate number of overflow buckets
-  uint32_t hash0;           // per-map hash seed
-  uint64_t buckets;         // address of 2^B buckets
-  uint64_t oldbuckets;      // previous bucket array while growing, else 0
-  uint64_t nevacuate;       // old buckets below this are evacuated
-  uint64_t extra;           // implementation-private (overflow bookkeeping)
-  uint32_t key_size;        // sizeof(K): lets a tracer walk buckets
-  uint32_t value_size;      // sizeof(V)
-  uint32_t bucket_size;     // sizeof(bucket); the overflow pointer is at bucket_size - 8
-  uint32_t key_offset;      // offset of keys[0] in a bucket (tophash at 0)
-  uint32_t value_offset;    // offset of values[0] in a bucket
-  int32_t live_iterators;   // iterators not yet destroyed (debug aid; Go has none)
-  uint64_t magic;           // kMapHeaderMagic while the map is alive
+  uint64_t count;          // live entries
+  uint8_t flags;           // kFlag* bits
+  uint8_t B;               // log2 of the bucket count
+  uint16_t noverflow;      // approximate number of overflow buckets
+  uint32_t hash0;          // per-map hash seed
+  uint64_t buckets;        // address of 2^B buckets
+  uint64_t oldbuckets;     // previous bucket array while growing, else 0
+  uint64_t nevacuate;      // old buckets below this are evacuated
+  uint64_t extra;          // implementation-private (overflow bookkeeping)
+  uint32_t key_size;       // sizeof(K): lets a tracer walk buckets
+  uint32_t value_size;     // sizeof(V)
+  uint32_t bucket_size;    // sizeof(bucket); the overflow pointer is at bucket_size - 8
+  uint32_t key_offset;     // offset of keys[0] in a bucket (tophash at 0)
+  uint32_t value_offset;   // offset of values[0] in a bucket
+  int32_t live_iterators;  // iterators not yet destroyed (debug aid; Go has none)
+  uint64_t magic;          // kMapHeaderMagic while the map is alive
 };
 inline constexpr uint64_t kMapHeaderMagic = 0x50414d4f47534b42ull;  // "BKSGOMAP"
 

@@ -108,13 +108,15 @@ uint64_t random_u64() {
     // getrandom(2) directly: a syscall the recorder captures (glibc's
     // wrapper is also a plain syscall in 2.36, but be explicit).
     long got = ::syscall(SYS_getrandom, &seed, sizeof seed, 0);
-    if (got != static_cast<long>(sizeof seed)) seed = 0x9e3779b97f4a7c15ull ^ this_thread_block().tid;
+    if (got != static_cast<long>(sizeof seed))
+      seed = 0x9e3779b97f4a7c15ull ^ this_thread_block().tid;
     tls_random_state = seed;
     tls_random_seeded = true;
   }
   // wyrand
   tls_random_state += 0xa0761d6478bd642full;
-  __uint128_t m = static_cast<__uint128_t>(tls_random_state) * (tls_random_state ^ 0xe7037ed1a0b428dbull);
+  __uint128_t m =
+      static_cast<__uint128_t>(tls_random_state) * (tls_random_state ^ 0xe7037ed1a0b428dbull);
   return static_cast<uint64_t>(m >> 64) ^ static_cast<uint64_t>(m);
 }
 

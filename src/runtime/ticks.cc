@@ -17,8 +17,15 @@
 // %fs-relative access away, and never allocated lazily. C linkage: the tick
 // counter below is written in assembly and names it.
 extern "C" {
-__attribute__((tls_model("initial-exec"))) thread_local backstep::abi::ThreadBlock
-    backstep_tls_block;
+__attribute__((
+    tls_model("initial-exec"))) thread_local backstep::abi::ThreadBlock backstep_tls_block;
+// The slow path runs on a stack of its own (see the assembly below): what it
+// pushes must not land on the program's stack, where a program that reads
+// stale stack slots (libc's syscall() loads its sixth argument from one)
+// would see whether a tracer stopped it there.
+__attribute__((tls_model("initial-exec"))) alignas(
+    64) thread_local unsigned char backstep_tls_slow_stack[16384];
+__attribute__((tls_model("initial-exec"))) thread_local uint64_t backstep_tls_slow_rsp;
 }
 
 // Reached when ticks reached tick_limit: registers the thread on its first
@@ -31,6 +38,23 @@ backstep_tick_slow_path() {
   if (b.magic != abi::kThreadBlockMagic) {
     rt::register_thread(b);
     if (b.ticks < b.tick_limit) return;
+  }
+  if (b.watch_len != 0) {
+    // Byte by byte and without libc: everything here must stay inside the
+    // tick section, which a tracer steps out of to reach program code.
+    uint64_t now = 0;
+    const volatile uint8_t* p = reinterpret_cast<const volatile uint8_t*>(b.watch_addr);
+    for (uint32_t i = 0; i < b.watch_len && i < 8; ++i)
+      now |= static_cast<uint64_t>(p[i]) << (8 * i);
+    if (now != b.watch_value) {
+      b.watch_value = now;
+      rt::trap_to_tracer(b, abi::TrapReason::kWatch);
+    }
+    if (b.ticks < b.watch_limit) {
+      b.tick_limit = b.ticks + 1;
+      return;
+    }
+    b.tick_limit = b.watch_limit;
   }
   rt::trap_to_tracer(b, abi::TrapReason::kTickLimit);
 }
@@ -59,6 +83,9 @@ __sanitizer_cov_trace_pc:
   jae 1f
   ret
 1:
+  movq %rsp, %fs:backstep_tls_slow_rsp@tpoff
+  movq %fs:0, %rsp
+  leaq backstep_tls_slow_stack@tpoff+16384(%rsp), %rsp
   pushq %rax
   pushq %rcx
   pushq %rdx
@@ -68,7 +95,9 @@ __sanitizer_cov_trace_pc:
   pushq %r9
   pushq %r10
   pushq %r11
+  subq $8, %rsp
   call backstep_tick_slow_path
+  addq $8, %rsp
   popq %r11
   popq %r10
   popq %r9
@@ -80,6 +109,7 @@ __sanitizer_cov_trace_pc:
   movq %fs:backstep_tls_block@tpoff+16, %rax
   cmpq %fs:backstep_tls_block@tpoff+24, %rax
   popq %rax
+  movq %fs:backstep_tls_slow_rsp@tpoff, %rsp
   ret
   .size __sanitizer_cov_trace_pc, .-__sanitizer_cov_trace_pc
   .popsection
@@ -99,8 +129,8 @@ void register_thread(abi::ThreadBlock& b) {
   // The ring lives outside TLS: it is large, and a thread's pages are only
   // committed as it publishes. It is never unmapped, so that a tracer can
   // drain it up to the thread's very last event.
-  void* ring = ::mmap(nullptr, sizeof(abi::MapEvent) * abi::kRingCapacity,
-                      PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* ring = ::mmap(nullptr, sizeof(abi::MapEvent) * abi::kRingCapacity, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   b.ring_addr = ring == MAP_FAILED ? 0 : reinterpret_cast<uint64_t>(ring);
   b.ring_capacity = abi::kRingCapacity;
   // Natively nothing stops this thread; a tracer overwrites the limits while

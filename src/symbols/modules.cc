@@ -9,6 +9,8 @@
 #include <string>
 #include <system_error>
 
+#include "trace/trace_writer.h"
+
 namespace backstep::symbols {
 namespace {
 
@@ -77,6 +79,14 @@ std::vector<Module> modules_from_file_maps(const std::vector<trace::FileMap>& ma
   out.reserve(live.size());
   for (Entry& e : live) out.push_back(std::move(e.module));
   return out;
+}
+
+std::vector<Module> modules_from_trace(const trace::Trace& trace) {
+  std::vector<trace::FileMap> maps;
+  for (const auto& e : trace.events()) {
+    if (const auto* f = std::get_if<trace::FileMap>(&e)) maps.push_back(*f);
+  }
+  return modules_from_file_maps(maps, trace.dir() / trace::kFilesDir);
 }
 
 }  // namespace backstep::symbols

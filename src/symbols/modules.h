@@ -10,6 +10,7 @@
 
 #include "symbols/symbolizer.h"
 #include "trace/events.h"
+#include "trace/trace_reader.h"
 
 namespace backstep::symbols {
 
@@ -25,5 +26,9 @@ std::vector<Module> modules_from_proc_maps(pid_t pid);
 // it is dropped. Pass the records up to the point of interest.
 std::vector<Module> modules_from_file_maps(const std::vector<trace::FileMap>& maps,
                                            const std::filesystem::path& files_dir);
+
+// The modules of a whole recording: every FileMap of `trace`, read from its
+// files/ folder.
+std::vector<Module> modules_from_trace(const trace::Trace& trace);
 
 }  // namespace backstep::symbols

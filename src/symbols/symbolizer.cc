@@ -27,6 +27,34 @@ struct FreeDeleter {
   void operator()(void* p) const noexcept { std::free(p); }
 };
 
+// The DWARF scopes around pc, innermost first (inlined subroutines, then
+// their subprogram, ..., then the CU).
+struct DieScopes {
+  Dwarf_Die* cu = nullptr;
+  Dwarf_Addr bias = 0;
+  std::unique_ptr<Dwarf_Die, FreeDeleter> dies;  // malloc'd by libdw
+  int count = 0;
+};
+
+DieScopes die_scopes(Dwfl_Module* mod, uint64_t pc) {
+  DieScopes out;
+  out.cu = dwfl_module_addrdie(mod, pc, &out.bias);
+  if (out.cu == nullptr) return out;
+  Dwarf_Die* raw = nullptr;
+  out.count = std::max(0, dwarf_getscopes(out.cu, pc - out.bias, &raw));
+  out.dies.reset(raw);
+  return out;
+}
+
+std::optional<Dwarf_Word> die_udata(Dwarf_Die* die, int name) {
+  Dwarf_Attribute attr;
+  Dwarf_Word value = 0;
+  if (dwarf_attr(die, name, &attr) == nullptr || dwarf_formudata(&attr, &value) != 0) {
+    return std::nullopt;
+  }
+  return value;
+}
+
 // Elf handles opened here to read program headers, before libdwfl gets the
 // file; libdwfl opens its own.
 struct ElfDeleter {
@@ -484,14 +512,10 @@ std::optional<std::pair<uint64_t, uint64_t>> Symbolizer::function_range(uint64_t
     return std::pair{pc - offset, pc - offset + sym.st_size};
   }
   // No sized symbol: the DWARF subprogram (not an inlined one) around pc.
-  Dwarf_Addr bias = 0;
-  Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
-  if (cu == nullptr) return std::nullopt;
-  Dwarf_Die* scopes_raw = nullptr;
-  const int n = dwarf_getscopes(cu, pc - bias, &scopes_raw);
-  std::unique_ptr<Dwarf_Die, FreeDeleter> scopes(scopes_raw);  // malloc'd by libdw
-  for (int i = 0; i < n; ++i) {
-    Dwarf_Die* die = &scopes.get()[i];
+  DieScopes scopes = die_scopes(mod, pc);
+  const Dwarf_Addr bias = scopes.bias;
+  for (int i = 0; i < scopes.count; ++i) {
+    Dwarf_Die* die = &scopes.dies.get()[i];
     if (dwarf_tag(die) != DW_TAG_subprogram) continue;
     Dwarf_Addr base = 0, low = 0, high = 0;
     ptrdiff_t it = 0;
@@ -499,6 +523,30 @@ std::optional<std::pair<uint64_t, uint64_t>> Symbolizer::function_range(uint64_t
       if (pc - bias >= low && pc - bias < high) return std::pair{low + bias, high + bias};
     }
     break;
+  }
+  return std::nullopt;
+}
+
+std::optional<SourceLine> Symbolizer::inlined_call_site(uint64_t pc) const {
+  if (!impl_->dwfl) return std::nullopt;
+  Dwfl_Module* mod = impl_->module_at(pc);
+  if (mod == nullptr) return std::nullopt;
+  DieScopes scopes = die_scopes(mod, pc);
+  for (int i = 0; i < scopes.count; ++i) {
+    Dwarf_Die* die = &scopes.dies.get()[i];
+    if (dwarf_tag(die) == DW_TAG_subprogram) break;  // not inlined
+    if (dwarf_tag(die) != DW_TAG_inlined_subroutine) continue;
+    auto line = die_udata(die, DW_AT_call_line);
+    auto file = die_udata(die, DW_AT_call_file);
+    Dwarf_Files* files = nullptr;
+    size_t nfiles = 0;
+    if (!line || !file || dwarf_getsrcfiles(scopes.cu, &files, &nfiles) != 0 || *file >= nfiles) {
+      return std::nullopt;
+    }
+    const char* name = dwarf_filesrc(files, *file, nullptr, nullptr);
+    if (name == nullptr) return std::nullopt;
+    auto column = die_udata(die, DW_AT_call_column);
+    return SourceLine{name, static_cast<int>(*line), static_cast<int>(column.value_or(0))};
   }
   return std::nullopt;
 }

@@ -109,6 +109,11 @@ class Symbolizer {
   // from the DWARF subprogram when the symbol has no size.
   std::optional<std::pair<uint64_t, uint64_t>> function_range(uint64_t pc) const;
 
+  // For code inlined into its caller: the line that called the innermost
+  // inlined function around `pc` (the line table names the inlined body).
+  // nullopt when `pc` is not in inlined code or has no DWARF.
+  std::optional<SourceLine> inlined_call_site(uint64_t pc) const;
+
   // Lines [line - before, line + after] of `file` (clamped to the file) read
   // from disk, numbered from 1; empty if the file cannot be read.
   static std::vector<std::pair<int, std::string>> source_lines(const std::string& file, int line,

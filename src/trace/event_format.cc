@@ -88,6 +88,60 @@ std::string map_event_text(const abi::MapEvent& e) {
                      flags_text(e.flags_after), e.B, e.count, e.nevacuate, e.site, e.ticks);
 }
 
+std::string ending_text(bool exited, int code) {
+  if (exited) return fmt::format("exited with status {}", code);
+  const char* name = sigabbrev_np(code);
+  return fmt::format("killed by SIG{} ({})", name ? name : "?", code);
+}
+
+std::string operation_chain(const abi::MapEvent& setter, const std::vector<abi::MapEvent>& steps) {
+  std::string chain = map_op_name(setter.op);
+  if (setter.outer_op) chain = std::string(map_op_name(setter.outer_op)) + " -> " + chain;
+  for (const auto& step : steps) {
+    if (step.kind == static_cast<uint8_t>(abi::MapEventKind::kEvacuate)) {
+      chain += fmt::format(" -> evacuation of old bucket {}", step.arg1);
+    } else if (step.kind == static_cast<uint8_t>(abi::MapEventKind::kGrowStart)) {
+      chain += fmt::format(" -> growth B {}->{}", step.arg0, step.arg1);
+    }
+  }
+  return chain;
+}
+
+uint64_t old_bucket_count(const abi::MapHeader& h) {
+  if (h.oldbuckets == 0) return 0;
+  return h.flags & abi::kFlagSameSizeGrow ? 1ull << h.B : 1ull << (h.B - 1);
+}
+
+nlohmann::json map_header_json(uint64_t addr, const abi::MapHeader& h) {
+  return {{"map", addr},
+          {"count", h.count},
+          {"B", h.B},
+          {"buckets", h.buckets},
+          {"oldbuckets", h.oldbuckets},
+          {"flags", h.flags},
+          {"flag_names", flags_text(h.flags)},
+          {"growing", h.oldbuckets != 0},
+          {"nevacuate", h.nevacuate},
+          {"old_bucket_count", old_bucket_count(h)},
+          {"same_size_grow", (h.flags & abi::kFlagSameSizeGrow) != 0},
+          {"live_iterators", h.live_iterators},
+          {"noverflow", h.noverflow}};
+}
+
+std::string map_header_text(uint64_t addr, const abi::MapHeader& h) {
+  std::string text = fmt::format("map {:#x}: count {}, B {} ({} buckets at {:#x}), flags {}\n",
+                                 addr, h.count, h.B, 1ull << h.B, h.buckets, flags_text(h.flags));
+  if (h.oldbuckets != 0) {
+    text += fmt::format("growing ({}): evacuated {} of {} old buckets at {:#x}\n",
+                        h.flags & abi::kFlagSameSizeGrow ? "same-size" : "doubling", h.nevacuate,
+                        old_bucket_count(h), h.oldbuckets);
+  } else {
+    text += "not growing\n";
+  }
+  text += fmt::format("live iterators {}, overflow buckets ~{}", h.live_iterators, h.noverflow);
+  return text;
+}
+
 std::vector<nlohmann::json> to_json(const Event& event, uint64_t index) {
   std::vector<nlohmann::json> out;
   std::visit(

@@ -192,6 +192,25 @@ bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+Recording record_failing(const std::string& program, const std::string& rounds, int max_seed) {
+  Recording r;
+  r.dir = std::make_unique<TempDir>();
+  for (int seed = 1; seed <= max_seed; ++seed) {
+    fs::path trace = *r.dir / ("seed-" + std::to_string(seed));
+    auto res = backstep({"record", "-o", trace.string(), "--chaos", "--seed", std::to_string(seed),
+                         "--", program, rounds},
+                        r.dir->path());
+    if (res.shell_status() != 0) {
+      r.trace = trace;
+      r.seed = seed;
+      r.status = res.shell_status();
+      return r;
+    }
+  }
+  ADD_FAILURE() << program << " did not fail under seeds 1.." << max_seed;
+  return r;
+}
+
 std::vector<nlohmann::json> dump_json(const fs::path& trace, const fs::path& xdg_home) {
   RunResult r = backstep({"dump", "--json", trace.string()}, xdg_home);
   std::vector<nlohmann::json> out;

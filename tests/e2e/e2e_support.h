@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,6 +67,18 @@ std::string read_file(const fs::path& p);
 void write_file(const fs::path& p, const std::string& content);
 std::vector<std::string> lines(const std::string& text);
 bool contains(const std::string& haystack, const std::string& needle);
+
+// A recording made by a test, in a temporary directory of its own.
+struct Recording {
+  std::unique_ptr<TempDir> dir;
+  fs::path trace;  // empty when no seed made the program fail
+  int seed = 0;
+  int status = 0;  // shell status of `backstep record`
+};
+
+// Records `program rounds` under the chaos scheduler with seeds 1..max_seed
+// until the program fails (exits non-zero); a test failure if none does.
+Recording record_failing(const std::string& program, const std::string& rounds, int max_seed);
 
 // `backstep dump --json TRACE`, one parsed object per line.
 std::vector<nlohmann::json> dump_json(const fs::path& trace, const fs::path& xdg_home);

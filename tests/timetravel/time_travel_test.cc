@@ -14,30 +14,8 @@ namespace {
 
 using nlohmann::json;
 
-struct Recording {
-  std::unique_ptr<e2e::TempDir> dir;
-  e2e::fs::path trace;
-  int seed = 0;
-};
-
-// Records `program rounds` with chaos seeds 1..max_seed until it fails.
-Recording record_failing(const std::string& program, const std::string& rounds, int max_seed) {
-  Recording r;
-  r.dir = std::make_unique<e2e::TempDir>();
-  for (int seed = 1; seed <= max_seed; ++seed) {
-    e2e::fs::path trace = *r.dir / ("seed-" + std::to_string(seed));
-    auto res = e2e::backstep({"record", "-o", trace.string(), "--chaos", "--seed",
-                              std::to_string(seed), "--", program, rounds},
-                             r.dir->path());
-    if (res.shell_status() != 0) {
-      r.trace = trace;
-      r.seed = seed;
-      return r;
-    }
-  }
-  ADD_FAILURE() << program << " did not fail under seeds 1.." << max_seed;
-  return r;
-}
+using e2e::record_failing;
+using e2e::Recording;
 
 // Runs the batch debugger with JSON output: one object per printed result.
 std::vector<json> debug(const Recording& r, const std::vector<std::string>& commands) {

@@ -1,0 +1,127 @@
+// The report for tools; docs/report-schema.md is its contract.
+#include "report/render.h"
+#include "trace/event_format.h"
+
+namespace backstep::report {
+namespace {
+
+using nlohmann::json;
+
+json location_json(const CodeLocation& c) {
+  json j{{"pc", c.pc}, {"function", c.function}, {"module", c.module}, {"text", c.text}};
+  j["file"] = c.file.empty() ? json(nullptr) : json(c.file);
+  j["line"] = c.file.empty() ? json(nullptr) : json(c.line);
+  return j;
+}
+
+json frames_json(const std::vector<CodeLocation>& frames) {
+  json out = json::array();
+  for (const auto& f : frames) out.push_back(location_json(f));
+  return out;
+}
+
+json source_json(const std::optional<SourceExcerpt>& s) {
+  if (!s) return nullptr;
+  json lines = json::array();
+  for (const auto& [n, text] : s->lines) lines.push_back({{"line", n}, {"text", text}});
+  return {{"file", s->file}, {"line", s->line}, {"lines", lines}};
+}
+
+json failure_json(const Failure& f) {
+  json disassembly = json::array();
+  for (const auto& l : f.disassembly) {
+    disassembly.push_back(
+        {{"address", l.address}, {"text", l.text}, {"current", l.current}, {"note", l.note}});
+  }
+  return {{"kind", f.map_fatal ? "map_fatal" : "signal"},
+          {"what", f.what},
+          {"thread", f.tid},
+          {"position", f.position},
+          {"record", f.record},
+          {"pc", f.pc},
+          {"instruction", f.instruction},
+          {"location", location_json(f.location)},
+          {"source", source_json(f.source)},
+          {"disassembly", disassembly},
+          {"backtrace", frames_json(f.backtrace)},
+          {"map", f.map_fatal ? json(f.map) : json(nullptr)},
+          {"last_stderr", f.last_stderr.empty() ? json(nullptr) : json(f.last_stderr)}};
+}
+
+json setter_json(const Setter& s) {
+  return {{"thread", s.tid},
+          {"operation", s.operation},
+          {"in_put_all", s.in_put_all},
+          {"position", s.position.empty() ? json(nullptr) : json(s.position)},
+          {"record", s.record},
+          {"ticks", s.ticks},
+          {"site", location_json(s.site)},
+          {"source", source_json(s.source)},
+          {"backtrace", frames_json(s.backtrace)}};
+}
+
+json run_json(const RunSummary& r) {
+  return {{"threads", r.threads},
+          {"records", r.records},
+          {"stops", r.stops},
+          {"syscalls", r.syscalls},
+          {"switches", r.switches},
+          {"map_events", r.map_events},
+          {"map_operations", r.map_operations},
+          {"iterations", r.iterations},
+          {"growths", r.growths},
+          {"ended", r.ended},
+          {"exited", r.exited},
+          {"exit_code", r.exited ? json(r.code) : json(nullptr)},
+          {"signal", r.ended && !r.exited ? json(r.code) : json(nullptr)},
+          {"interrupted", r.interrupted},
+          {"truncated", r.truncated},
+          {"ending", r.ending},
+          {"fatal_message", r.fatal_message}};
+}
+
+std::string outcome(const CrashReport& r) {
+  if (r.failure) return r.failure->map_fatal ? "map_fatal" : "signal";
+  if (r.ended_normally) return "ended_normally";
+  if (r.run.interrupted) return "interrupted";
+  return "truncated";
+}
+
+}  // namespace
+
+json to_json(const CrashReport& r) {
+  json recent = json::array();
+  for (const auto& e : r.recent) {
+    recent.push_back({{"record", e.record}, {"type", e.type}, {"text", e.text}, {"event", e.json}});
+  }
+  json fixes = json::array();
+  for (const auto& f : r.fixes) {
+    fixes.push_back({{"id", f.id},
+                     {"title", f.title},
+                     {"steps", f.steps},
+                     {"example", f.example},
+                     {"seed_section", f.seed_section}});
+  }
+  return {{"schema", "backstep-report/1"},
+          {"trace",
+           {{"dir", r.trace_dir},
+            {"program", r.program},
+            {"argv", r.argv},
+            {"cpu", r.cpu},
+            {"scheduler", r.scheduler},
+            {"seed", r.seed},
+            {"environment_redacted",
+             r.environment_redacted ? json(*r.environment_redacted) : json(nullptr)}}},
+          {"outcome", outcome(r)},
+          {"ended_normally", r.ended_normally},
+          {"run", run_json(r.run)},
+          {"failure", r.failure ? failure_json(*r.failure) : json(nullptr)},
+          {"investigation_error",
+           r.investigation_error.empty() ? json(nullptr) : json(r.investigation_error)},
+          {"setter", r.setter ? setter_json(*r.setter) : json(nullptr)},
+          {"map", r.map ? trace::map_header_json(r.map->address, r.map->header) : json(nullptr)},
+          {"recent", {{"last", r.last}, {"events", recent}}},
+          {"fixes", fixes}};
+}
+
+}  // namespace backstep::report
