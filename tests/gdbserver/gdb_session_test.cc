@@ -207,6 +207,10 @@ TEST_F(GrowthPanicInGdb, InfoThreadsListsTheRecordedThreads) {
 }
 
 TEST_F(GrowthPanicInGdb, BreakInPutAllThenReverseContinueFindsTheLastHit) {
+  // The writer: the thread backstep's `goto panic` names as the setter.
+  json panic = panic_of(rec());
+  ASSERT_TRUE(panic.contains("setter")) << panic.dump();
+  int writer = panic["setter"]["thread"];
   std::string out =
       gdb(rec(), {"continue", "break PutAll", "reverse-continue", "info threads", "continue"});
   size_t sigabrt = find_signal(out, "SIGABRT");
@@ -214,6 +218,10 @@ TEST_F(GrowthPanicInGdb, BreakInPutAllThenReverseContinueFindsTheLastHit) {
   size_t hit = out.find("Breakpoint 1, ", sigabrt);
   ASSERT_NE(hit, std::string::npos) << out;
   EXPECT_TRUE(std::regex_search(out.substr(hit), std::regex(R"(PutAll)"))) << out;
+  // It stopped the writer, which `info threads` shows selected, in PutAll.
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex(R"(\* \d+ +Thread \d+\.)" + std::to_string(writer) + R"( .*PutAll)")))
+      << out;
   // The last hit: going forward from it, the next stop is the panic again,
   // not another PutAll.
   size_t again = find_signal(out, "SIGABRT", hit);
@@ -250,7 +258,13 @@ TEST(HeaderCorruptionInGdb, WatchOnBucketsFindsTheCorruptingWrite) {
   // Going back, the store that nulled the pointer: in the helper, on the
   // source line of the bug (the helper may have put the pointer back once
   // before, which the first reverse-continue finds).
-  EXPECT_TRUE(e2e::contains(out, "scrub_buckets_unsafely")) << out;
+  size_t first_hit = out.find("hit Hardware watchpoint 1");
+  ASSERT_NE(first_hit, std::string::npos) << out;
+  EXPECT_TRUE(
+      std::regex_search(out.substr(first_hit),
+                        std::regex(R"(^Old value = \d+\nNew value = \d+\n.*scrub_buckets_unsafely)",
+                                   std::regex::multiline)))
+      << out;
   EXPECT_TRUE(
       std::regex_search(out, std::regex(std::to_string(bug_line) + R"(\s+h->buckets = 0;)")))
       << out;
