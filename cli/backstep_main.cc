@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   add_replay_command(app, subcommands);
   add_info_command(app, subcommands);
   add_dump_command(app, subcommands);
+  add_gdbserver_command(app, subcommands);
   add_report_command(app, subcommands);
   add_export_command(app, subcommands);
   add_pack_commands(app, subcommands);

@@ -74,9 +74,20 @@ std::string canonical_command(const std::string& c) {
 
 }  // namespace
 
-Debugger::Debugger(const trace::Trace& trace, bool json) : trace_(trace), tt_(trace), json_(json) {}
+Debugger::Debugger(const trace::Trace& trace, bool json)
+    : trace_(trace),
+      own_tt_(std::make_unique<replayer::TimeTravel>(trace)),
+      tt_(*own_tt_),
+      json_(json) {}
+
+Debugger::Debugger(replayer::TimeTravel& tt, std::string* capture)
+    : trace_(tt.trace()), tt_(tt), json_(false), capture_(capture) {}
 
 void Debugger::emit(const json& j, const std::string& text) {
+  if (capture_) {
+    if (!text.empty()) *capture_ += text + (text.back() == '\n' ? "" : "\n");
+    return;
+  }
   if (json_) {
     fmt::print("{}\n", j.dump());
   } else if (!text.empty()) {

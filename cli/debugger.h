@@ -18,6 +18,10 @@ namespace backstep::cli {
 class Debugger {
  public:
   Debugger(const trace::Trace& trace, bool json);
+  // On a TimeTravel owned by someone else (the gdb server, whose `monitor`
+  // commands these are), with text output appended to `*capture` instead
+  // of printed.
+  Debugger(replayer::TimeTravel& tt, std::string* capture);
 
   // Runs one command line. Returns false for `quit`. Errors in a command are
   // reported and do not end the session.
@@ -59,10 +63,12 @@ class Debugger {
   std::string describe_pc(uint64_t pc);
 
   const trace::Trace& trace_;
-  replayer::TimeTravel tt_;
+  std::unique_ptr<replayer::TimeTravel> own_tt_;  // unless given one
+  replayer::TimeTravel& tt_;
   Disassembler disassembler_;
   std::unique_ptr<symbols::Symbolizer> symbolizer_;  // built on first use
   bool json_;
+  std::string* capture_ = nullptr;
   replayer::EventFilter catches_;           // `catch map|syscall|switch`
   std::map<int, std::string> stop_points_;  // id -> how the user named it
 };

@@ -29,9 +29,11 @@ struct ReplayArgs {
   std::vector<std::string> commands;  // -ex, in order
   std::string script;                 // -x FILE
   bool json = false;
+  bool gdb = false;
 };
 
 int run_replay(const ReplayArgs* args) {
+  if (args->gdb) exec_gdb(args->trace, args->commands);
   trace::Trace t = load_trace(args->trace);
   if (std::string here = recorder::cpu_model(); here != t.header().cpu_model) {
     fmt::print(stderr,
@@ -116,6 +118,9 @@ void add_replay_command(CLI::App& app, Subcommands& out) {
                      "Run a debugger command (repeatable; also spelled -ex, as in gdb), then exit");
   replay->add_option("-x", args->script, "Run the debugger commands in FILE, then exit");
   replay->add_flag("--json", args->json, "Debugger output as JSON, one object per line");
+  replay->add_flag("--gdb", args->gdb,
+                   "Start gdb connected to the replay (backstep gdbserver); -ex commands go to "
+                   "gdb, in batch mode");
   replay->footer(
       "Without --until-*, -ex or -x, and with a terminal on stdin, replay opens an interactive "
       "session: when, goto start|end|panic|event N|POSITION, stepi, reverse-stepi, info "

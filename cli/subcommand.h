@@ -24,11 +24,17 @@ void add_record_command(CLI::App& app, Subcommands& out);
 void add_replay_command(CLI::App& app, Subcommands& out);
 void add_info_command(CLI::App& app, Subcommands& out);
 void add_dump_command(CLI::App& app, Subcommands& out);
+void add_gdbserver_command(CLI::App& app, Subcommands& out);
 void add_report_command(CLI::App& app, Subcommands& out);
 void add_export_command(CLI::App& app, Subcommands& out);
 // `pack` and `unpack`.
 void add_pack_commands(CLI::App& app, Subcommands& out);
 void add_hunt_command(CLI::App& app, Subcommands& out);
 void add_minimize_command(CLI::App& app, Subcommands& out);
+
+// Replaces this process with gdb connected to `backstep gdbserver TRACE`
+// (`replay --gdb`, as `rr replay` does); with `commands`, gdb runs them in
+// batch mode and exits. Returns only by throwing.
+[[noreturn]] void exec_gdb(const std::string& trace, const std::vector<std::string>& commands);
 
 }  // namespace backstep::cli
