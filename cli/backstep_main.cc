@@ -40,7 +40,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // One line, as for every other bad input.
+    fmt::print(stderr, "backstep: {} (see backstep --help)\n", e.what());
+    return 2;
   }
   try {
     for (const Subcommand& sub : subcommands) {
