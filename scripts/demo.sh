@@ -41,5 +41,9 @@ step "4. Time travel: go to the panic, the exact instruction that saw hashWritin
   -ex 'goto panic' -ex 'backtrace' -ex 'list' -ex 'map' \
   -ex 'reverse-stepi' -ex 'stepi' -ex 'info threads'
 
-step "5. The map-flag transitions just before the crash"
+step "5. Who set the flag, and when: back to the writer's last PutAll before the panic"
+"$backstep" replay "$traces/seed-$seed" \
+  -ex 'break PutAll' -ex 'goto panic' -ex 'reverse-continue' -ex 'backtrace'
+
+step "6. The map-flag transitions just before the crash"
 "$backstep" replay "$traces/seed-$seed" -ex 'goto end' -ex 'events 8 map'
