@@ -338,7 +338,7 @@ int ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s) {
   }
   if (s.resumed.has_block) {
     if (!t.block) diverge(index, fmt::format("thread {} has no thread block", s.tid));
-    write_limits(t, s.resumed.tick_limit, s.resumed.event_limit);
+    write_limits(t, s.resumed.tick_limit, s.resumed.event_limit, watch_);
   }
   t.run_started = true;
   return s.resumed.signal;
@@ -395,17 +395,27 @@ void ReplayEngine::set_value_watch(std::optional<ValueWatch> watch, WatchTrap on
   on_watch_ = std::move(on_change);
 }
 
-void ReplayEngine::write_limits(Thread& t, uint64_t tick_limit, uint64_t event_limit) {
+void ReplayEngine::write_limits(Thread& t, uint64_t tick_limit, uint64_t event_limit,
+                                const std::optional<ValueWatch>& watch) {
   ThreadBlockView view(mem_, *t.block);
   view.set_limits(tick_limit, event_limit);
   uint64_t value = 0;
-  if (watch_ && mem_.read(watch_->addr, &value, watch_->len)) {
-    view.set_watch(watch_->addr, watch_->len, value, tick_limit);
-    t.watch_armed = true;
-  } else if (t.watch_armed) {
+  if (watch && mem_.read(watch->addr, &value, watch->len)) {
+    view.set_watch(watch->addr, watch->len, value, tick_limit);
+    t.armed = watch;
+  } else if (t.armed) {
     view.clear_watch();
-    t.watch_armed = false;
+    t.armed.reset();
   }
+}
+
+void ReplayEngine::sync_watch(Thread& t, const std::optional<ValueWatch>& want) {
+  if (!t.block || t.armed == want) return;
+  // A run begun under another watch (or none): the limits it has, or keeps
+  // in watch_limit while armed, are its real ones.
+  ThreadBlockView view(mem_, *t.block);
+  uint64_t limit = t.armed ? view.watch_limit() : view.tick_limit();
+  write_limits(t, limit, view.event_limit(), want);
 }
 
 void ReplayEngine::set_breakpoints(std::vector<uint64_t> addrs, BreakpointHit on_hit) {
@@ -431,13 +441,7 @@ bool ReplayEngine::is_breakpoint_hit(Thread& t, const WaitStatus& st) const {
 
 WaitStatus ReplayEngine::resume_run(size_t index, Thread& t, Resume how, int signal) {
   uint64_t skip = 0;  // a breakpoint on a syscall instruction, passed over once
-  if (t.block && how != Resume::kSingleStep && bool(watch_) != t.watch_armed) {
-    // A run begun before the watch was set or cleared: the limits it has
-    // are its real ones.
-    ThreadBlockView view(mem_, *t.block);
-    uint64_t limit = t.watch_armed ? view.watch_limit() : view.tick_limit();
-    write_limits(t, limit, view.event_limit());
-  }
+  if (how != Resume::kSingleStep) sync_watch(t, watch_);
   for (;;) {
     WaitStatus st;
     {
@@ -449,7 +453,7 @@ WaitStatus ReplayEngine::resume_run(size_t index, Thread& t, Resume how, int sig
     }
     signal = 0;
     skip = 0;
-    if (t.watch_armed && st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
+    if (t.armed && st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
         st.stop_signal() == SIGTRAP) {
       ThreadBlockView view(mem_, *t.block);
       if (view.trap_reason() == abi::TrapReason::kWatch) {
@@ -544,7 +548,7 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
   // A trap taken with the value watch armed comes from another path
   // through the tick counter's slow path, with other scratch registers
   // (the program's own are saved by the counter and come back intact).
-  bool scratch_regs = s.kind == StopKind::kTrap && t.watch_armed;
+  bool scratch_regs = s.kind == StopKind::kTrap && t.armed.has_value();
   if (std::string d = scratch_regs
                           ? std::string()
                           : regs_diff(s.regs, regs, s.kind == StopKind::kSyscallExit && t.emulated);
@@ -735,6 +739,8 @@ bool ReplayEngine::step(int32_t vtid) {
     return true;
   }
   int sig = begin_run(index, t, s);
+  // A watch trap inside a single step would look like the recorded stop.
+  sync_watch(t, std::nullopt);
   if (!t.task.resume(Resume::kSingleStep, sig)) return false;
   WaitStatus st = wait_for_thread(t.task.tid());
   if (st.stopped() && st.stop_signal() == SIGTRAP && !st.ptrace_event() && !st.syscall_stop()) {
@@ -767,14 +773,14 @@ bool ReplayEngine::run_to_tick(int32_t vtid, uint64_t target) {
   if (target > s.ticks) return false;
   int sig = begin_run(index, t, s);
   ThreadBlockView view(mem_, *t.block);
-  write_limits(t, target, s.resumed.event_limit);
+  write_limits(t, target, s.resumed.event_limit, watch_);
   WaitStatus st = resume_run(index, t, Resume::kSyscall, sig);
   bool ours = st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
               st.stop_signal() == SIGTRAP && view.trap_reason() == abi::TrapReason::kTickLimit &&
               view.ticks() == target;
   if (!ours) {
     // The recorded stop came first after all.
-    write_limits(t, s.resumed.tick_limit, s.resumed.event_limit);
+    write_limits(t, s.resumed.tick_limit, s.resumed.event_limit, watch_);
     complete_stop(index, t, s, st);
     next_ = index + 1;
     return false;
@@ -782,7 +788,7 @@ bool ReplayEngine::run_to_tick(int32_t vtid, uint64_t target) {
   // An extra trap the recording did not have: undo its traces, then walk
   // out of the tick counter to the canonical point.
   view.clear_trap_reason();
-  write_limits(t, s.resumed.tick_limit, s.resumed.event_limit);
+  write_limits(t, s.resumed.tick_limit, s.resumed.event_limit, watch_);
   while (in_tick_section(t.task.regs().rip) || t.task.regs().rip == 0) {
     if (!t.task.resume(Resume::kSingleStep, 0)) return false;
     wait_for_thread(t.task.tid());

@@ -88,6 +88,7 @@ class ReplayEngine {
   struct ValueWatch {
     uint64_t addr = 0;
     uint32_t len = 0;
+    bool operator==(const ValueWatch&) const = default;
   };
   using WatchTrap = std::function<void(int32_t vtid, uint64_t ticks)>;
   void set_value_watch(std::optional<ValueWatch> watch, WatchTrap on_change);
@@ -128,10 +129,10 @@ class ReplayEngine {
     const trace::FileMap* file_map = nullptr;  // mmap of a file being replayed
     std::optional<uint64_t> block;
     // Inside the current run (between two recorded stops):
-    bool run_started = false;  // limits written, resumption signal delivered
-    uint64_t base_ticks = 0;   // the canonical tick counted from
-    uint64_t steps = 0;        // instructions since then
-    bool watch_armed = false;  // its block holds the value watch
+    bool run_started = false;         // limits written, resumption signal delivered
+    uint64_t base_ticks = 0;          // the canonical tick counted from
+    uint64_t steps = 0;               // instructions since then
+    std::optional<ValueWatch> armed;  // the value watch its block holds
   };
 
   Thread& thread(pid_t tid);
@@ -159,8 +160,12 @@ class ReplayEngine {
   // over planted breakpoints on the way.
   WaitStatus resume_run(size_t index, Thread& t, Resume how, int signal);
   bool is_breakpoint_hit(Thread& t, const WaitStatus& st) const;
-  // Writes a run's limits into t's block, with the value watch when set.
-  void write_limits(Thread& t, uint64_t tick_limit, uint64_t event_limit);
+  // Writes a run's limits into t's block, with `watch` armed (or none).
+  void write_limits(Thread& t, uint64_t tick_limit, uint64_t event_limit,
+                    const std::optional<ValueWatch>& watch);
+  // Brings t's block to watch `want`, keeping its run's real limits: for a
+  // run begun under another watch, and for single steps (never watched).
+  void sync_watch(Thread& t, const std::optional<ValueWatch>& want);
   // Plays other threads' records until the next Stop record is vtid's.
   bool play_until_turn_of(int32_t vtid);
 

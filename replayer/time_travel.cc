@@ -488,6 +488,22 @@ struct Sighting {
   std::optional<uint64_t> bound;
 };
 
+// Breakpoints and the value watch of one probe, taken out of the engine
+// however the probe ends.
+class ProbeScope {
+ public:
+  explicit ProbeScope(ReplayEngine& engine) : engine_(engine) {}
+  ~ProbeScope() {
+    engine_.clear_breakpoints();
+    engine_.clear_value_watch();
+  }
+  ProbeScope(const ProbeScope&) = delete;
+  ProbeScope& operator=(const ProbeScope&) = delete;
+
+ private:
+  ReplayEngine& engine_;
+};
+
 // The End record's index (or the number of records of a cut trace): a
 // resume never plays it, the program would be gone.
 size_t end_record(const trace::Trace& t) {
@@ -575,6 +591,15 @@ ResumeStop TimeTravel::stop_at(const Match& m) {
   return stop;
 }
 
+ResumeStop TimeTravel::stop_here(ResumeStop::Why why) const {
+  ResumeStop stop;
+  stop.why = why;
+  stop.tid = thread_;
+  stop.position = where();
+  if (engine_->has_thread(thread_)) stop.pc = engine_->registers(thread_).rip;
+  return stop;
+}
+
 ResumeStop TimeTravel::resume(Direction direction, const EventFilter& events) {
   return direction == Direction::kForward ? resume_forward(events) : resume_backward(events);
 }
@@ -582,14 +607,7 @@ ResumeStop TimeTravel::resume(Direction direction, const EventFilter& events) {
 ResumeStop TimeTravel::resume_forward(const EventFilter& events) {
   Conditions c(*this, events, Direction::kForward);
   const size_t end = end_record(trace_);
-  auto at_end = [&] {
-    ResumeStop stop;
-    stop.why = ResumeStop::Why::kEndOfTrace;
-    stop.tid = thread_;
-    stop.position = where();
-    if (engine_->has_thread(thread_)) stop.pc = engine_->registers(thread_).rip;
-    return stop;
-  };
+  auto at_end = [&] { return stop_here(ResumeStop::Why::kEndOfTrace); };
   if (engine_->next_record() >= end) return at_end();
   // The first instruction is stepped with no breakpoint checked: a
   // breakpoint under the current position does not stop at once.
@@ -616,20 +634,20 @@ ResumeStop TimeTravel::resume_forward(const EventFilter& events) {
     // Probe: find the run where the next moment lies.
     const ReplayPosition start = now();
     std::optional<Sighting> seen;
-    bool restarted = false;
     c.refresh(*engine_);
-    engine_->set_breakpoints(addrs, [&](int32_t v, uint64_t, uint64_t ticks) {
-      size_t r = engine_->next_record();
-      // A watched value that changed before the hit did so earlier in the run.
-      uint64_t from = c.values_changed(*engine_) ? run_start_ticks(v, r) : ticks;
-      throw Sighting{ReplayPosition{r, v, from, 0}, r, ticks};
-    });
-    engine_->set_value_watch(watch, [&](int32_t v, uint64_t ticks) {
-      size_t r = engine_->next_record();
-      uint64_t from = std::max(ticks - 1, run_start_ticks(v, r));
-      throw Sighting{ReplayPosition{r, v, from, 0}, r, ticks};
-    });
     try {
+      ProbeScope probe(*engine_);
+      engine_->set_breakpoints(addrs, [&](int32_t v, uint64_t, uint64_t ticks) {
+        size_t r = engine_->next_record();
+        // A watched value that changed before the hit did so earlier in the run.
+        uint64_t from = c.values_changed(*engine_) ? run_start_ticks(v, r) : ticks;
+        throw Sighting{ReplayPosition{r, v, from, 0}, r, ticks};
+      });
+      engine_->set_value_watch(watch, [&](int32_t v, uint64_t ticks) {
+        size_t r = engine_->next_record();
+        uint64_t from = std::max(ticks - 1, run_start_ticks(v, r));
+        throw Sighting{ReplayPosition{r, v, from, 0}, r, ticks};
+      });
       while (!seen && engine_->next_record() < end) {
         size_t r = engine_->next_record();
         const auto* s = std::get_if<trace::Stop>(&trace_.events()[r]);
@@ -648,25 +666,17 @@ ResumeStop TimeTravel::resume_forward(const EventFilter& events) {
           // uninstrumented code): the whole run.
           seen = Sighting{ReplayPosition{r, s->tid, run_start_ticks(s->tid, r), 0}, r, {}};
         } else if (auto m = c.at_record(*engine_, r)) {
-          engine_->clear_breakpoints();
-          engine_->clear_value_watch();
           return stop_at(*m);
         }
       }
     } catch (const Sighting& hit) {
       seen = hit;
-      engine_->clear_breakpoints();
-      engine_->clear_value_watch();
       restart();  // the probe left a thread inside a trap
-      restarted = true;
     }
-    engine_->clear_breakpoints();
-    engine_->clear_value_watch();
     if (!seen) return at_end();
     // Look from there (or from where we stood, when that is later in the
     // same run) through the end of the run.
     goto_position(start < seen->from ? seen->from : start);
-    (void)restarted;
     const size_t run = seen->run;
     auto m = scan(
         c, [&] { return engine_->next_record() <= run; }, false);
@@ -689,12 +699,7 @@ ResumeStop TimeTravel::resume_backward(const EventFilter& events) {
   };
   auto at_start = [&] {
     goto_start();
-    ResumeStop stop;
-    stop.why = ResumeStop::Why::kStartOfTrace;
-    stop.tid = thread_;
-    stop.position = where();
-    stop.pc = engine_->registers(thread_).rip;
-    return stop;
+    return stop_here(ResumeStop::Why::kStartOfTrace);
   };
   restart();
   if (c.needs_stepping()) {
@@ -709,6 +714,7 @@ ResumeStop TimeTravel::resume_backward(const EventFilter& events) {
   std::optional<Match> last_boundary;
   const auto watch = c.runtime_watch();
   std::optional<uint64_t> trapped_value;  // the watched value the runtime last reported
+  std::optional<ProbeScope> probe(std::in_place, *engine_);
   engine_->set_breakpoints(c.breakpoint_addrs(), [&](int32_t v, uint64_t, uint64_t ticks) {
     size_t r = engine_->next_record();
     found.push_back({ReplayPosition{r, v, ticks, 0}, r, ticks});
@@ -760,8 +766,7 @@ ResumeStop TimeTravel::resume_backward(const EventFilter& events) {
     found.push_back(
         {ReplayPosition{start.record, start.tid, start.ticks, 0}, start.record, start.ticks});
   }
-  engine_->clear_breakpoints();
-  engine_->clear_value_watch();
+  probe.reset();
   std::sort(found.begin(), found.end(),
             [](const Sighting& a, const Sighting& b) { return a.from < b.from; });
   while (!found.empty()) {

@@ -139,6 +139,8 @@ class TimeTravel {
   // instruction; returns the first match, or (want_last) the last one.
   std::optional<Match> scan(Conditions& c, const std::function<bool()>& in_region, bool want_last);
   ResumeStop stop_at(const Match& m);
+  // A stop where the replay stands, selected thread, for the ends.
+  ResumeStop stop_here(ResumeStop::Why why) const;
   void restart();
   void follow_next_thread();
   // Ticks of `vtid` at its last stop before record `record` (its run's start).
