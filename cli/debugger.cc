@@ -74,9 +74,9 @@ std::string canonical_command(const std::string& c) {
 
 }  // namespace
 
-Debugger::Debugger(const trace::Trace& trace, bool json)
+Debugger::Debugger(const trace::Trace& trace, bool json, replayer::TimeTravelOptions options)
     : trace_(trace),
-      own_tt_(std::make_unique<replayer::TimeTravel>(trace)),
+      own_tt_(std::make_unique<replayer::TimeTravel>(trace, options)),
       tt_(*own_tt_),
       json_(json) {}
 
@@ -178,6 +178,7 @@ void Debugger::run(const std::string& command, const std::string& args) {
                 "watch|rwatch|awatch ADDR [LEN]",
                 "delete [N]",
                 "info breakpoints",
+                "info checkpoints",
                 "catch map|syscall|switch",
                 "continue",
                 "reverse-continue",
@@ -193,7 +194,8 @@ void Debugger::run(const std::string& command, const std::string& args) {
          "[N] (rsi), info registers|threads, thread N, x/FMT ADDR, disassemble [ADDR], map "
          "[ADDR], events [N] [map|stop|switch], backtrace (bt), list [ADDR], break (b) "
          "FUNCTION|FILE:LINE|*ADDR, watch|rwatch|awatch ADDR [LEN], delete (d) [N], info "
-         "breakpoints, catch map|syscall|switch, continue (c), reverse-continue (rc), step (s), "
+         "breakpoints|checkpoints, catch map|syscall|switch, continue (c), reverse-continue (rc), "
+         "step (s), "
          "next (n), finish, reverse-step (rs), reverse-next (rn), reverse-finish, print (p) EXPR, "
          "quit");
   } else {
@@ -364,8 +366,18 @@ void Debugger::cmd_info(const std::string& args) {
     emit(json{{"threads", arr}}, text);
   } else if (args == "breakpoints" || args == "b" || args == "break" || args == "watchpoints") {
     info_breakpoints();
+  } else if (args == "checkpoints") {
+    json arr = json::array();
+    std::string text;
+    for (size_t r : tt_.checkpoints()) {
+      arr.push_back(r);
+      text += fmt::format("  event {}{}\n", r, r == tt_.start_record() ? " (start)" : "");
+    }
+    emit(json{{"checkpoints", arr}}, arr.empty()
+                                         ? "No checkpoints: going back replays from the start."
+                                         : "Checkpoints:\n" + text);
   } else {
-    throw Error("usage: info registers|threads|breakpoints");
+    throw Error("usage: info registers|threads|breakpoints|checkpoints");
   }
 }
 

@@ -17,7 +17,7 @@ namespace backstep::cli {
 
 class Debugger {
  public:
-  Debugger(const trace::Trace& trace, bool json);
+  Debugger(const trace::Trace& trace, bool json, replayer::TimeTravelOptions options = {});
   // On a TimeTravel owned by someone else (the gdb server, whose `monitor`
   // commands these are), with text output appended to `*capture` instead
   // of printed.

@@ -30,6 +30,7 @@ struct ReplayArgs {
   std::string script;                 // -x FILE
   bool json = false;
   bool gdb = false;
+  int64_t checkpoint_ms = 25;
 };
 
 int run_replay(const ReplayArgs* args) {
@@ -54,7 +55,10 @@ int run_replay(const ReplayArgs* args) {
   install_interrupt_handlers();
   if (!args->commands.empty() || !args->script.empty() ||
       (!args->until_event && !args->until_fatal && ::isatty(STDIN_FILENO) && !args->quiet)) {
-    Debugger debugger(t, args->json);
+    replayer::TimeTravelOptions tt_options;
+    tt_options.checkpoint_interval =
+        std::chrono::milliseconds(std::max<int64_t>(args->checkpoint_ms, 0));
+    Debugger debugger(t, args->json, tt_options);
     if (args->commands.empty() && args->script.empty()) {
       debugger.interactive();
       return 0;
@@ -118,6 +122,11 @@ void add_replay_command(CLI::App& app, Subcommands& out) {
                      "Run a debugger command (repeatable; also spelled -ex, as in gdb), then exit");
   replay->add_option("-x", args->script, "Run the debugger commands in FILE, then exit");
   replay->add_flag("--json", args->json, "Debugger output as JSON, one object per line");
+  replay
+      ->add_option("--checkpoint-interval", args->checkpoint_ms,
+                   "Milliseconds of replaying between two checkpoints, which bound what going "
+                   "back costs (default 25; 0: none, going back replays from the start)")
+      ->check(CLI::NonNegativeNumber);
   replay->add_flag("--gdb", args->gdb,
                    "Start gdb connected to the replay (backstep gdbserver); -ex commands go to "
                    "gdb, in batch mode");

@@ -3,6 +3,7 @@
 #include <elf.h>
 #include <fmt/core.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -15,6 +16,7 @@
 #include <map>
 
 #include "ptrace/inferior.h"
+#include "ptrace/proc.h"
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/runtime_link.h"
 #include "replayer/executable_stand_in.h"
@@ -128,9 +130,23 @@ ReplayEngine::ReplayEngine(const trace::Trace& trace, bool echo_output)
   start();
 }
 
+ReplayEngine::~ReplayEngine() {
+  // The launched program's Inferior reaps whatever is traced when it goes;
+  // a copy must reap its own threads only, the checkpoints live on.
+  if (!is_copy_) return;
+  std::vector<pid_t> alive;
+  for (const auto& [tid, t] : threads_) {
+    bool reaped = t.dead && (tid != inferior_.leader() || end_status_);
+    if (!reaped) alive.push_back(tid);
+  }
+  inferior_.kill_and_reap(alive);
+}
+
 ReplayEngine::Thread& ReplayEngine::thread(pid_t tid) {
-  auto [it, fresh] = threads_.try_emplace(tid, tid);
-  if (fresh) by_vtid_[it->second.vtid] = tid;
+  // In the launched process, the kernel hands out the recorded ids (a fresh
+  // PID namespace); in a copy, a thread's id is learnt from its clone stop.
+  auto [it, fresh] = threads_.try_emplace(tid, tid, is_copy_ ? 0 : namespace_tid(tid));
+  if (fresh && it->second.vtid != 0) by_vtid_[it->second.vtid] = tid;
   return it->second;
 }
 
@@ -188,6 +204,7 @@ void ReplayEngine::note_other(const WaitStatus& st) {
   }
   if (!t.started) {
     t.started = true;  // a new thread's first stop: it waits for its turn
+    t.held = HeldAt::kUserCode;
     return;
   }
   if (dying_ && st.stopped()) t.task.resume(Resume::kContinue, 0);
@@ -239,8 +256,19 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
       pid_t own = threads_.at(inferior_.leader()).vtid;
       auto target = static_cast<pid_t>(t.args[0]);
       bool self = target == own || (t.nr == SYS_tkill && by_vtid_.count(target) > 0);
-      (void)own;
       execute = self;
+      if (execute) aim_self_signal(t, regs);
+      break;
+    }
+    case SYS_set_tid_address:
+      t.clear_tid = t.args[0];
+      break;
+    case SYS_set_robust_list:
+      t.robust = std::pair(t.args[0], t.args[1]);
+      break;
+    case SYS_sigaltstack: {
+      stack_t ss{};
+      if (t.args[0] && mem_.read(t.args[0], &ss, sizeof ss)) t.altstack = ss;
       break;
     }
     case SYS_exit_group:
@@ -335,6 +363,7 @@ int ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s) {
   while (!t.started) {
     wait_for_thread(t.task.tid());
     t.started = true;
+    t.held = HeldAt::kUserCode;
   }
   if (s.resumed.has_block) {
     if (!t.block) diverge(index, fmt::format("thread {} has no thread block", s.tid));
@@ -500,6 +529,11 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
     t.task.set_regs(regs);
     t.rewrote_args = false;
   }
+  if (is_copy_ && s.kind == StopKind::kSyscallExit && !t.emulated &&
+      (t.nr == SYS_clone || t.nr == SYS_clone3 || t.nr == SYS_set_tid_address) &&
+      static_cast<int64_t>(regs.rax) > 0 && s.result > 0) {
+    show_recorded_tid(t, s, regs);
+  }
   auto expect = [&](bool ok, const char* what) {
     if (!ok) {
       diverge(index,
@@ -558,6 +592,13 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
   }
   result_.stops++;
   t.base_ticks = ticks;
+  if (s.kind == StopKind::kSyscallEntry) {
+    t.held = HeldAt::kSyscallEntry;
+  } else if (s.kind == StopKind::kClone) {
+    t.held.reset();  // a clone's event stop: its syscall exit comes next
+  } else {
+    t.held = HeldAt::kUserCode;
+  }
   switch (s.kind) {
     case StopKind::kSyscallEntry:
       on_entry(index, t, regs);
@@ -592,9 +633,15 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
     }
     case StopKind::kClone: {
       Thread& child = thread(static_cast<pid_t>(t.task.event_message()));
-      if (child.vtid != s.value) {
+      if (is_copy_) {
+        child.vtid = static_cast<pid_t>(s.value);
+        by_vtid_[child.vtid] = child.task.tid();
+      } else if (child.vtid != s.value) {
         diverge(index, fmt::format("new thread got tid {}, recorded {}", child.vtid, s.value));
       }
+      CloneRequest c = clone_request(t);
+      if (c.flags & CLONE_CHILD_CLEARTID) child.clear_tid = c.child_tid;
+      t.clone_child = child.task.tid();
       break;
     }
     case StopKind::kExit:
@@ -663,6 +710,7 @@ bool ReplayEngine::play_record() {
     play_end(i, *e);
   }
   next_ = i + 1;
+  if (record_hook_) record_hook_();
   return true;
 }
 
@@ -688,6 +736,7 @@ int32_t ReplayEngine::next_thread() const {
 }
 
 void ReplayEngine::after_step(Thread& t) {
+  t.held = HeldAt::kUserCode;
   t.steps++;
   if (!t.block) return;
   uint64_t now = ThreadBlockView(mem_, *t.block).ticks();
@@ -793,6 +842,7 @@ bool ReplayEngine::run_to_tick(int32_t vtid, uint64_t target) {
     if (!t.task.resume(Resume::kSingleStep, 0)) return false;
     wait_for_thread(t.task.tid());
   }
+  t.held = HeldAt::kUserCode;
   t.base_ticks = target;
   t.steps = 0;
   return true;
@@ -870,6 +920,211 @@ ReplayResult ReplayEngine::run(const ReplayOptions& options) {
     result_.truncated = true;
   }
   return result_;
+}
+
+// ---- Thread ids in copies ----
+
+ReplayEngine::CloneRequest ReplayEngine::clone_request(const Thread& t) const {
+  CloneRequest c;
+  if (t.nr == SYS_clone) {
+    c.flags = t.args[0];
+    c.parent_tid = t.args[2];
+    c.child_tid = t.args[3];
+  } else if (t.nr == SYS_clone3) {
+    // struct clone_args: flags, pidfd, child_tid, parent_tid, ...
+    uint64_t a[4] = {};
+    if (t.args[1] >= sizeof a && mem_.read(t.args[0], a, sizeof a)) {
+      c.flags = a[0];
+      c.child_tid = a[2];
+      c.parent_tid = a[3];
+    }
+  }
+  return c;
+}
+
+void ReplayEngine::show_recorded_tid(Thread& t, const trace::Stop& s, Registers& regs) {
+  regs.rax = static_cast<uint64_t>(s.result);
+  t.task.set_regs(regs);
+  if (t.nr == SYS_set_tid_address) return;
+  CloneRequest c = clone_request(t);
+  auto id = static_cast<int32_t>(s.result);
+  if (c.flags & CLONE_PARENT_SETTID) mem_.write_value(c.parent_tid, id);
+  if ((c.flags & CLONE_CHILD_SETTID) && t.clone_child) {
+    // The child writes its id itself, before its first stop: after it.
+    Thread& child = thread(t.clone_child);
+    while (!child.started) {
+      wait_for_thread(child.task.tid());
+      child.started = true;
+      child.held = HeldAt::kUserCode;
+    }
+    mem_.write_value(c.child_tid, id);
+  }
+}
+
+void ReplayEngine::aim_self_signal(Thread& t, Registers& regs) {
+  // Recorded ids name the program's threads; the kernel knows these
+  // processes' by other numbers (the same ones only in the launched process).
+  auto kernel_view = [&](uint64_t vtid) -> uint64_t {
+    const Thread* target = thread_by_vtid(static_cast<pid_t>(vtid));
+    return target ? static_cast<uint64_t>(namespace_tid(target->task.tid())) : vtid;
+  };
+  const uint64_t own = threads_.at(inferior_.leader()).vtid;
+  const uint64_t own_kernel = static_cast<uint64_t>(namespace_tid(inferior_.leader()));
+  uint64_t args[2] = {t.args[0], t.args[1]};
+  if (t.nr == SYS_kill || t.nr == SYS_tgkill) {
+    if (args[0] == own) args[0] = own_kernel;
+    if (t.nr == SYS_tgkill) args[1] = kernel_view(args[1]);
+  } else {
+    args[0] = kernel_view(args[0]);
+  }
+  if (args[0] == t.args[0] && args[1] == t.args[1]) return;
+  set_syscall_arg(regs, 0, args[0]);
+  set_syscall_arg(regs, 1, args[1]);
+  t.task.set_regs(regs);
+  t.rewrote_args = true;
+}
+
+// ---- Checkpoints ----
+
+namespace {
+
+// Memory shared with another process would be shared with the copy too, and
+// a checkpoint must not change when the replay runs on.
+bool has_shared_writable_memory(pid_t pid) {
+  std::ifstream maps(fmt::format("/proc/{}/maps", pid));
+  std::string line;
+  while (std::getline(maps, line)) {
+    size_t sp = line.find(' ');
+    if (sp == std::string::npos || line.size() < sp + 5) continue;
+    std::string_view perms(line.data() + sp + 1, 4);
+    if (perms[1] == 'w' && perms[3] == 's') return true;
+  }
+  return false;
+}
+
+// A signal sent but not delivered yet (a self-kill between its syscall and
+// its delivery) stays with the process: a copy would not have it.
+template <class Threads>
+bool has_pending_signals(const Threads& threads) {
+  for (const auto& [tid, t] : threads) {
+    if (t.dead) continue;
+    for (const char* field : {"SigPnd", "ShdPnd"}) {
+      auto v = proc_status_field(tid, field);
+      if (!v || std::stoull(*v, nullptr, 16) != 0) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool ReplayEngine::can_fork() const {
+  if (dying_ || finished() || end_status_) return false;
+  auto leader = threads_.find(inferior_.leader());
+  if (leader == threads_.end() || leader->second.dead) return false;
+  for (const auto& [tid, t] : threads_) {
+    if (t.dead) continue;
+    if (!t.started || !t.held || t.vtid == 0) return false;
+    // A signal to itself about to be sent names this process's kernel ids.
+    if (*t.held == HeldAt::kSyscallEntry && !t.emulated &&
+        (t.nr == SYS_kill || t.nr == SYS_tkill || t.nr == SYS_tgkill)) {
+      return false;
+    }
+    if (!t.run_started) {
+      // Its next run begins with the signal delivered then, which a new
+      // thread's first resumption could not carry.
+      if (auto n = next_stop_of_thread(t.vtid);
+          n && std::get<trace::Stop>(trace_.events()[*n]).resumed.signal != 0) {
+        return false;
+      }
+    }
+  }
+  return !has_pending_signals(threads_) && !has_shared_writable_memory(inferior_.leader());
+}
+
+ReplayEngine::ReplayEngine(const ReplayEngine& source, Inferior copy)
+    : trace_(source.trace_),
+      options_(source.options_),
+      inferior_(std::move(copy)),
+      mem_(inferior_.leader()),
+      patcher_(source.patcher_),
+      result_(source.result_),
+      end_status_(source.end_status_),
+      dying_(source.dying_),
+      next_(source.next_),
+      pending_signal_(source.pending_signal_),
+      last_tid_(source.last_tid_),
+      tick_section_(source.tick_section_),
+      is_copy_(true) {}
+
+ReplayEngine::Thread& ReplayEngine::adopt_thread(pid_t tid, const Thread& source) {
+  Thread& t = threads_.try_emplace(tid, tid, source.vtid).first->second;
+  t = source;
+  t.task = Task(tid);
+  t.clone_child = 0;
+  by_vtid_[t.vtid] = tid;
+  return t;
+}
+
+std::unique_ptr<ReplayEngine> ReplayEngine::fork() {
+  if (!can_fork()) return nullptr;
+  Thread& leader = threads_.at(inferior_.leader());
+  const Registers leader_regs = leader.task.regs();
+  // The process, forked by its leader. No exit signal: the copy's end must
+  // not signal the program it came from.
+  InjectedResult forked = inject_syscall(leader.task, mem_, *leader.held, SYS_clone);
+  if (forked.value <= 0 || forked.created <= 0) {
+    throw Error(fmt::format("cannot copy the replayed program (clone returned {})", forked.value));
+  }
+  wait_for_new_task(forked.created);
+  std::unique_ptr<ReplayEngine> copy(new ReplayEngine(*this, inferior_.adopt_copy(forked.created)));
+  const AddressSpace& cmem = copy->mem_;
+  // The copy was made with a syscall instruction over the leader's code.
+  uint8_t code[2] = {};
+  mem_.read_or_throw(leader_regs.rip, code, sizeof code);
+  cmem.write_or_throw(leader_regs.rip, code, sizeof code);
+
+  // Its only thread stands for the leader; the others are cloned into it.
+  std::vector<std::pair<const Thread*, pid_t>> pairs{{&leader, forked.created}};
+  const Task first(forked.created);
+  for (const auto& [tid, t] : threads_) {
+    if (t.dead || &t == &leader) continue;
+    constexpr uint64_t kThread =
+        CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+    InjectedResult made = inject_syscall(first, cmem, HeldAt::kUserCode, SYS_clone, {kThread});
+    if (made.value <= 0 || made.created <= 0) {
+      throw Error(fmt::format("cannot copy thread {} (clone returned {})", t.vtid, made.value));
+    }
+    wait_for_new_task(made.created);
+    pairs.emplace_back(&t, made.created);
+  }
+  for (const auto& [source, tid] : pairs) {
+    Thread& t = copy->adopt_thread(tid, *source);
+    const Registers regs = source->task.regs();
+    // Neither a fork nor a clone passes these on.
+    if (t.clear_tid)
+      inject_syscall(t.task, cmem, HeldAt::kUserCode, SYS_set_tid_address, {t.clear_tid});
+    if (t.robust) {
+      inject_syscall(t.task, cmem, HeldAt::kUserCode, SYS_set_robust_list,
+                     {t.robust->first, t.robust->second});
+    }
+    if (t.altstack && tid != forked.created) {
+      // The stack_t goes below the red zone, and the bytes there come back.
+      uint64_t at = (regs.rsp - 256) & ~uint64_t{15};
+      auto saved = cmem.read_bytes(at, sizeof(stack_t));
+      cmem.write_value(at, *t.altstack);
+      inject_syscall(t.task, cmem, HeldAt::kUserCode, SYS_sigaltstack, {at, 0});
+      cmem.write_or_throw(at, saved.data(), saved.size());
+    }
+    t.task.set_blocked_signals(source->task.blocked_signals());
+    t.task.set_xstate(source->task.xstate());
+    if (*t.held == HeldAt::kSyscallEntry) {
+      reenter_syscall(t.task, cmem, regs);
+    } else {
+      t.task.set_regs(regs);
+    }
+  }
+  return copy;
 }
 
 }  // namespace backstep::replayer

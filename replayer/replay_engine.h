@@ -11,17 +11,20 @@
 // start; time travel (replayer/time_travel.h) is built on it.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "ptrace/inferior.h"
 #include "ptrace/rdtsc_patcher.h"
+#include "ptrace/syscall_injection.h"
 #include "ptrace/task.h"
 #include "replayer/replay_session.h"
 #include "trace/trace_reader.h"
@@ -44,6 +47,7 @@ class ReplayEngine {
   explicit ReplayEngine(const trace::Trace& trace, bool echo_output = false);
   ReplayEngine(const ReplayEngine&) = delete;
   ReplayEngine& operator=(const ReplayEngine&) = delete;
+  ~ReplayEngine();
 
   const trace::Trace& trace() const { return trace_; }
   // Records [0, next_record()) have been played.
@@ -114,11 +118,28 @@ class ReplayEngine {
   // The old linear replay (backstep replay with or without --until-*).
   ReplayResult run(const ReplayOptions& options);
 
+  // ---- Checkpoints ----
+  // Whether fork() can copy the replay as it stands: every live thread is
+  // held where a copy of it can be made (at a syscall entry, or where
+  // resuming it with no signal runs its code), the thread leading the
+  // process is alive, and no memory is shared with other processes.
+  bool can_fork() const;
+  // A copy of the replay at this moment, independent of it from then on:
+  // the program forked from inside (by an injected clone), every other
+  // thread cloned into the copy and given its registers, FPU state, signal
+  // mask, clear-tid address, robust list and signal stack, and this
+  // engine's bookkeeping. This engine's threads are left as they were.
+  // Null when can_fork() is false; throws Error if the copy fails.
+  std::unique_ptr<ReplayEngine> fork();
+  // Called after every record played (time travel decides there whether
+  // to keep a checkpoint).
+  void set_record_hook(std::function<void()> hook) { record_hook_ = std::move(hook); }
+
  private:
   struct Thread {
-    explicit Thread(pid_t tid) : task(tid), vtid(namespace_tid(tid)) {}
+    Thread(pid_t tid, pid_t program_tid) : task(tid), vtid(program_tid) {}
     Task task;
-    pid_t vtid;            // as the program (and the trace) names it
+    pid_t vtid;            // as the program (and the trace) names it; 0 until known
     bool started = false;  // its first stop was seen
     bool dead = false;
     bool in_syscall = false;
@@ -133,8 +154,33 @@ class ReplayEngine {
     uint64_t base_ticks = 0;          // the canonical tick counted from
     uint64_t steps = 0;               // instructions since then
     std::optional<ValueWatch> armed;  // the value watch its block holds
+    // Where the kernel holds it; none at stops a copy cannot reproduce (the
+    // exec stop, a clone's event stop).
+    std::optional<HeldAt> held;
+    // Kernel state of the thread that a copy must be given again.
+    uint64_t clear_tid = 0;                               // set_tid_address, CLONE_CHILD_CLEARTID
+    std::optional<std::pair<uint64_t, uint64_t>> robust;  // set_robust_list
+    std::optional<stack_t> altstack;                      // sigaltstack
+    pid_t clone_child = 0;                                // the task its clone made
+  };
+  // What a clone or clone3 call asked for.
+  struct CloneRequest {
+    uint64_t flags = 0;
+    uint64_t parent_tid = 0;
+    uint64_t child_tid = 0;
   };
 
+  // The copy made by fork(): the same trace, the forked process.
+  ReplayEngine(const ReplayEngine& source, Inferior copy);
+  Thread& adopt_thread(pid_t tid, const Thread& source);
+  CloneRequest clone_request(const Thread& t) const;
+  // In a copy, the kernel's thread ids differ from the recorded ones: the
+  // program is shown the recorded ones (clone results and the ids they
+  // write), and its signals to itself are sent to the copy's threads.
+  void show_recorded_tid(Thread& t, const trace::Stop& s, Registers& regs);
+  void aim_self_signal(Thread& t, Registers& regs);
+
+  // The thread with kernel id `tid`, made known on first sight.
   Thread& thread(pid_t tid);
   Thread* thread_by_vtid(pid_t vtid);
   const Thread* thread_by_vtid(pid_t vtid) const;
@@ -187,6 +233,8 @@ class ReplayEngine {
   BreakpointHit on_breakpoint_;
   std::optional<ValueWatch> watch_;
   WatchTrap on_watch_;
+  bool is_copy_ = false;  // a fork()ed copy: kernel thread ids are not the recorded ones
+  std::function<void()> record_hook_;
 };
 
 }  // namespace backstep::replayer

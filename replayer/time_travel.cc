@@ -12,12 +12,138 @@
 #include "disasm/memory_access.h"
 
 namespace backstep::replayer {
-TimeTravel::TimeTravel(const trace::Trace& trace) : trace_(trace) { restart(); }
+namespace {
 
-void TimeTravel::restart() {
-  engine_.reset();  // the old program dies before the new one starts
-  engine_ = std::make_unique<ReplayEngine>(trace_);
+// The first position: just after the exec thread's first Stop record (the
+// exec's syscall exit), at the first instruction the program runs.
+size_t first_position_record(const trace::Trace& t) {
+  const auto& ev = t.events();
+  for (size_t i = 2; i < ev.size(); ++i) {
+    if (std::holds_alternative<trace::Stop>(ev[i])) return i + 1;
+  }
+  return std::min<size_t>(2, ev.size());
+}
+
+// The End record's index (or the number of records of a cut trace): a
+// resume never plays it, the program would be gone.
+size_t end_record(const trace::Trace& t) {
+  const auto& ev = t.events();
+  size_t end = ev.size();
+  if (end > 0 && std::holds_alternative<trace::End>(ev.back())) --end;
+  return end;
+}
+
+}  // namespace
+
+TimeTravel::TimeTravel(const trace::Trace& trace, TimeTravelOptions options)
+    : trace_(trace), options_(options) {
+  auto root = std::make_unique<ReplayEngine>(trace_);
+  root->play_until(first_position_record(trace_));
+  start_record_ = root->next_record();
   thread_ = trace_.exec().tid;
+  if (options_.checkpoint_interval.count() > 0 && root->can_fork()) {
+    // The launched program is never run again: every live engine is a copy.
+    checkpoints_.push_back({start_record_, thread_, std::move(root)});
+    checkpointing_ = true;
+    restore(start_record_);
+  } else {
+    engine_ = std::move(root);
+  }
+}
+
+TimeTravel::~TimeTravel() {
+  // Copies first: the launched program holds the PID namespace they live in.
+  engine_.reset();
+  while (!checkpoints_.empty()) checkpoints_.pop_back();
+}
+
+std::vector<size_t> TimeTravel::checkpoints() const {
+  std::vector<size_t> out;
+  for (const Checkpoint& c : checkpoints_) out.push_back(c.record);
+  return out;
+}
+
+void TimeTravel::stop_checkpointing(const std::string& why) {
+  std::fprintf(stderr, "backstep: no more checkpoints (%s); going back replays from the start\n",
+               why.c_str());
+  checkpointing_ = false;
+}
+
+void TimeTravel::restore(size_t record) {
+  engine_.reset();  // the old program dies before the new one starts
+  while (!checkpoints_.empty()) {
+    auto it = std::upper_bound(checkpoints_.begin() + 1, checkpoints_.end(), record,
+                               [](size_t r, const Checkpoint& c) { return r < c.record; });
+    auto from = std::prev(it);
+    try {
+      engine_ = from->engine->fork();
+      if (!engine_) {
+        throw Error(fmt::format("the checkpoint at record {} cannot be copied", from->record));
+      }
+      thread_ = from->thread;
+      break;
+    } catch (const Error& e) {
+      if (checkpointing_) stop_checkpointing(e.what());
+      // That one is no use any more; without the first, none is (the
+      // namespace they live in goes with it).
+      if (from == checkpoints_.begin()) {
+        while (!checkpoints_.empty()) checkpoints_.pop_back();
+      } else {
+        checkpoints_.erase(from);
+      }
+    }
+  }
+  if (!engine_) {
+    engine_ = std::make_unique<ReplayEngine>(trace_);
+    engine_->play_until(start_record_);
+    thread_ = trace_.exec().tid;
+  }
+  if (checkpointing_) engine_->set_record_hook([this] { keep_checkpoint(); });
+  last_checkpoint_ = std::chrono::steady_clock::now();
+}
+
+void TimeTravel::seek(size_t record, bool behind) {
+  if (!engine_ || behind) return restore(record);
+  if (checkpoints_.empty()) return;
+  auto it = std::upper_bound(checkpoints_.begin(), checkpoints_.end(), record,
+                             [](size_t r, const Checkpoint& c) { return r < c.record; });
+  if (it != checkpoints_.begin() && std::prev(it)->record > engine_->next_record()) restore(record);
+}
+
+void TimeTravel::keep_checkpoint() {
+  auto now = std::chrono::steady_clock::now();
+  if (!checkpointing_ || now - last_checkpoint_ < options_.checkpoint_interval) return;
+  const size_t record = engine_->next_record();
+  auto at = std::lower_bound(checkpoints_.begin(), checkpoints_.end(), record,
+                             [](const Checkpoint& c, size_t r) { return c.record < r; });
+  if (at != checkpoints_.end() && at->record == record) {
+    last_checkpoint_ = now;
+    return;
+  }
+  if (!engine_->can_fork()) return;
+  std::unique_ptr<ReplayEngine> copy;
+  try {
+    copy = engine_->fork();
+  } catch (const Error& e) {
+    stop_checkpointing(e.what());  // those taken so far still serve
+    return;
+  }
+  int32_t thread = engine_->next_thread();
+  if (!thread || !engine_->has_thread(thread)) thread = thread_;
+  checkpoints_.insert(at, {record, thread, std::move(copy)});
+  // Thin out: the one whose neighbours are closest goes (never the start
+  // or the latest), which keeps them spread over what was replayed.
+  while (checkpoints_.size() > std::max<size_t>(options_.max_checkpoints, 3)) {
+    size_t drop = 1;
+    for (size_t i = 1; i + 1 < checkpoints_.size(); ++i) {
+      if (checkpoints_[i + 1].record - checkpoints_[i - 1].record <
+          checkpoints_[drop + 1].record - checkpoints_[drop - 1].record) {
+        drop = i;
+      }
+    }
+    checkpoints_.erase(checkpoints_.begin() + static_cast<std::ptrdiff_t>(drop));
+  }
+  last_checkpoint_ = std::chrono::steady_clock::now();  // the copy's cost is not replaying
 }
 
 void TimeTravel::select_thread(int32_t vtid) {
@@ -38,11 +164,14 @@ uint64_t TimeTravel::run_start_ticks(int32_t vtid, size_t record) const {
 }
 
 void TimeTravel::goto_position(const ReplayPosition& target) {
-  ReplayPosition here = engine_->position(target.tid);
-  bool behind = target.record < engine_->next_record() ||
-                (target.record == engine_->next_record() &&
-                 std::pair(here.ticks, here.steps) > std::pair(target.ticks, target.steps));
-  if (behind) restart();
+  bool behind = !engine_;
+  if (engine_) {
+    ReplayPosition here = engine_->position(target.tid);
+    behind = target.record < engine_->next_record() ||
+             (target.record == engine_->next_record() &&
+              std::pair(here.ticks, here.steps) > std::pair(target.ticks, target.steps));
+  }
+  seek(target.record, behind);
   engine_->play_until(target.record);
   thread_ = engine_->has_thread(target.tid) ? target.tid : thread_;
   if (!engine_->has_thread(target.tid)) return;
@@ -61,19 +190,23 @@ void TimeTravel::goto_position(const ReplayPosition& target) {
 }
 
 void TimeTravel::goto_record(size_t record) {
-  if (record < engine_->next_record()) restart();
-  engine_->play_until(std::max<size_t>(record, 2));
+  if (size_t end = end_record(trace_); record > end) {
+    throw Error(
+        fmt::format("there is no event {}: this recording's events go up to {}", record, end));
+  }
+  record = std::max(record, start_record_);
+  seek(record, record < engine_->next_record());
+  engine_->play_until(record);
   follow_next_thread();
 }
 
-void TimeTravel::goto_start() { restart(); }
+void TimeTravel::goto_start() {
+  restore(start_record_);
+  thread_ = trace_.exec().tid;
+}
 
 void TimeTravel::goto_end() {
-  const auto& ev = trace_.events();
-  // The last moment the program is alive: before its End record.
-  size_t end = ev.size();
-  if (end > 0 && std::holds_alternative<trace::End>(ev.back())) --end;
-  goto_record(end);
+  goto_record(end_record(trace_));  // the last moment the program is alive
 }
 
 bool TimeTravel::stepi() {
@@ -504,15 +637,6 @@ class ProbeScope {
   ReplayEngine& engine_;
 };
 
-// The End record's index (or the number of records of a cut trace): a
-// resume never plays it, the program would be gone.
-size_t end_record(const trace::Trace& t) {
-  const auto& ev = t.events();
-  size_t end = ev.size();
-  if (end > 0 && std::holds_alternative<trace::End>(ev.back())) --end;
-  return end;
-}
-
 }  // namespace
 
 std::vector<TimeTravel::Executed> TimeTravel::recent_history(uint64_t ticks) {
@@ -671,7 +795,7 @@ ResumeStop TimeTravel::resume_forward(const EventFilter& events) {
       }
     } catch (const Sighting& hit) {
       seen = hit;
-      restart();  // the probe left a thread inside a trap
+      engine_.reset();  // the probe left a thread inside a trap
     }
     if (!seen) return at_end();
     // Look from there (or from where we stood, when that is later in the
@@ -697,19 +821,35 @@ ResumeStop TimeTravel::resume_backward(const EventFilter& events) {
     ReplayPosition p = engine_->position(v);
     return std::pair(p.ticks, p.steps) < std::pair(start.ticks, start.steps);
   };
-  auto at_start = [&] {
-    goto_start();
-    return stop_here(ResumeStop::Why::kStartOfTrace);
-  };
-  restart();
+  // Between two checkpoints, latest first: the first stretch with a match
+  // holds the last one before now.
+  std::vector<size_t> bounds;
+  for (const Checkpoint& k : checkpoints_) {
+    if (k.record <= start.record) bounds.push_back(k.record);
+  }
+  if (bounds.empty()) bounds.push_back(start_record_);
+  for (size_t k = bounds.size(); k-- > 0;) {
+    const bool last = k + 1 == bounds.size();
+    const size_t end = last ? start.record : bounds[k + 1];
+    if (auto stop = look_back(c, start, bounds[k], end, last, before_start)) return *stop;
+  }
+  goto_start();
+  return stop_here(ResumeStop::Why::kStartOfTrace);
+}
+
+std::optional<ResumeStop> TimeTravel::look_back(Conditions& c, const ReplayPosition& start,
+                                                size_t begin, size_t end, bool last,
+                                                const std::function<bool()>& before_start) {
+  restore(begin);
   if (c.needs_stepping()) {
-    auto m = scan(c, before_start, true);
-    if (!m) return at_start();
+    auto m = scan(
+        c, [&] { return before_start() && (last || engine_->next_record() < end); }, true);
+    if (!m) return std::nullopt;
     goto_position(m->position);
     return stop_at(*m);
   }
-  // Probe from the start to now, keeping every run where something
-  // happens; then look closely at the last such run.
+  // Probe the stretch, keeping every run where something happens; then
+  // look closely at the last such run.
   std::vector<Sighting> found;
   std::optional<Match> last_boundary;
   const auto watch = c.runtime_watch();
@@ -727,9 +867,12 @@ ResumeStop TimeTravel::resume_backward(const EventFilter& events) {
     if (engine_->memory().read(watch->addr, &value, watch->len)) trapped_value = value;
   });
   c.refresh(*engine_);
+  const size_t from_record = engine_->next_record();  // `begin`, or earlier
   for (const auto& m : c.map_events()) {
     ReplayPosition p{m.run, m.tid, m.ticks, 0};
-    if (p < start) found.push_back({p, m.run, m.ticks});
+    if (m.run >= from_record && (last || m.run < end) && p < start) {
+      found.push_back({p, m.run, m.ticks});
+    }
   }
   auto unexplained_change = [&] {
     if (!c.values_changed(*engine_)) return false;
@@ -741,7 +884,7 @@ ResumeStop TimeTravel::resume_backward(const EventFilter& events) {
     c.refresh(*engine_);
     return !explained;
   };
-  while (engine_->next_record() < start.record) {
+  while (engine_->next_record() < end) {
     size_t r = engine_->next_record();
     const auto* s = std::get_if<trace::Stop>(&trace_.events()[r]);
     engine_->play_record();
@@ -753,42 +896,44 @@ ResumeStop TimeTravel::resume_backward(const EventFilter& events) {
       last_boundary = m;
     }
   }
-  // The run in progress at `start`, up to it.
-  if (engine_->has_thread(start.tid) && start.ticks > engine_->position(start.tid).ticks) {
-    engine_->run_to_tick(start.tid, start.ticks);
-  }
-  if (unexplained_change()) {
-    found.push_back(
-        {ReplayPosition{start.record, start.tid, run_start_ticks(start.tid, start.record), 0},
-         start.record,
-         {}});
-  } else if (start.steps > 0) {
-    found.push_back(
-        {ReplayPosition{start.record, start.tid, start.ticks, 0}, start.record, start.ticks});
+  if (last) {
+    // The run in progress at `start`, up to it.
+    if (engine_->has_thread(start.tid) && start.ticks > engine_->position(start.tid).ticks) {
+      engine_->run_to_tick(start.tid, start.ticks);
+    }
+    if (unexplained_change()) {
+      found.push_back(
+          {ReplayPosition{start.record, start.tid, run_start_ticks(start.tid, start.record), 0},
+           start.record,
+           {}});
+    } else if (start.steps > 0) {
+      found.push_back(
+          {ReplayPosition{start.record, start.tid, start.ticks, 0}, start.record, start.ticks});
+    }
   }
   probe.reset();
   std::sort(found.begin(), found.end(),
             [](const Sighting& a, const Sighting& b) { return a.from < b.from; });
   while (!found.empty()) {
-    const Sighting last = found.back();
-    const size_t run = last.run;
+    const Sighting latest = found.back();
+    const size_t run = latest.run;
     // A boundary event after the last candidate run wins outright.
     if (last_boundary && last_boundary->position.record > run) break;
     // Look through the last sighting's stretch: its tick, or, when
     // something in the run changed where the runtime does not look, from
     // there to the end of the run.
     bool whole_run = false;
-    ReplayPosition from = last.from;
+    ReplayPosition from = latest.from;
     for (const Sighting& k : found) {
       if (k.run == run && !k.bound) whole_run = true;
     }
     if (whole_run) {
-      from = ReplayPosition{run, last.from.tid, run_start_ticks(last.from.tid, run), 0};
+      from = ReplayPosition{run, latest.from.tid, run_start_ticks(latest.from.tid, run), 0};
       for (const Sighting& k : found) {
         if (k.run == run && k.bound) from = std::max(from, k.from);
       }
     }
-    const std::optional<uint64_t> bound = whole_run ? std::nullopt : last.bound;
+    const std::optional<uint64_t> bound = whole_run ? std::nullopt : latest.bound;
     const int32_t tid = from.tid;
     goto_position(from);
     auto m = scan(
@@ -813,7 +958,7 @@ ResumeStop TimeTravel::resume_backward(const EventFilter& events) {
     goto_position(last_boundary->position);
     return stop_at(*last_boundary);
   }
-  return at_start();
+  return std::nullopt;
 }
 
 }  // namespace backstep::replayer

@@ -1,11 +1,15 @@
 // Time travel over a recording: go to any position, step forward and back
 // one instruction, and find the panic.
 //
-// Going back re-executes forward from the start of the recording to the
-// earlier position (positions are defined by forward execution, see
-// replay_engine.h). Checkpoints that bound that cost are not built yet.
+// Going back re-executes forward to the earlier position (positions are
+// defined by forward execution, see replay_engine.h) from the latest
+// checkpoint before it: a copy of the replayed program kept stopped
+// (ReplayEngine::fork), taken as the replay moves forward, at most every
+// `checkpoint_interval` of replaying. So the cost of going back depends on
+// that interval, not on the length of the recording.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -77,9 +81,25 @@ struct ResumeStop {
   int signal = 0;                                // for kSignal
 };
 
+struct TimeTravelOptions {
+  // Replaying time between two checkpoints; zero: no checkpoints (every
+  // backward move replays from the start).
+  std::chrono::milliseconds checkpoint_interval{25};
+  // Beyond this many, the checkpoint closest to its neighbours goes.
+  size_t max_checkpoints = 48;
+};
+
 class TimeTravel {
  public:
-  explicit TimeTravel(const trace::Trace& trace);
+  explicit TimeTravel(const trace::Trace& trace, TimeTravelOptions options = {});
+  ~TimeTravel();
+  TimeTravel(const TimeTravel&) = delete;
+  TimeTravel& operator=(const TimeTravel&) = delete;
+
+  // Record indices of the checkpoints kept (the first is the start).
+  std::vector<size_t> checkpoints() const;
+  // The first position of the recording: the exec has returned.
+  size_t start_record() const { return start_record_; }
 
   ReplayEngine& engine() { return *engine_; }
   const trace::Trace& trace() const { return trace_; }
@@ -134,6 +154,11 @@ class TimeTravel {
   class Conditions;
   ResumeStop resume_forward(const EventFilter& events);
   ResumeStop resume_backward(const EventFilter& events);
+  // The backward search over records [begin, end) (and, when `last`, the
+  // run in progress at `start`): the last moment matching `c` there.
+  std::optional<ResumeStop> look_back(Conditions& c, const ReplayPosition& start, size_t begin,
+                                      size_t end, bool last,
+                                      const std::function<bool()>& before_start);
   // Steps all threads, instruction by instruction in the recorded order,
   // from the current state while `in_region` holds, checking `c` at every
   // instruction; returns the first match, or (want_last) the last one.
@@ -141,12 +166,31 @@ class TimeTravel {
   ResumeStop stop_at(const Match& m);
   // A stop where the replay stands, selected thread, for the ends.
   ResumeStop stop_here(ResumeStop::Why why) const;
-  void restart();
+  // A new live engine, copied from the latest checkpoint at or before
+  // `record` (or launched afresh without checkpoints).
+  void restore(size_t record);
+  // Makes the live engine able to reach `record` by going forward: restores
+  // a checkpoint when the engine is past it (`behind`) or one lies nearer.
+  void seek(size_t record, bool behind);
+  // The record hook: keeps a checkpoint when it is time to.
+  void keep_checkpoint();
+  void stop_checkpointing(const std::string& why);
   void follow_next_thread();
   // Ticks of `vtid` at its last stop before record `record` (its run's start).
   uint64_t run_start_ticks(int32_t vtid, size_t record) const;
 
+  struct Checkpoint {
+    size_t record = 0;  // records [0, record) played, no run in progress
+    int32_t thread = 0;
+    std::unique_ptr<ReplayEngine> engine;  // stopped; only ever fork()ed
+  };
+
   const trace::Trace& trace_;
+  TimeTravelOptions options_;
+  size_t start_record_ = 2;
+  std::vector<Checkpoint> checkpoints_;  // by record; [0] is the start
+  bool checkpointing_ = false;
+  std::chrono::steady_clock::time_point last_checkpoint_;
   std::unique_ptr<ReplayEngine> engine_;
   int32_t thread_ = 0;
   std::vector<Breakpoint> breakpoints_;

@@ -2,6 +2,7 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <sched.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -10,9 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
-#include <fmt/core.h>
 
 #include "base/errors.h"
 #include "base/unique_fd.h"
@@ -168,10 +169,29 @@ Inferior Inferior::launch(const LaunchSpec& spec) {
 Inferior::Inferior(Inferior&& other) noexcept
     : holder_(std::exchange(other.holder_, -1)),
       leader_(std::exchange(other.leader_, -1)),
-      in_pid_namespace_(other.in_pid_namespace_) {}
+      in_pid_namespace_(other.in_pid_namespace_),
+      owns_holder_(other.owns_holder_) {}
 
 void Inferior::kill() {
   if (leader_ > 0) ::kill(leader_, SIGKILL);
+}
+
+void Inferior::kill_and_reap(const std::vector<pid_t>& tids) {
+  if (leader_ <= 0) return;
+  ::kill(leader_, SIGKILL);
+  std::vector<pid_t> order = tids;
+  std::stable_partition(order.begin(), order.end(), [&](pid_t t) { return t != leader_; });
+  for (pid_t tid : order) {
+    for (;;) {
+      int status = 0;
+      pid_t got = ::waitpid(tid, &status, __WALL);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0 || WIFEXITED(status) || WIFSIGNALED(status)) break;
+      // A killed thread may still stop at PTRACE_EVENT_EXIT: let it go.
+      if (WIFSTOPPED(status)) ::ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+    }
+  }
+  leader_ = -1;
 }
 
 std::optional<WaitStatus> Inferior::wait_for_end() {
@@ -204,7 +224,7 @@ Inferior::~Inferior() {
       if (WIFSTOPPED(status)) ::ptrace(PTRACE_CONT, got, nullptr, nullptr);
     }
   }
-  if (holder_ > 0) {
+  if (holder_ > 0 && owns_holder_) {
     ::kill(holder_, SIGKILL);
     ::waitpid(holder_, nullptr, 0);
   }
@@ -214,7 +234,7 @@ InitialStack InitialStack::read(const AddressSpace& mem, uint64_t rsp) {
   InitialStack s;
   uint64_t p = rsp;
   auto argc = mem.read_value<uint64_t>(p);
-  p += 8 * (argc + 2);  // argc, argv[], NULL
+  p += 8 * (argc + 2);                              // argc, argv[], NULL
   while (mem.read_value<uint64_t>(p) != 0) p += 8;  // envp[]
   p += 8;
   for (;;) {

@@ -42,18 +42,30 @@ class Inferior {
   bool in_pid_namespace() const { return in_pid_namespace_; }
   // The namespace holder, a real child of ours: waitpid reports it too.
   pid_t holder() const { return holder_; }
+  // A copy of the program forked from inside it (a checkpoint): same PID
+  // namespace and holder, which it does not own; destroying it kills and
+  // reaps that process only. The original must outlive its copies (the
+  // namespace ends with it).
+  Inferior adopt_copy(pid_t leader) const {
+    return Inferior(holder_, leader, in_pid_namespace_, false);
+  }
   // Kills the program now (SIGKILL to the whole namespace).
   void kill();
+  // Kills the program and collects the last report of each of `tids` (its
+  // threads still alive, the leader last) and of nothing else: other traced
+  // processes (checkpoints) may be waiting, stopped, meanwhile.
+  void kill_and_reap(const std::vector<pid_t>& tids);
   // While the process is dying (exit_group, a fatal signal): lets every
   // stop that still comes go on, and returns the leader's last status.
   std::optional<WaitStatus> wait_for_end();
 
  private:
-  Inferior(pid_t holder, pid_t leader, bool ns)
-      : holder_(holder), leader_(leader), in_pid_namespace_(ns) {}
+  Inferior(pid_t holder, pid_t leader, bool ns, bool owns_holder = true)
+      : holder_(holder), leader_(leader), in_pid_namespace_(ns), owns_holder_(owns_holder) {}
   pid_t holder_ = -1;
   pid_t leader_ = -1;
   bool in_pid_namespace_ = false;
+  bool owns_holder_ = true;
 };
 
 // The auxiliary vector and AT_RANDOM bytes of a process stopped at its exec

@@ -1,11 +1,11 @@
 #include "ptrace/task.h"
 
+#include <elf.h>
 #include <fcntl.h>
-#include <sys/ptrace.h>
-#include <sys/wait.h>
-
 #include <fmt/core.h>
-
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 
 #include "base/errors.h"
 #include "base/interrupt.h"
@@ -106,6 +106,38 @@ unsigned long Task::event_message() const {
     throw_errno(fmt::format("PTRACE_GETEVENTMSG of thread {}", tid_));
   }
   return msg;
+}
+
+std::vector<std::byte> Task::xstate() const {
+  std::vector<std::byte> buf(16384);  // larger than any XSAVE area
+  iovec iov{buf.data(), buf.size()};
+  if (::ptrace(PTRACE_GETREGSET, tid_, reinterpret_cast<void*>(NT_X86_XSTATE), &iov) != 0) {
+    throw_errno(fmt::format("PTRACE_GETREGSET (xstate) of thread {}", tid_));
+  }
+  buf.resize(iov.iov_len);
+  return buf;
+}
+
+void Task::set_xstate(const std::vector<std::byte>& state) const {
+  std::vector<std::byte> copy = state;
+  iovec iov{copy.data(), copy.size()};
+  if (::ptrace(PTRACE_SETREGSET, tid_, reinterpret_cast<void*>(NT_X86_XSTATE), &iov) != 0) {
+    throw_errno(fmt::format("PTRACE_SETREGSET (xstate) of thread {}", tid_));
+  }
+}
+
+uint64_t Task::blocked_signals() const {
+  uint64_t mask = 0;
+  if (::ptrace(PTRACE_GETSIGMASK, tid_, reinterpret_cast<void*>(sizeof mask), &mask) != 0) {
+    throw_errno(fmt::format("PTRACE_GETSIGMASK of thread {}", tid_));
+  }
+  return mask;
+}
+
+void Task::set_blocked_signals(uint64_t mask) const {
+  if (::ptrace(PTRACE_SETSIGMASK, tid_, reinterpret_cast<void*>(sizeof mask), &mask) != 0) {
+    throw_errno(fmt::format("PTRACE_SETSIGMASK of thread {}", tid_));
+  }
 }
 
 bool Task::resume(Resume how, int signal) const {

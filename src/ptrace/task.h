@@ -63,6 +63,13 @@ class Task {
   void set_regs(const Registers& regs) const;
   siginfo_t siginfo() const;
   unsigned long event_message() const;
+  // The FPU/SSE/AVX state (the XSAVE area, as PTRACE_GETREGSET NT_X86_XSTATE
+  // gives it) and the blocked-signal mask: with the registers, everything of
+  // a thread that a copy of it needs.
+  std::vector<std::byte> xstate() const;
+  void set_xstate(const std::vector<std::byte>& state) const;
+  uint64_t blocked_signals() const;
+  void set_blocked_signals(uint64_t mask) const;
   // Returns false if the thread is gone (ESRCH): it was killed meanwhile.
   bool resume(Resume how, int signal = 0) const;
 
@@ -100,6 +107,7 @@ bool thread_of_process(pid_t tid, pid_t tgid);
 // Waits for any traced thread (tid = -1) or one thread; __WALL.
 std::optional<WaitStatus> wait_for(pid_t tid, bool nohang = false);
 
+// clang-format off
 // Syscall arguments from the registers of a syscall stop.
 inline uint64_t syscall_arg(const Registers& r, int i) {
   switch (i) {
@@ -121,5 +129,6 @@ inline void set_syscall_arg(Registers& r, int i, uint64_t v) {
     default: r.r9 = v; break;
   }
 }
+// clang-format on
 
 }  // namespace backstep

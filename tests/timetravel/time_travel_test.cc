@@ -19,8 +19,10 @@ using e2e::record_failing;
 using e2e::Recording;
 
 // Runs the batch debugger with JSON output: one object per printed result.
-std::vector<json> debug(const Recording& r, const std::vector<std::string>& commands) {
+std::vector<json> debug(const Recording& r, const std::vector<std::string>& commands,
+                        const std::vector<std::string>& options = {}) {
   std::vector<std::string> args = {"replay", r.trace.string(), "--json"};
+  args.insert(args.end(), options.begin(), options.end());
   for (const auto& c : commands) {
     args.push_back("-ex");
     args.push_back(c);
@@ -111,6 +113,49 @@ TEST_F(GrowthPanic, ReverseStepiThenStepiComesBackExactly) {
   EXPECT_NE(at_panic["rip"], back["rip"]);
   EXPECT_EQ(out[4]["position"], out[0]["position"]);
   EXPECT_NE(out[2]["position"], out[0]["position"]);
+}
+
+// Going back from a checkpoint (a forked copy of the replay, its threads
+// recreated) or from the start must be indistinguishable: the same session,
+// with a checkpoint at nearly every record and with none, prints the same
+// things. At positions all over the recording (thread switches, syscalls,
+// threads blocked in futex waits), reverse-stepi then stepi gives back the
+// registers it started from.
+TEST_F(GrowthPanic, CheckpointsChangeNothingAndStepsComeBackExactly) {
+  ASSERT_FALSE(recording_->trace.empty());
+  const size_t records =
+      e2e::dump_json(recording_->trace, recording_->dir->path()).back()["event"].get<size_t>();
+  ASSERT_GT(records, 100u);
+  std::vector<std::string> commands;
+  for (size_t e = 20; e + 2 < records; e += records / 17) {
+    for (const char* c : {"info registers", "reverse-stepi", "stepi", "info registers",
+                          "info threads", "x/4gx $sp"}) {
+      if (std::string(c) == "info registers" && commands.size() % 6 == 0) {
+        commands.push_back("goto event " + std::to_string(e));
+      }
+      commands.push_back(c);
+    }
+  }
+  commands.insert(commands.end(),
+                  {"goto panic", "info registers", "reverse-stepi", "reverse-stepi", "stepi",
+                   "stepi", "info registers", "goto end", "reverse-continue", "info registers"});
+  auto every = debug(*recording_, commands, {"--checkpoint-interval", "1"});
+  auto none = debug(*recording_, commands, {"--checkpoint-interval", "0"});
+  ASSERT_EQ(every.size(), none.size());
+  for (size_t i = 0; i < every.size(); ++i) EXPECT_EQ(every[i], none[i]) << "result " << i;
+  // Each group: goto, registers, reverse-stepi, stepi, registers, threads, x.
+  size_t compared = 0;
+  for (size_t i = 0; i + 4 < every.size(); ++i) {
+    if (every[i].contains("eflags") && every[i + 3].contains("eflags") &&
+        every[i + 1].contains("position") && every[i + 2].contains("position")) {
+      EXPECT_EQ(every[i], every[i + 3]) << "registers after reverse-stepi, stepi at result " << i;
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 12u);
+  auto info = debug(*recording_, {"goto end", "info checkpoints"}, {"--checkpoint-interval", "1"});
+  ASSERT_EQ(info.size(), 2u);
+  EXPECT_GT(info[1]["checkpoints"].size(), 10u) << info[1].dump();
 }
 
 TEST_F(GrowthPanic, StepiExecutesOneInstruction) {
@@ -220,7 +265,18 @@ TEST_F(GrowthPanic, ReverseContinueAtTheStartReportsNoMoreHistory) {
   auto out = debug(*recording_, {"break main", "reverse-continue"});
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[1]["stopped"], "start of recording");
-  EXPECT_EQ(out[2]["position"], "2:2:0:0");
+  // The start is the first instruction, once the exec has returned: just
+  // after the first Stop record, the exec's syscall exit.
+  json first_stop;
+  for (const json& e : e2e::dump_json(recording_->trace, recording_->dir->path())) {
+    if (e["type"] == "stop") {
+      first_stop = e;
+      break;
+    }
+  }
+  ASSERT_EQ(first_stop["syscall"], "execve") << first_stop.dump();
+  EXPECT_EQ(first_stop["kind"], "syscall-exit");
+  EXPECT_EQ(out[2]["position"], std::to_string(first_stop["event"].get<int>() + 1) + ":2:0:0");
 }
 
 TEST_F(GrowthPanic, ReverseFinishFromThePanicLandsOnTheCallInTheRanger) {
