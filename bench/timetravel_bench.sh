@@ -4,7 +4,8 @@
 # then times, each in a fresh `backstep replay` session whose cost of
 # reaching the end is measured alone and subtracted:
 #   reverse-stepi at the end, goto panic from the end, and reverse-continue
-#   with a watchpoint to the write 10^7 ticks earlier.
+#   with a watchpoint to the write 10^7 ticks earlier; and the cost of taking
+#   checkpoints on the way to the end (the same session with none).
 # Usage: bench/timetravel_bench.sh [BUILD_DIR] [TICKS]
 # Not a test: nothing here asserts a speed. See docs/BENCHMARKS.md.
 set -euo pipefail
@@ -28,14 +29,19 @@ marker=$(sed -n 's/^g_marker at \(0x[0-9a-f]*\)$/\1/p' "$work/record.out")
 
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { print a - b }'; }
 
-# Seconds taken by one batch session running the given commands.
+# Seconds taken by one batch session running the given commands
+# ($replay_opts: extra options of `backstep replay`).
+replay_opts=()
 session() {
   local s e
   s=$(date +%s.%N)
-  "$backstep" replay "$work/trace" -q "${@/#/--ex=}" >"$work/session.out" 2>&1
+  "$backstep" replay "$work/trace" -q "${replay_opts[@]}" "${@/#/--ex=}" >"$work/session.out" 2>&1
   e=$(date +%s.%N)
   sub "$e" "$s"
 }
+replay_opts=(--checkpoint-interval=0)
+to_end_bare=$(session "goto end")
+replay_opts=()
 to_end=$(session "goto end")
 rsi=$(session "goto end" "reverse-stepi")
 panic=$(session "goto end" "goto panic")
@@ -44,7 +50,8 @@ grep -q "hit watchpoint" "$work/session.out" || echo "warning: the watchpoint di
 
 printf 'recording: %s ticks; native %.2f s, record %.2f s\n' "$ticks" \
   "$(sub "$t1" "$t0")" "$(sub "$t2" "$t1")"
-printf 'replay to the end (subtracted below): %.2f s\n' "$to_end"
+printf 'replay to the end, no checkpoints:     %.2f s\n' "$to_end_bare"
+printf 'replay to the end (subtracted below): %.2f s (with checkpoints every 25 ms)\n' "$to_end"
 printf 'reverse-stepi at the end:              %.3f s\n' "$(sub "$rsi" "$to_end")"
 printf 'goto panic from the end:               %.3f s\n' "$(sub "$panic" "$to_end")"
 printf 'reverse-continue to a watchpoint hit %s ticks earlier: %.3f s\n' "$((ticks / 10))" \
