@@ -39,20 +39,38 @@ session() {
   e=$(date +%s.%N)
   sub "$e" "$s"
 }
+# Each motion is repeated $reps times in one session, from the end each
+# time ("goto end" is cheap once a checkpoint is near it), and its cost is
+# (that session - the session with the gotos only) / $reps.
+reps=5
+repeat() {  # repeat N CMD... : the commands N times
+  local n=$1 i
+  shift
+  for ((i = 0; i < n; i++)); do printf '%s\n' "$@"; done
+}
+per_op() { awk -v a="$1" -v b="$2" -v n="$reps" 'BEGIN { printf "%.3f", (a - b) / n }'; }
+mapfile -t gotos < <(repeat "$reps" "goto end")
+mapfile -t rsis < <(repeat "$reps" "goto end" "reverse-stepi")
+mapfile -t panics < <(repeat "$reps" "goto end" "goto panic")
+mapfile -t watches < <(echo "watch $marker"; repeat "$reps" "goto end" "reverse-continue")
+
 replay_opts=(--checkpoint-interval=0)
 to_end_bare=$(session "goto end")
 replay_opts=()
 to_end=$(session "goto end")
-rsi=$(session "goto end" "reverse-stepi")
-panic=$(session "goto end" "goto panic")
-watch=$(session "goto end" "watch $marker" "reverse-continue")
-grep -q "hit watchpoint" "$work/session.out" || echo "warning: the watchpoint did not trigger" >&2
+base=$(session "${gotos[@]}")
+rsi=$(session "${rsis[@]}")
+panic=$(session "${panics[@]}")
+watch=$(session "${watches[@]}")
+[[ $(grep -c "hit watchpoint" "$work/session.out") == "$reps" ]] ||
+  echo "warning: the watchpoint did not trigger every time" >&2
 
 printf 'recording: %s ticks; native %.2f s, record %.2f s\n' "$ticks" \
   "$(sub "$t1" "$t0")" "$(sub "$t2" "$t1")"
-printf 'replay to the end, no checkpoints:     %.2f s\n' "$to_end_bare"
-printf 'replay to the end (subtracted below): %.2f s (with checkpoints every 25 ms)\n' "$to_end"
-printf 'reverse-stepi at the end:              %.3f s\n' "$(sub "$rsi" "$to_end")"
-printf 'goto panic from the end:               %.3f s\n' "$(sub "$panic" "$to_end")"
-printf 'reverse-continue to a watchpoint hit %s ticks earlier: %.3f s\n' "$((ticks / 10))" \
-  "$(sub "$watch" "$to_end")"
+printf 'replay to the end, no checkpoints:   %.2f s\n' "$to_end_bare"
+printf 'replay to the end, checkpoints on:   %.2f s (one every 25 ms of replaying)\n' "$to_end"
+printf 'each figure below: one motion from the end, mean of %s in one session\n' "$reps"
+printf 'reverse-stepi at the end:            %s s\n' "$(per_op "$rsi" "$base")"
+printf 'goto panic from the end:             %s s\n' "$(per_op "$panic" "$base")"
+printf 'reverse-continue to a watchpoint hit %s ticks earlier: %s s\n' "$((ticks / 10))" \
+  "$(per_op "$watch" "$base")"
