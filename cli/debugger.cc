@@ -373,9 +373,14 @@ void Debugger::cmd_info(const std::string& args) {
       arr.push_back(r);
       text += fmt::format("  event {}{}\n", r, r == tt_.start_record() ? " (start)" : "");
     }
-    emit(json{{"checkpoints", arr}}, arr.empty()
-                                         ? "No checkpoints: going back replays from the start."
-                                         : "Checkpoints:\n" + text);
+    json mid = json::array();
+    for (const auto& p : tt_.mid_run_checkpoints()) {
+      mid.push_back(p.str());
+      text += fmt::format("  position {} (inside thread {}'s run)\n", p.str(), p.tid);
+    }
+    emit(json{{"checkpoints", arr}, {"mid_run", mid}},
+         arr.empty() ? "No checkpoints: going back replays from the start."
+                     : "Checkpoints:\n" + text);
   } else {
     throw Error("usage: info registers|threads|breakpoints|checkpoints");
   }

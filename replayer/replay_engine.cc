@@ -642,6 +642,13 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       CloneRequest c = clone_request(t);
       if (c.flags & CLONE_CHILD_CLEARTID) child.clear_tid = c.child_tid;
       t.clone_child = child.task.tid();
+      // Its first stop, now: from this record on, the thread exists and can
+      // be inspected, whenever the kernel got round to stopping it.
+      while (!child.started) {
+        wait_for_thread(child.task.tid());
+        child.started = true;
+        child.held = HeldAt::kUserCode;
+      }
       break;
     }
     case StopKind::kExit:
@@ -949,16 +956,9 @@ void ReplayEngine::show_recorded_tid(Thread& t, const trace::Stop& s, Registers&
   CloneRequest c = clone_request(t);
   auto id = static_cast<int32_t>(s.result);
   if (c.flags & CLONE_PARENT_SETTID) mem_.write_value(c.parent_tid, id);
-  if ((c.flags & CLONE_CHILD_SETTID) && t.clone_child) {
-    // The child writes its id itself, before its first stop: after it.
-    Thread& child = thread(t.clone_child);
-    while (!child.started) {
-      wait_for_thread(child.task.tid());
-      child.started = true;
-      child.held = HeldAt::kUserCode;
-    }
-    mem_.write_value(c.child_tid, id);
-  }
+  // The child writes its id itself before its first stop, which the clone
+  // stop waited for.
+  if ((c.flags & CLONE_CHILD_SETTID) && t.clone_child) mem_.write_value(c.child_tid, id);
 }
 
 void ReplayEngine::aim_self_signal(Thread& t, Registers& regs) {
@@ -1085,7 +1085,9 @@ std::unique_ptr<ReplayEngine> ReplayEngine::fork() {
   cmem.write_or_throw(leader_regs.rip, code, sizeof code);
 
   // Its only thread stands for the leader; the others are cloned into it.
-  std::vector<std::pair<const Thread*, pid_t>> pairs{{&leader, forked.created}};
+  // Each is adopted at once, so that a failure kills and reaps them all.
+  std::vector<std::pair<const Thread*, Thread*>> pairs{
+      {&leader, &copy->adopt_thread(forked.created, leader)}};
   const Task first(forked.created);
   for (const auto& [tid, t] : threads_) {
     if (t.dead || &t == &leader) continue;
@@ -1095,20 +1097,22 @@ std::unique_ptr<ReplayEngine> ReplayEngine::fork() {
     if (made.value <= 0 || made.created <= 0) {
       throw Error(fmt::format("cannot copy thread {} (clone returned {})", t.vtid, made.value));
     }
+    Thread& twin = copy->adopt_thread(made.created, t);
     wait_for_new_task(made.created);
-    pairs.emplace_back(&t, made.created);
+    pairs.emplace_back(&t, &twin);
   }
-  for (const auto& [source, tid] : pairs) {
-    Thread& t = copy->adopt_thread(tid, *source);
+  for (const auto& [source, twin] : pairs) {
+    Thread& t = *twin;
     const Registers regs = source->task.regs();
     // Neither a fork nor a clone passes these on.
-    if (t.clear_tid)
+    if (t.clear_tid) {
       inject_syscall(t.task, cmem, HeldAt::kUserCode, SYS_set_tid_address, {t.clear_tid});
+    }
     if (t.robust) {
       inject_syscall(t.task, cmem, HeldAt::kUserCode, SYS_set_robust_list,
                      {t.robust->first, t.robust->second});
     }
-    if (t.altstack && tid != forked.created) {
+    if (t.altstack && t.task.tid() != forked.created) {
       // The stack_t goes below the red zone, and the bytes there come back.
       uint64_t at = (regs.rsp - 256) & ~uint64_t{15};
       auto saved = cmem.read_bytes(at, sizeof(stack_t));

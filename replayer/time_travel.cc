@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <map>
+#include <tuple>
 
 #include "base/errors.h"
 #include "disasm/memory_access.h"
@@ -54,6 +55,7 @@ TimeTravel::TimeTravel(const trace::Trace& trace, TimeTravelOptions options)
 TimeTravel::~TimeTravel() {
   // Copies first: the launched program holds the PID namespace they live in.
   engine_.reset();
+  walks_.clear();
   while (!checkpoints_.empty()) checkpoints_.pop_back();
 }
 
@@ -63,30 +65,70 @@ std::vector<size_t> TimeTravel::checkpoints() const {
   return out;
 }
 
+std::vector<ReplayPosition> TimeTravel::mid_run_checkpoints() const {
+  std::vector<ReplayPosition> out;
+  for (const WalkCheckpoint& w : walks_) out.push_back(w.at);
+  return out;
+}
+
 void TimeTravel::stop_checkpointing(const std::string& why) {
   std::fprintf(stderr, "backstep: no more checkpoints (%s); going back replays from the start\n",
                why.c_str());
   checkpointing_ = false;
 }
 
-void TimeTravel::restore(size_t record) {
+namespace {
+
+// Orders moments for choosing checkpoints: a record boundary (no run in
+// progress) comes before any moment inside that record's run.
+using MomentKey = std::tuple<uint64_t, int, uint64_t, uint64_t>;
+MomentKey boundary_key(size_t record) { return {record, 0, 0, 0}; }
+MomentKey mid_run_key(const ReplayPosition& p) { return {p.record, 1, p.ticks, p.steps}; }
+
+// Whether the replay can go forward from a mid-run moment `at` to `target`.
+bool reaches(const ReplayPosition& at, const ReplayPosition& target) {
+  if (at.record != target.record) return at.record < target.record;
+  return at.tid == target.tid &&
+         std::pair(at.ticks, at.steps) <= std::pair(target.ticks, target.steps);
+}
+
+constexpr uint64_t kWalkSteps = 512;  // about 8 ms of single steps
+constexpr size_t kMaxWalks = 8;
+
+}  // namespace
+
+void TimeTravel::restore(const ReplayPosition& target) {
   engine_.reset();  // the old program dies before the new one starts
-  while (!checkpoints_.empty()) {
-    auto it = std::upper_bound(checkpoints_.begin() + 1, checkpoints_.end(), record,
+  walked_ = 0;
+  while (!engine_ && !checkpoints_.empty()) {
+    auto it = std::upper_bound(checkpoints_.begin() + 1, checkpoints_.end(), target.record,
                                [](size_t r, const Checkpoint& c) { return r < c.record; });
     auto from = std::prev(it);
-    try {
-      engine_ = from->engine->fork();
-      if (!engine_) {
-        throw Error(fmt::format("the checkpoint at record {} cannot be copied", from->record));
+    // A mid-run checkpoint the target lies after, later than that one.
+    auto walk = walks_.end();
+    for (auto w = walks_.begin(); w != walks_.end(); ++w) {
+      if (reaches(w->at, target) && mid_run_key(w->at) > boundary_key(from->record) &&
+          (walk == walks_.end() || mid_run_key(w->at) > mid_run_key(walk->at))) {
+        walk = w;
       }
-      thread_ = from->thread;
-      break;
+    }
+    try {
+      if (walk != walks_.end()) {
+        engine_ = walk->engine->fork();
+        if (engine_) thread_ = walk->at.tid;
+      } else {
+        engine_ = from->engine->fork();
+        if (engine_) thread_ = from->thread;
+      }
+      if (!engine_) throw Error("a checkpoint cannot be copied");
     } catch (const Error& e) {
       if (checkpointing_) stop_checkpointing(e.what());
       // That one is no use any more; without the first, none is (the
       // namespace they live in goes with it).
-      if (from == checkpoints_.begin()) {
+      if (walk != walks_.end()) {
+        walks_.erase(walk);
+      } else if (from == checkpoints_.begin()) {
+        walks_.clear();
         while (!checkpoints_.empty()) checkpoints_.pop_back();
       } else {
         checkpoints_.erase(from);
@@ -102,12 +144,43 @@ void TimeTravel::restore(size_t record) {
   last_checkpoint_ = std::chrono::steady_clock::now();
 }
 
-void TimeTravel::seek(size_t record, bool behind) {
-  if (!engine_ || behind) return restore(record);
+void TimeTravel::seek(const ReplayPosition& target, bool behind) {
+  if (!engine_ || behind) return restore(target);
   if (checkpoints_.empty()) return;
-  auto it = std::upper_bound(checkpoints_.begin(), checkpoints_.end(), record,
+  MomentKey here = boundary_key(engine_->next_record());
+  if (int32_t running = engine_->running_thread()) here = mid_run_key(engine_->position(running));
+  auto it = std::upper_bound(checkpoints_.begin(), checkpoints_.end(), target.record,
                              [](size_t r, const Checkpoint& c) { return r < c.record; });
-  if (it != checkpoints_.begin() && std::prev(it)->record > engine_->next_record()) restore(record);
+  bool nearer = it != checkpoints_.begin() && boundary_key(std::prev(it)->record) > here;
+  for (const WalkCheckpoint& w : walks_) {
+    if (reaches(w.at, target) && mid_run_key(w.at) > here) nearer = true;
+  }
+  if (nearer) restore(target);
+}
+
+bool TimeTravel::walk_step(int32_t tid) {
+  if (!engine_->step(tid)) return false;
+  if (++walked_ >= kWalkSteps) keep_walk_checkpoint();
+  return true;
+}
+
+void TimeTravel::keep_walk_checkpoint() {
+  walked_ = 0;
+  int32_t running = engine_->running_thread();
+  if (!checkpointing_ || !running || !engine_->can_fork()) return;
+  const ReplayPosition at = engine_->position(running);
+  for (const WalkCheckpoint& w : walks_) {
+    if (w.at == at) return;
+  }
+  try {
+    auto copy = engine_->fork();
+    if (!copy) return;
+    walks_.push_back({at, std::move(copy)});
+  } catch (const Error& e) {
+    stop_checkpointing(e.what());
+    return;
+  }
+  if (walks_.size() > kMaxWalks) walks_.erase(walks_.begin());
 }
 
 void TimeTravel::keep_checkpoint() {
@@ -171,7 +244,7 @@ void TimeTravel::goto_position(const ReplayPosition& target) {
              (target.record == engine_->next_record() &&
               std::pair(here.ticks, here.steps) > std::pair(target.ticks, target.steps));
   }
-  seek(target.record, behind);
+  seek(target, behind);
   engine_->play_until(target.record);
   thread_ = engine_->has_thread(target.tid) ? target.tid : thread_;
   if (!engine_->has_thread(target.tid)) return;
@@ -181,7 +254,7 @@ void TimeTravel::goto_position(const ReplayPosition& target) {
   }
   while (engine_->position(target.tid).steps < target.steps &&
          engine_->position(target.tid).ticks == target.ticks) {
-    if (!engine_->step(target.tid)) break;
+    if (!walk_step(target.tid)) break;
   }
   if (engine_->position(target.tid) != target) {
     throw Error(fmt::format("position {} does not exist in this recording (reached {})",
@@ -195,7 +268,7 @@ void TimeTravel::goto_record(size_t record) {
         fmt::format("there is no event {}: this recording's events go up to {}", record, end));
   }
   record = std::max(record, start_record_);
-  seek(record, record < engine_->next_record());
+  seek(ReplayPosition{record, 0, 0, 0}, record < engine_->next_record());
   engine_->play_until(record);
   follow_next_thread();
 }
@@ -227,15 +300,13 @@ bool TimeTravel::reverse_stepi() {
   // `reached` becomes true.
   auto land_before = [&](ReplayPosition from, auto reached) {
     goto_position(from);
-    uint64_t n = 0;
-    for (;;) {
-      if (reached()) break;
-      if (!engine_->step(tid)) return false;
-      ++n;
+    std::optional<ReplayPosition> before;
+    while (!reached()) {
+      before = engine_->position(tid);
+      if (!walk_step(tid)) return false;
     }
-    if (n == 0) return false;
-    goto_position(from);
-    for (uint64_t i = 0; i + 1 < n; ++i) engine_->step(tid);
+    if (!before) return false;
+    goto_position(*before);
     thread_ = tid;
     return true;
   };
@@ -648,7 +719,7 @@ std::vector<TimeTravel::Executed> TimeTravel::recent_history(uint64_t ticks) {
   goto_position(ReplayPosition{here.record, tid, from, 0});
   while (engine_->position(tid) != here) {
     out.push_back({engine_->position(tid), engine_->registers(tid)});
-    if (!engine_->step(tid) || engine_->next_record() > here.record) {
+    if (!walk_step(tid) || engine_->next_record() > here.record) {
       throw Error(fmt::format("lost position {} while looking back", here.str()));
     }
   }

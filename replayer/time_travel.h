@@ -98,6 +98,9 @@ class TimeTravel {
 
   // Record indices of the checkpoints kept (the first is the start).
   std::vector<size_t> checkpoints() const;
+  // Positions of the checkpoints kept in the middle of runs (taken while
+  // single-stepping a long way), oldest first.
+  std::vector<ReplayPosition> mid_run_checkpoints() const;
   // The first position of the recording: the exec has returned.
   size_t start_record() const { return start_record_; }
 
@@ -167,13 +170,18 @@ class TimeTravel {
   // A stop where the replay stands, selected thread, for the ends.
   ResumeStop stop_here(ResumeStop::Why why) const;
   // A new live engine, copied from the latest checkpoint at or before
-  // `record` (or launched afresh without checkpoints).
-  void restore(size_t record);
-  // Makes the live engine able to reach `record` by going forward: restores
+  // `target` (or launched afresh without checkpoints).
+  void restore(const ReplayPosition& target);
+  void restore(size_t record) { restore(ReplayPosition{record, 0, 0, 0}); }
+  // Makes the live engine able to reach `target` by going forward: restores
   // a checkpoint when the engine is past it (`behind`) or one lies nearer.
-  void seek(size_t record, bool behind);
+  void seek(const ReplayPosition& target, bool behind);
   // The record hook: keeps a checkpoint when it is time to.
   void keep_checkpoint();
+  // One instruction of `tid` on a long walk of single steps (positions in
+  // uninstrumented code, scans): every kWalkSteps, a checkpoint mid-run.
+  bool walk_step(int32_t tid);
+  void keep_walk_checkpoint();
   void stop_checkpointing(const std::string& why);
   void follow_next_thread();
   // Ticks of `vtid` at its last stop before record `record` (its run's start).
@@ -189,6 +197,14 @@ class TimeTravel {
   TimeTravelOptions options_;
   size_t start_record_ = 2;
   std::vector<Checkpoint> checkpoints_;  // by record; [0] is the start
+  // Checkpoints in the middle of a run (thread at.tid's), taken on long
+  // walks of single steps; newest last, a few only.
+  struct WalkCheckpoint {
+    ReplayPosition at;
+    std::unique_ptr<ReplayEngine> engine;
+  };
+  std::vector<WalkCheckpoint> walks_;
+  uint64_t walked_ = 0;  // single steps since the last restore or walk checkpoint
   bool checkpointing_ = false;
   std::chrono::steady_clock::time_point last_checkpoint_;
   std::unique_ptr<ReplayEngine> engine_;
