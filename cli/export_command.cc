@@ -53,7 +53,7 @@ void add_export_command(CLI::App& app, Subcommands& out) {
       "export",
       "Write a recording as Chrome trace-event JSON (Perfetto UI, chrome://tracing) "
       "or JSON lines (docs/export-formats.md)");
-  cmd->add_option("trace", args->trace, "Trace directory or name (default: latest-trace)");
+  add_trace_argument(cmd, args->trace);
   cmd->add_option("--format", args->format, "chrome or jsonl")
       ->required()
       ->check(CLI::IsMember({"chrome", "jsonl"}));

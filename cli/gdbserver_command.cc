@@ -126,7 +126,7 @@ void add_gdbserver_command(CLI::App& app, Subcommands& out) {
   auto args = std::make_shared<GdbserverArgs>();
   auto* cmd = app.add_subcommand("gdbserver",
                                  "Serve a replay to gdb (remote protocol, with reverse execution)");
-  cmd->add_option("trace", args->trace, "Trace directory or name (default: latest-trace)");
+  add_trace_argument(cmd, args->trace);
   cmd->add_option("--port", args->port,
                   "Listen on 127.0.0.1:PORT (0: any free port) instead of stdin/stdout");
   cmd->add_flag("-v,--verbose", args->verbose, "Log every packet on stderr");

@@ -58,7 +58,7 @@ void add_pack_commands(CLI::App& app, Subcommands& out) {
   auto pack = std::make_shared<PackArgs>();
   auto* p = app.add_subcommand(
       "pack", "Pack a recording (trace, program and every mapped file) into one file");
-  p->add_option("trace", pack->trace, "Trace directory or name (default: latest-trace)");
+  add_trace_argument(p, pack->trace);
   p->add_option("-o,--output", pack->output, "The bundle to write")->required();
   p->add_flag("--keep-env", pack->keep_env,
               "Keep the environment's values (by default each value byte becomes 'x')");

@@ -114,7 +114,7 @@ int run_replay(const ReplayArgs* args) {
 void add_replay_command(CLI::App& app, Subcommands& out) {
   auto args = std::make_shared<ReplayArgs>();
   auto* replay = app.add_subcommand("replay", "Re-execute a recording deterministically");
-  replay->add_option("trace", args->trace, "Trace directory or name (default: latest-trace)");
+  add_trace_argument(replay, args->trace);
   replay->add_option("--until-event", args->until_event, "Stop before event N and show where");
   replay->add_flag("--until-fatal", args->until_fatal, "Stop at the fatal signal and show where");
   replay->add_flag("-q,--quiet", args->quiet, "Do not write the program's recorded output");

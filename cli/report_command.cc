@@ -51,7 +51,7 @@ void add_report_command(CLI::App& app, Subcommands& out) {
   auto args = std::make_shared<ReportArgs>();
   auto* report = app.add_subcommand(
       "report", "Explain how a recording ended: what failed, why, and what to do");
-  report->add_option("trace", args->trace, "Trace directory or name (default: latest-trace)");
+  add_trace_argument(report, args->trace);
   report->add_option("--format", args->format,
                      "text (coloured on a terminal), md (Markdown), html (one self-contained "
                      "file) or json (docs/report-schema.md)");

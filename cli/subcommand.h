@@ -16,6 +16,12 @@ struct Subcommand {
 };
 using Subcommands = std::vector<Subcommand>;
 
+// The TRACE argument every command reading a recording takes: a trace
+// directory or a name under the trace root, the latest one when omitted.
+inline CLI::Option* add_trace_argument(CLI::App* cmd, std::string& trace) {
+  return cmd->add_option("trace", trace, "Trace directory or name (default: latest-trace)");
+}
+
 // Shown in the help of `backstep` and of `record`.
 extern const char* const kInstrumentationNote;
 

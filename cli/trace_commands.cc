@@ -75,7 +75,7 @@ int run_dump(const std::string& arg, bool json) {
 void add_info_command(CLI::App& app, Subcommands& out) {
   auto trace = std::make_shared<std::string>();
   auto* info = app.add_subcommand("info", "Summarize a recording");
-  info->add_option("trace", *trace, "Trace directory or name (default: latest-trace)");
+  add_trace_argument(info, *trace);
   out.push_back({info, [trace] { return run_info(*trace); }});
 }
 
@@ -86,7 +86,7 @@ void add_dump_command(CLI::App& app, Subcommands& out) {
   };
   auto args = std::make_shared<Args>();
   auto* dump = app.add_subcommand("dump", "Print a recording's events, one per line");
-  dump->add_option("trace", args->trace, "Trace directory or name (default: latest-trace)");
+  add_trace_argument(dump, args->trace);
   dump->add_flag("--json", args->json, "JSON lines");
   out.push_back({dump, [args] { return run_dump(args->trace, args->json); }});
 }
