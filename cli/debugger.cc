@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "base/errors.h"
+#include "base/interrupt.h"
 #include "symbols/modules.h"
 #include "symbols/unwind.h"
 #include "trace/event_format.h"
@@ -108,8 +109,18 @@ bool Debugger::execute(const std::string& raw) {
   }
   command = canonical_command(command);
   if (command == "quit") return false;
+  const replayer::ReplayPosition before = tt_.now();
+  const int32_t thread = tt_.thread();
   try {
     run(command, args);
+  } catch (const Interrupted&) {
+    // Ctrl-C: in a session, the motion is abandoned and the session stays
+    // where it was; a batch run ends.
+    if (!interactive_) throw;
+    clear_interrupt();
+    tt_.recover(before, thread);
+    emit(json{{"error", "interrupted"}, {"position", before.str()}},
+         fmt::format("interrupted; still at {}", before.str()));
   } catch (const std::exception& e) {
     emit(json{{"error", e.what()}}, fmt::format("error: {}", e.what()));
   }
@@ -548,6 +559,7 @@ void Debugger::interactive() {
   const char* home = std::getenv("HOME");
   std::string history = home ? std::string(home) + "/.backstep_history" : "";
   if (!history.empty()) read_history(history.c_str());
+  interactive_ = true;
   show_where();
   for (;;) {
     char* raw = readline("(backstep) ");
@@ -555,6 +567,7 @@ void Debugger::interactive() {
     std::string line(raw);
     std::free(raw);
     if (!trim(line).empty()) add_history(line.c_str());
+    clear_interrupt();  // a Ctrl-C at the prompt only cancelled the line
     if (!execute(line)) break;
   }
   if (!history.empty()) write_history(history.c_str());

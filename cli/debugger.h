@@ -67,6 +67,7 @@ class Debugger {
   replayer::TimeTravel& tt_;
   Disassembler disassembler_;
   std::unique_ptr<symbols::Symbolizer> symbolizer_;  // built on first use
+  bool interactive_ = false;  // a terminal session (Ctrl-C abandons one motion)
   bool json_;
   std::string* capture_ = nullptr;
   replayer::EventFilter catches_;           // `catch map|syscall|switch`

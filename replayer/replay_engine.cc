@@ -15,6 +15,7 @@
 #include <fstream>
 #include <map>
 
+#include "base/interrupt.h"
 #include "ptrace/inferior.h"
 #include "ptrace/proc.h"
 #include "ptrace/rdtsc_patcher.h"
@@ -93,7 +94,7 @@ std::pair<uint64_t, uint64_t> find_tick_section(const trace::Trace& trace) {
 
 Inferior launch(const trace::Trace& trace) {
   const trace::Header& h = trace.header();
-  LaunchSpec spec{h.exe, h.argv, h.envp, h.cwd};
+  LaunchSpec spec{h.exe, h.argv, h.envp, h.cwd, /*own_process_group=*/true};
   // Lives until the program has exec'd (launch returns at the exec stop).
   ExecutableStandIn stand_in(trace);
   if (stand_in.active()) {
@@ -1068,6 +1069,9 @@ ReplayEngine::Thread& ReplayEngine::adopt_thread(pid_t tid, const Thread& source
 
 std::unique_ptr<ReplayEngine> ReplayEngine::fork() {
   if (!can_fork()) return nullptr;
+  // Half-made, the copy would be lost and the source's leader left inside
+  // an injected syscall.
+  InterruptDeferral defer;
   Thread& leader = threads_.at(inferior_.leader());
   const Registers leader_regs = leader.task.regs();
   // The process, forked by its leader. No exit signal: the copy's end must

@@ -158,6 +158,12 @@ void TimeTravel::seek(const ReplayPosition& target, bool behind) {
   if (nearer) restore(target);
 }
 
+void TimeTravel::recover(const ReplayPosition& position, int32_t thread) {
+  engine_.reset();
+  goto_position(position);
+  if (engine_->has_thread(thread)) thread_ = thread;
+}
+
 bool TimeTravel::walk_step(int32_t tid) {
   if (!engine_->step(tid)) return false;
   if (++walked_ >= kWalkSteps) keep_walk_checkpoint();

@@ -151,6 +151,9 @@ class TimeTravel {
   // The moment the replay stands at: the position of the thread whose run
   // is in progress, else of the selected thread.
   ReplayPosition now() const;
+  // After a motion was abandoned halfway (Ctrl-C): back to `position`,
+  // where it began, with a fresh copy of the replay.
+  void recover(const ReplayPosition& position, int32_t thread);
 
  private:
   struct Match;

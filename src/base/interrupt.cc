@@ -6,6 +6,7 @@ namespace backstep {
 namespace {
 
 volatile sig_atomic_t g_interrupted = 0;
+int g_deferrals = 0;
 
 extern "C" void on_interrupt(int) { g_interrupted = 1; }
 
@@ -22,7 +23,12 @@ void install_interrupt_handlers() {
 bool interrupt_requested() { return g_interrupted != 0; }
 
 void check_interrupt() {
-  if (g_interrupted) throw Interrupted();
+  if (g_interrupted && g_deferrals == 0) throw Interrupted();
 }
+
+void clear_interrupt() { g_interrupted = 0; }
+
+InterruptDeferral::InterruptDeferral() { ++g_deferrals; }
+InterruptDeferral::~InterruptDeferral() { --g_deferrals; }
 
 }  // namespace backstep

@@ -15,7 +15,20 @@ class Interrupted : public Error {
 // Installs the handlers for SIGINT, SIGTERM and SIGHUP.
 void install_interrupt_handlers();
 bool interrupt_requested();
-// Throws Interrupted if a handler fired.
+// Throws Interrupted if a handler fired (unless deferred).
 void check_interrupt();
+// Forgets a Ctrl-C once it has been dealt with (an interactive session goes on).
+void clear_interrupt();
+
+// While one lives, check_interrupt() does not throw: for work that must not
+// be left half done (a checkpoint being copied), the request waits for the
+// next check after it.
+class InterruptDeferral {
+ public:
+  InterruptDeferral();
+  ~InterruptDeferral();
+  InterruptDeferral(const InterruptDeferral&) = delete;
+  InterruptDeferral& operator=(const InterruptDeferral&) = delete;
+};
 
 }  // namespace backstep

@@ -70,6 +70,7 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
   ::personality(ADDR_NO_RANDOMIZE);
   // rdtsc/rdtscp fault with SIGSEGV so the tracer can record their values.
   ::prctl(PR_SET_TSC, PR_TSC_SIGSEGV);
+  if (spec.own_process_group) ::setpgid(0, 0);
   int err = 0;
   if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) err = errno;
   char go = 0;

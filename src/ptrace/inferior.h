@@ -18,6 +18,10 @@ struct LaunchSpec {
   std::vector<std::string> argv;  // argv[0] included
   std::vector<std::string> envp;
   std::string cwd;
+  // A process group of its own, away from the terminal's: Ctrl-C then
+  // reaches backstep only (a replay must not see signals the recording
+  // did not have).
+  bool own_process_group = false;
 };
 
 // The ptrace options every backstep session uses. EXITKILL: the tracee dies
