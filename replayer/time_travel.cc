@@ -231,7 +231,18 @@ void TimeTravel::select_thread(int32_t vtid) {
 }
 
 void TimeTravel::follow_next_thread() {
-  if (int32_t next = engine_->next_thread(); next && engine_->has_thread(next)) thread_ = next;
+  if (int32_t next = engine_->next_thread(); next && engine_->has_thread(next)) {
+    thread_ = next;
+    return;
+  }
+  // No thread runs after this (the end): the one that stopped last.
+  const auto& ev = trace_.events();
+  for (size_t i = std::min(engine_->next_record(), ev.size()); i-- > 0;) {
+    if (const auto* s = std::get_if<trace::Stop>(&ev[i]); s && engine_->has_thread(s->tid)) {
+      thread_ = s->tid;
+      return;
+    }
+  }
 }
 
 uint64_t TimeTravel::run_start_ticks(int32_t vtid, size_t record) const {
