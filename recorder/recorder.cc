@@ -250,6 +250,9 @@ class Session {
   RecordResult result_;
   std::optional<WaitStatus> end_status_;
   int32_t fatal_tid_ = 0;
+  // What the next drain reads into: a buffer the writer is done with when it
+  // has one (a ring's worth is 1 MiB; fresh memory costs a fault per page).
+  trace::MapEventBuffer ring_events_;
   std::set<long> warned_;
   std::set<std::string> warned_text_;
   // Futex waiters per address, in the order they blocked: the kernel queues
@@ -479,19 +482,22 @@ void Session::write_patch(const std::vector<PatchSite>& sites) {
 void Session::drain(Thread& t) {
   if (!t.block) return;
   ThreadBlockView view(mem_, *t.block);
-  t.ticks = view.ticks();
-  uint64_t head = view.ring_head();
-  trace::MapEvents batch{view.events_since(t.ring_drained, head)};
+  abi::ThreadBlock block = view.snapshot();
+  t.ticks = block.ticks;
+  uint64_t head = block.ring_head;
+  view.read_events(block, t.ring_drained, head, ring_events_);
   t.ring_drained = head;
-  if (batch.events.empty()) return;
-  writer_.write(batch);
-  result_.map_events += batch.events.size();
-  for (const abi::MapEvent& e : batch.events) {
+  if (ring_events_.empty()) return;
+  result_.map_events += ring_events_.size();
+  for (const abi::MapEvent& e : ring_events_) {
     if (e.kind == static_cast<uint8_t>(abi::MapEventKind::kFatal)) {
       result_.fatal_message = abi::fatal_message(static_cast<abi::FatalKind>(e.arg0));
       fatal_tid_ = static_cast<int32_t>(e.tid);  // gettid() in the program: a vtid
     }
   }
+  // Encoded and compressed on the writer's thread while the program runs on.
+  trace::MapEventBuffer next = writer_.spare_events();
+  writer_.write_map_events(std::exchange(ring_events_, std::move(next)));
 }
 
 void Session::on_syscall_entry(Thread& t, Registers& regs) {
