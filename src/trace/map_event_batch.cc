@@ -117,59 +117,83 @@ std::byte* encode_event(detail::MapEventContext& ctx, const abi::MapEvent& e, st
 
 }  // namespace
 
-namespace detail {
+namespace {
 
-void MapEventDecoder::next() {
-  auto byte = [this] {
-    if (pos_ == end_) malformed("an event runs past the end of the record");
+// Reads the bytes of one event. Checked: every byte is bounds-checked.
+// Unchecked: for events that start at least kMaxEncodedEvent bytes before the
+// end, which no event (valid or not: varints stop at 10 bytes) can overrun.
+template <bool kChecked>
+class EventReader {
+ public:
+  EventReader(const std::byte*& pos, const std::byte* end) : pos_(pos), end_(end) {}
+  uint8_t byte() {
+    if (kChecked && pos_ == end_) malformed("an event runs past the end of the record");
     return static_cast<uint8_t>(*pos_++);
-  };
-  auto varint = [&] {
-    uint64_t v = 0;
-    for (int shift = 0;; shift += 7) {
-      uint8_t b = byte();
+  }
+  uint64_t varint() {
+    uint8_t b = byte();
+    if (b < 0x80) return b;  // most deltas fit in one byte
+    uint64_t v = b & 0x7f;
+    for (int shift = 7;; shift += 7) {
+      b = byte();
       if (shift == 63 && b > 1) malformed("a number overflows 64 bits");
       v |= static_cast<uint64_t>(b & 0x7f) << shift;
       if (!(b & 0x80)) return v;
     }
-  };
-  auto varint32 = [&] {
+  }
+  uint32_t varint32() {
     uint64_t v = varint();
     if (v > UINT32_MAX) malformed("a 32-bit field overflows");
     return static_cast<uint32_t>(v);
-  };
+  }
 
-  MapEventContext& ctx = context_;
+ private:
+  const std::byte*& pos_;
+  const std::byte* end_;
+};
+
+template <bool kChecked>
+void decode_event(detail::MapEventContext& ctx, const std::byte*& pos, const std::byte* end) {
+  EventReader<kChecked> in(pos, end);
   abi::MapEvent e = ctx.last;
-  uint8_t h0 = byte();
-  uint8_t h1 = h0 & kMoreHeader ? byte() : 0;
+  uint8_t h0 = in.byte();
+  uint8_t h1 = h0 & kMoreHeader ? in.byte() : 0;
   if (h1 & ~kHeader2Known) malformed("unknown header bits");
-  e.kind = (h0 & kKindMask) == kKindEscape ? byte() : h0 & kKindMask;
-  MapEventContext::KindMemory& memo = ctx.kinds[ctx.slot(e.kind)];
-  e.ticks = unzigzag(varint(), e.ticks);
-  e.seq = h1 & kSeqJumped ? unzigzag(varint(), ctx.next_seq) : ctx.next_seq;
-  if (h1 & kMapChanged) e.map = unzigzag(varint(), e.map);
-  e.site = h1 & kSiteChanged ? unzigzag(varint(), memo.site) : memo.site;
-  if (h0 & kCountChanged) e.count = unzigzag(varint(), e.count);
-  if (h0 & kNevacuateChanged) e.nevacuate = unzigzag(varint(), e.nevacuate);
-  if (h1 & kTidChanged) e.tid = varint32();
-  uint8_t small[7];
-  std::memcpy(small, memo.small, sizeof small);
+  e.kind = (h0 & kKindMask) == kKindEscape ? in.byte() : h0 & kKindMask;
+  detail::MapEventContext::KindMemory& memo = ctx.kinds[ctx.slot(e.kind)];
+  e.ticks = unzigzag(in.varint(), e.ticks);
+  e.seq = h1 & kSeqJumped ? unzigzag(in.varint(), ctx.next_seq) : ctx.next_seq;
+  if (h1 & kMapChanged) e.map = unzigzag(in.varint(), e.map);
+  e.site = h1 & kSiteChanged ? unzigzag(in.varint(), memo.site) : memo.site;
+  if (h0 & kCountChanged) e.count = unzigzag(in.varint(), e.count);
+  if (h0 & kNevacuateChanged) e.nevacuate = unzigzag(in.varint(), e.nevacuate);
+  if (h1 & kTidChanged) e.tid = in.varint32();
   if (h1 & kSmallChanged) {
-    uint8_t mask = byte();
+    uint8_t mask = in.byte();
     if (mask & 0x80) malformed("unknown small-field bits");
     for (int i = 0; i < 7; ++i) {
-      if (mask & (1u << i)) small[i] = byte();
+      if (mask & (1u << i)) memo.small[i] = in.byte();
     }
   }
-  set_small_fields(e, small);
-  e.arg1 = h0 & kArg1Changed ? varint32() : memo.arg1;
+  set_small_fields(e, memo.small);
+  if (h0 & kArg1Changed) memo.arg1 = in.varint32();
+  e.arg1 = memo.arg1;
 
   ctx.last = e;
   ctx.next_seq = e.seq + 1;
   memo.site = e.site;
-  memo.arg1 = e.arg1;
-  std::memcpy(memo.small, small, sizeof small);
+}
+
+}  // namespace
+
+namespace detail {
+
+void MapEventDecoder::next() {
+  if (end_ - pos_ >= static_cast<std::ptrdiff_t>(kMaxEncodedEvent)) {
+    decode_event<false>(context_, pos_, end_);
+  } else {
+    decode_event<true>(context_, pos_, end_);
+  }
 }
 
 }  // namespace detail
