@@ -17,37 +17,43 @@
 #include "base/unique_fd.h"
 #include "trace/chunk_writer.h"
 #include "trace/error.h"
+#include "trace/io.h"
 
 namespace backstep::trace {
 namespace {
 
-std::vector<char> read_whole(const std::filesystem::path& path) {
+// Streams a file through XXH3-128 in blocks of one reused buffer, handing
+// each block to `sink` too: a library is megabytes, and reading it whole into
+// fresh memory costs a page fault per 4 KiB.
+template <class Sink>
+std::string stream_file(const std::filesystem::path& path, Sink&& sink) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) throw TraceError(fmt::format("cannot read {}", path.string()));
-  std::vector<char> data;
-  // Sized once from the file's size (libraries are megabytes: growing the
-  // buffer by doubling copies and faults them in several times over).
-  struct stat st {};
-  if (::fstat(fd.get(), &st) == 0 && st.st_size > 0) data.reserve(static_cast<size_t>(st.st_size));
-  char buf[1 << 16];
+  struct StateDeleter {
+    void operator()(XXH3_state_t* s) const noexcept { XXH3_freeState(s); }
+  };
+  std::unique_ptr<XXH3_state_t, StateDeleter> state(XXH3_createState());
+  if (!state || XXH3_128bits_reset(state.get()) == XXH_ERROR) throw std::bad_alloc();
+  // Not zero-filled: every byte used was just read.
+  constexpr size_t kBlock = size_t{256} << 10;
+  thread_local std::unique_ptr<char[]> buf(new char[kBlock]);
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    ssize_t n = ::read(fd.get(), buf.get(), kBlock);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw TraceError(fmt::format("cannot read {}", path.string()));
     if (n == 0) break;
-    data.insert(data.end(), buf, buf + n);
+    XXH3_128bits_update(state.get(), buf.get(), static_cast<size_t>(n));
+    sink(buf.get(), static_cast<size_t>(n));
   }
-  return data;
-}
-
-std::string hash_bytes(const std::vector<char>& data) {
-  XXH128_hash_t h = XXH3_128bits(data.data(), data.size());
+  XXH128_hash_t h = XXH3_128bits_digest(state.get());
   return fmt::format("{:016x}{:016x}", h.high64, h.low64);
 }
 
 }  // namespace
 
-std::string hash_file(const std::filesystem::path& path) { return hash_bytes(read_whole(path)); }
+std::string hash_file(const std::filesystem::path& path) {
+  return stream_file(path, [](const char*, size_t) {});
+}
 
 // The writer's thread and the queue that feeds it. The ChunkWriter is the
 // thread's alone once it runs; the queue, the error and the spare buffers
@@ -255,23 +261,18 @@ std::string TraceWriter::keep_file(const std::string& path) {
   std::string identity = fmt::format("{}:{}:{}:{}:{}", path, st.st_dev, st.st_ino, st.st_size,
                                      st.st_mtim.tv_nsec + st.st_mtim.tv_sec * 1000000000L);
   if (auto it = kept_.find(identity); it != kept_.end()) return it->second;
-  std::vector<char> data = read_whole(path);
-  std::string name = hash_bytes(data);
-  std::filesystem::path copy = dir_ / kFilesDir / name;
-  if (!std::filesystem::exists(copy)) {
-    std::filesystem::path tmp = copy;
-    tmp += ".tmp";
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!fd) throw TraceError(fmt::format("cannot write {}", tmp.string()));
-    size_t off = 0;
-    while (off < data.size()) {
-      ssize_t n = ::write(fd.get(), data.data() + off, data.size() - off);
-      if (n <= 0) throw TraceError(fmt::format("cannot write {}", tmp.string()));
-      off += static_cast<size_t>(n);
+  // Hashed and copied in one pass, so the copy is the content its name
+  // hashes even if the file changes meanwhile; renamed into place once named.
+  std::filesystem::path tmp = dir_ / kFilesDir / ".incoming.tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) throw TraceError(fmt::format("cannot write {}", tmp.string()));
+  std::string name = stream_file(path, [&](const char* data, size_t len) {
+    if (detail::write_all(fd.get(), reinterpret_cast<const std::byte*>(data), len) != 0) {
+      throw TraceError(fmt::format("cannot write {}", tmp.string()));
     }
-    fd.reset();
-    std::filesystem::rename(tmp, copy);
-  }
+  });
+  fd.reset();
+  std::filesystem::rename(tmp, dir_ / kFilesDir / name);
   kept_.emplace(identity, name);
   return name;
 }
