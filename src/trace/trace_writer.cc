@@ -1,6 +1,7 @@
 #include "trace/trace_writer.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <fmt/core.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -60,7 +61,8 @@ std::string hash_file(const std::filesystem::path& path) {
 // are shared under `mutex_`.
 class TraceWriter::Pipeline {
  public:
-  explicit Pipeline(ChunkWriter chunks) : chunks_(std::move(chunks)) {}
+  Pipeline(ChunkWriter chunks, std::vector<int> cpus)
+      : chunks_(std::move(chunks)), cpus_(std::move(cpus)) {}
   ~Pipeline() { stop(); }
 
   void push(Event event) { enqueue(Job{std::move(event)}, kEventCost); }
@@ -153,6 +155,13 @@ class TraceWriter::Pipeline {
   }
 
   void run() {
+    if (!cpus_.empty()) {
+      // Best effort: only where the writer runs is at stake, not what it writes.
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      for (int cpu : cpus_) CPU_SET(cpu, &set);
+      (void)::sched_setaffinity(0, sizeof set, &set);
+    }
     for (;;) {
       std::deque<Queued> jobs;
       bool failed = false;
@@ -210,6 +219,7 @@ class TraceWriter::Pipeline {
   }
 
   ChunkWriter chunks_;
+  std::vector<int> cpus_;  // where the thread runs (empty: anywhere)
   // The thread's own, reused for every record.
   RecordBuilder builder_;
   MapEvents batch_;
@@ -231,9 +241,10 @@ class TraceWriter::Pipeline {
   std::thread thread_;
 };
 
-TraceWriter::TraceWriter(const std::filesystem::path& dir)
+TraceWriter::TraceWriter(const std::filesystem::path& dir, std::vector<int> thread_cpus)
     : dir_(dir),
-      pipeline_(std::make_unique<Pipeline>(ChunkWriter::create(dir / kEventsFile, kEventsFile))) {
+      pipeline_(std::make_unique<Pipeline>(ChunkWriter::create(dir / kEventsFile, kEventsFile),
+                                           std::move(thread_cpus))) {
   std::filesystem::create_directory(dir_ / kFilesDir);
   std::filesystem::permissions(dir_ / kFilesDir, std::filesystem::perms::owner_all);
 }

@@ -25,8 +25,9 @@ inline constexpr char kFilesDir[] = "files";
 
 class TraceWriter {
  public:
-  // `dir` must exist (mode 0700) and be empty.
-  explicit TraceWriter(const std::filesystem::path& dir);
+  // `dir` must exist (mode 0700) and be empty. `thread_cpus`: the CPUs the
+  // writer's thread may run on (empty: wherever the recorder may).
+  explicit TraceWriter(const std::filesystem::path& dir, std::vector<int> thread_cpus = {});
   TraceWriter(const TraceWriter&) = delete;
   TraceWriter& operator=(const TraceWriter&) = delete;
   // Writes what was handed over if close() was not called; errors are
