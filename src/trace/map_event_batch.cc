@@ -30,6 +30,9 @@ constexpr uint8_t kHeader2Known = 0x1f;
 // Two header bytes, a kind byte, six 10-byte varints, a 5-byte tid, the
 // small-field mask and its 7 bytes, a 5-byte arg1.
 constexpr size_t kMaxEncodedEvent = 2 + 1 + 6 * 10 + 5 + 1 + 7 + 5;
+// What decoding one event may read, valid or not: tid and arg1 are read as
+// full varints (up to 10 bytes) before their range is checked.
+constexpr size_t kMaxDecodedEvent = 2 + 1 + 8 * 10 + 1 + 7;
 
 uint64_t zigzag(uint64_t now, uint64_t predicted) {
   auto d = static_cast<int64_t>(now - predicted);
@@ -120,8 +123,8 @@ std::byte* encode_event(detail::MapEventContext& ctx, const abi::MapEvent& e, st
 namespace {
 
 // Reads the bytes of one event. Checked: every byte is bounds-checked.
-// Unchecked: for events that start at least kMaxEncodedEvent bytes before the
-// end, which no event (valid or not: varints stop at 10 bytes) can overrun.
+// Unchecked: for events that start at least kMaxDecodedEvent bytes before the
+// end, which no event, valid or not, can overrun (varints stop at 10 bytes).
 template <bool kChecked>
 class EventReader {
  public:
@@ -189,7 +192,7 @@ void decode_event(detail::MapEventContext& ctx, const std::byte*& pos, const std
 namespace detail {
 
 void MapEventDecoder::next() {
-  if (end_ - pos_ >= static_cast<std::ptrdiff_t>(kMaxEncodedEvent)) {
+  if (end_ - pos_ >= static_cast<std::ptrdiff_t>(kMaxDecodedEvent)) {
     decode_event<false>(context_, pos_, end_);
   } else {
     decode_event<true>(context_, pos_, end_);

@@ -162,6 +162,43 @@ TEST(MapEventBatch, DamagedEncodingsAreRefused) {
   EXPECT_THAT(error_of(1, overflow), HasSubstr("overflows 64 bits"));
 }
 
+TEST(MapEventBatch, RandomBytesAreDecodedOrRefusedWithATraceError) {
+  // Long runs of continuation bytes exercise the longest reads: tid and
+  // arg1 are read as full 10-byte varints before their range is checked.
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 3000; ++round) {
+    std::vector<std::byte> bytes(rng() % 200);
+    for (auto& b : bytes) b = std::byte(rng() % 3 == 0 ? 0xff : rng() & 0xff);
+    try {
+      MapEventBatch batch = MapEventBatch::from_encoded(1 + rng() % 4, bytes);
+      for (const abi::MapEvent& e : batch) (void)e;
+    } catch (const TraceError&) {
+    }
+  }
+}
+
+TEST(MapEventBatch, TheLongestEventIsReadWithinItsRecord) {
+  // Every field present, every number in 10 bytes (a valid, if wasteful,
+  // encoding of zeros): 91 bytes, more than the encoder ever writes.
+  std::vector<std::byte> longest = {std::byte{0xff}, std::byte{0x1f}, std::byte{20}};
+  auto zero10 = [&] {
+    for (int i = 0; i < 9; ++i) longest.push_back(std::byte{0x80});
+    longest.push_back(std::byte{0});
+  };
+  for (int field = 0; field < 7; ++field) zero10();  // ticks, seq, map, site, count, nevacuate, tid
+  longest.push_back(std::byte{0x7f});
+  for (int i = 0; i < 7; ++i) longest.push_back(std::byte{1});
+  zero10();  // arg1
+  ASSERT_EQ(longest.size(), 91u);
+  MapEventBatch batch = MapEventBatch::from_encoded(1, longest);
+  EXPECT_EQ(batch.front().kind, 20);
+  EXPECT_EQ(batch.front().B, 1);
+  for (size_t cut = 1; cut < longest.size(); ++cut) {
+    std::vector<std::byte> part(longest.begin(), longest.end() - static_cast<std::ptrdiff_t>(cut));
+    EXPECT_THROW(MapEventBatch::from_encoded(1, part), TraceError) << cut;
+  }
+}
+
 TEST(MapEventsRecord, VersionOnePayloadsStillRead) {
   auto events = typical_events(40);
   RecordBuilder b;
