@@ -6,10 +6,11 @@
 # Usage: bench/run_benchmarks.sh [--quick] [BUILD_DIR]
 #   BUILD_DIR  a configured build tree (default: build); the script builds the
 #              targets it needs (backstep, backstep_bench) first.
-#   --quick    fewer repetitions and smaller workloads (about 1.5 minutes
-#              instead of about 7).
+#   --quick    fewer repetitions and smaller workloads (about 2 minutes
+#              instead of about 8).
 # Environment: BENCH_NO_BUILD=1 skips the build step; TMPDIR chooses where the
-# traces go (they are deleted at the end); BENCH_GDB=0 skips figure 6.
+# traces go (they are deleted at the end); BENCH_GDB=0 skips figure 6;
+# BENCH_BIND_CPU (default 0) is the CPU of the `record --bind-cpu` variants.
 #
 # Not a test: nothing here asserts a speed, and nothing is registered with ctest.
 set -euo pipefail
@@ -19,7 +20,7 @@ build=build
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
-    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "unknown option: $arg" >&2; exit 2 ;;
     *) build=$arg ;;
   esac
@@ -40,6 +41,7 @@ else
   reps_gdb=3 gdb_iters=80000
 fi
 cg_rounds=4  # callgrind run of figure 1 (instruction counts, deterministic)
+bind_cpu=${BENCH_BIND_CPU:-0}
 
 if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
   cmake --build "$build" --target backstep backstep_bench -j"$(nproc)" >/dev/null
@@ -141,20 +143,27 @@ for ((i = 0; i < reps_mt; i++)); do
   add mt_native "$(wall "$bin/mt_map_native" "${mt_args[@]}")"
   add mt_native1 "$(wall taskset -c 0 "$bin/mt_map_native" "${mt_args[@]}")"
   add mt_instr "$(wall "$bin/mt_map_instr" "${mt_args[@]}")"
+  add mt_instr1 "$(wall taskset -c 0 "$bin/mt_map_instr" "${mt_args[@]}")"
   rm -rf "$work/t_mt"
   add mt_record "$(wall "$backstep" record -o "$work/t_mt" -- "$bin/mt_map_instr" "${mt_args[@]}")"
   got=$(grep -v '^backstep:' "$work/out" || true)
   [[ "$got" == "$want" ]] || { echo "recorded run printed '$got', native '$want'" >&2; exit 1; }
   add mt_replay "$(wall "$backstep" replay -q "$work/t_mt")"
+  rm -rf "$work/t_mtb"
+  add mt_record_b "$(wall "$backstep" record --bind-cpu "$bind_cpu" -o "$work/t_mtb" -- "$bin/mt_map_instr" "${mt_args[@]}")"
+  got=$(grep -v '^backstep:' "$work/out" || true)
+  [[ "$got" == "$want" ]] || { echo "recorded run (--bind-cpu) printed '$got', native '$want'" >&2; exit 1; }
   rm -rf "$work/t_mtu"
   add mt_record_u "$(wall "$backstep" record -o "$work/t_mtu" -- "$bin/mt_map_native" "${mt_args[@]}")"
 done
-for v in native native1 instr record replay record_u; do
+for v in native native1 instr instr1 record record_b replay record_u; do
   case $v in
     native) d="native (uninstrumented, 2 CPUs)" ;;
     native1) d="native pinned to 1 CPU" ;;
     instr) d="instrumented, native" ;;
+    instr1) d="instrumented, pinned to 1 CPU" ;;
     record) d="backstep record (instrumented)" ;;
+    record_b) d="record --bind-cpu $bind_cpu" ;;
     replay) d="backstep replay -q" ;;
     record_u) d="backstep record (uninstrumented)" ;;
   esac
@@ -167,6 +176,8 @@ echo "       instrumented native / native:          $(div "$(med mt_instr)" "$n"
 echo "       record / instrumented native:          $(div "$(med mt_record)" "$(med mt_instr)")x"
 echo "       replay / instrumented native:          $(div "$(med mt_replay)" "$(med mt_instr)")x"
 echo "       record / native pinned to 1 CPU:       $(div "$(med mt_record)" "$(med mt_native1)")x   (the recorder runs one thread at a time)"
+echo "       instrumented 1 CPU / native:           $(div "$(med mt_instr1)" "$n")x   (the floor: instrumentation x serialization)"
+echo "       record --bind-cpu / native:            $(div "$(med mt_record_b)" "$n")x"
 echo "       record uninstrumented / native:        $(div "$(med mt_record_u)" "$n")x"
 echo
 
@@ -179,18 +190,24 @@ for ((i = 0; i < reps_sys; i++)); do
   rm -rf "$work/t_sys"
   add sys_record "$(wall "$backstep" record -o "$work/t_sys" -- "$bin/syscall_workload" "$nsys")"
   add sys_replay "$(wall "$backstep" replay -q "$work/t_sys")"
+  rm -rf "$work/t_sysb"
+  add sys_record_b "$(wall "$backstep" record --bind-cpu "$bind_cpu" -o "$work/t_sysb" -- "$bin/syscall_workload" "$nsys")"
   if command -v strace >/dev/null; then
     add sys_strace "$(wall strace -f -o /dev/null "$bin/syscall_workload" "$nsys")"
   fi
 done
-sys_variants=(native record replay)
+sys_variants=(native record record_b replay)
 command -v strace >/dev/null && sys_variants+=(strace)
 for v in "${sys_variants[@]}"; do
-  printf '   %-34s median %s s  (range %s)\n' "$v" "$(med "sys_$v")" "$(rng "sys_$v")"
+  d=$v
+  [[ $v == record_b ]] && d="record --bind-cpu $bind_cpu"
+  printf '   %-34s median %s s  (range %s)\n' "$d" "$(med "sys_$v")" "$(rng "sys_$v")"
 done
 us() { awk -v a="$1" -v n="$nsys" 'BEGIN {printf "%.2f", a * 1e6 / n}'; }
 echo "   [4] record / native:                       $(div "$(med sys_record)" "$(med sys_native)")x," \
   "$(us "$(med sys_record)") us per syscall (native $(us "$(med sys_native)") us)"
+echo "       record --bind-cpu / native:            $(div "$(med sys_record_b)" "$(med sys_native)")x," \
+  "$(us "$(med sys_record_b)") us per syscall"
 echo "       replay / native:                       $(div "$(med sys_replay)" "$(med sys_native)")x," \
   "$(us "$(med sys_replay)") us per syscall"
 if command -v strace >/dev/null; then

@@ -27,6 +27,7 @@
 #include "ptrace/proc.h"
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/runtime_link.h"
+#include "recorder/cpu_binding.h"
 #include "syscalls/syscall_table.h"
 #include "trace/trace_writer.h"
 
@@ -131,6 +132,11 @@ struct Thread {
   uint64_t blocked_at = 0;  // Session::decisions_ when it blocked
   bool due = false;         // queued in Session::due_
   uint64_t clear_tid = 0;   // CLONE_CHILD_CLEARTID / set_tid_address: woken at exit
+  // --bind-cpu: the thread runs bound to the recorder's CPU; around its own
+  // affinity calls, which thread to bind again or to leave to the program.
+  bool bound = false;
+  pid_t affinity_rebind = 0;
+  pid_t affinity_set = 0;
 };
 
 // Backs off while polling for a stop that is about to come: yield first
@@ -188,7 +194,9 @@ class Session {
   explicit Session(const RecordOptions& options)
       : options_(options),
         scheduler_(options.scheduler),
-        writer_(options.trace_dir),
+        binding_(options.bind_cpu ? std::optional<CpuBinding>(std::in_place, *options.bind_cpu)
+                                  : std::nullopt),
+        writer_(options.trace_dir, binding_ ? binding_->other_cpus() : std::vector<int>{}),
         inferior_(Inferior::launch(options.program)),
         mem_(inferior_.leader()) {}
 
@@ -233,10 +241,13 @@ class Session {
   void requeue_waiters(uint64_t from, uint64_t to, int64_t n);
   void forget_waiter(pid_t tid);
   void note_clone(Thread& parent, Thread& child);
+  void note_affinity_call(Thread& t);
+  void after_affinity_call(Thread& t, int64_t result);
   void warn_once(const std::string& what);
 
   RecordOptions options_;
   Scheduler scheduler_;
+  std::optional<CpuBinding> binding_;
   trace::TraceWriter writer_;
   Inferior inferior_;
   AddressSpace mem_;
@@ -250,6 +261,9 @@ class Session {
   RecordResult result_;
   std::optional<WaitStatus> end_status_;
   int32_t fatal_tid_ = 0;
+  // What the next drain reads into: a buffer the writer is done with when it
+  // has one (a ring's worth is 1 MiB; fresh memory costs a fault per page).
+  trace::MapEventBuffer ring_events_;
   std::set<long> warned_;
   std::set<std::string> warned_text_;
   // Futex waiters per address, in the order they blocked: the kernel queues
@@ -291,6 +305,10 @@ void Session::start() {
   pid_t leader = inferior_.leader();
   Thread& t = thread(leader);
   t.state = Thread::State::kStopped;
+  if (binding_) {
+    binding_->pin_caller();
+    t.bound = binding_->bind(leader);
+  }
   // The exec stop is inside execve: the next stop is its exit.
   t.in_syscall = true;
   t.call.nr = SYS_execve;
@@ -479,19 +497,22 @@ void Session::write_patch(const std::vector<PatchSite>& sites) {
 void Session::drain(Thread& t) {
   if (!t.block) return;
   ThreadBlockView view(mem_, *t.block);
-  t.ticks = view.ticks();
-  uint64_t head = view.ring_head();
-  trace::MapEvents batch{view.events_since(t.ring_drained, head)};
+  abi::ThreadBlock block = view.snapshot();
+  t.ticks = block.ticks;
+  uint64_t head = block.ring_head;
+  view.read_events(block, t.ring_drained, head, ring_events_);
   t.ring_drained = head;
-  if (batch.events.empty()) return;
-  writer_.write(batch);
-  result_.map_events += batch.events.size();
-  for (const abi::MapEvent& e : batch.events) {
+  if (ring_events_.empty()) return;
+  result_.map_events += ring_events_.size();
+  for (const abi::MapEvent& e : ring_events_) {
     if (e.kind == static_cast<uint8_t>(abi::MapEventKind::kFatal)) {
       result_.fatal_message = abi::fatal_message(static_cast<abi::FatalKind>(e.arg0));
       fatal_tid_ = static_cast<int32_t>(e.tid);  // gettid() in the program: a vtid
     }
   }
+  // Encoded and compressed on the writer's thread while the program runs on.
+  trace::MapEventBuffer next = writer_.spare_events();
+  writer_.write_map_events(std::exchange(ring_events_, std::move(next)));
 }
 
 void Session::on_syscall_entry(Thread& t, Registers& regs) {
@@ -532,6 +553,8 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
     // Answered from the seed (written at the exit); the kernel skips it.
     t.forced_result = static_cast<int64_t>(t.call.arg[1]);
     t.seeded_random = true;
+  } else if (binding_ && (nr == SYS_sched_getaffinity || nr == SYS_sched_setaffinity)) {
+    note_affinity_call(t);
   } else if (nr == SYS_exit_group) {
     dying_ = true;
   } else if (nr == SYS_execve || nr == SYS_execveat) {
@@ -551,6 +574,7 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
     regs.rax = static_cast<uint64_t>(result);
     t.task.set_regs(regs);
   }
+  if (binding_) after_affinity_call(t, result);
   if (std::exchange(t.seeded_random, false) && result > 0) {
     auto bytes = seeded_bytes(static_cast<size_t>(result));
     if (!mem_.write(t.call.arg[0], bytes.data(), bytes.size())) {
@@ -665,6 +689,7 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
   switch (st.ptrace_event()) {
     case PTRACE_EVENT_CLONE: {
       Thread& child = thread(static_cast<pid_t>(t.task.event_message()));
+      child.bound = t.bound;  // a new thread starts with its creator's affinity
       record_stop(t, StopKind::kClone, regs, child.vtid);
       note_clone(t, child);
 
@@ -975,6 +1000,36 @@ void Session::note_clone(Thread& parent, Thread& child) {
   }
   if (flags & CLONE_CHILD_CLEARTID) child.clear_tid = child_tid;
   if (child.state == Thread::State::kStarting) make_due(child);
+}
+
+// --bind-cpu is the recorder's business: the program's view of its affinity
+// stays the mask it started with (recorder/cpu_binding.h). A query about a
+// bound thread runs with the binding lifted; a thread whose affinity the
+// program sets keeps what it set.
+void Session::note_affinity_call(Thread& t) {
+  auto target_vtid = static_cast<pid_t>(t.call.arg[0]);
+  Thread* target = nullptr;
+  for (auto& [tid, th] : threads_) {
+    if (target_vtid == 0 ? &th == &t : th.vtid == target_vtid) target = &th;
+  }
+  if (!target || !target->bound) return;
+  if (t.call.nr == SYS_sched_getaffinity) {
+    if (binding_->release(target->task.tid())) t.affinity_rebind = target->task.tid();
+  } else {
+    t.affinity_set = target->task.tid();
+  }
+}
+
+void Session::after_affinity_call(Thread& t, int64_t result) {
+  if (pid_t tid = std::exchange(t.affinity_rebind, 0)) {
+    auto it = threads_.find(tid);
+    if (it != threads_.end() && it->second.bound && it->second.state != Thread::State::kDead) {
+      it->second.bound = binding_->bind(tid);
+    }
+  }
+  if (pid_t tid = std::exchange(t.affinity_set, 0); tid && result == 0) {
+    if (auto it = threads_.find(tid); it != threads_.end()) it->second.bound = false;
+  }
 }
 
 void Session::warn_once(const std::string& what) {

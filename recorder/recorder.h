@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "ptrace/inferior.h"
@@ -15,6 +16,8 @@ struct RecordOptions {
   LaunchSpec program;
   std::filesystem::path trace_dir;  // created; must not exist or be empty
   Scheduler::Options scheduler;
+  // Run the program and the recorder's thread on this CPU (recorder/cpu_binding.h).
+  std::optional<int> bind_cpu;
 };
 
 struct RecordResult {

@@ -105,14 +105,17 @@ std::vector<RecentEvent> recent_events(const trace::Trace& trace, size_t n,
     auto js = trace::to_json(ev[i], i);
     auto ts = trace::to_text(ev[i], i);
     size_t last = js.size();
+    // Walked backwards: decoded once (a batch decodes front to back).
+    std::vector<abi::MapEvent> events;
+    if (batch) events = batch->events.to_vector();
     if (batch && mark && mark->event && i == mark->record) {
-      for (size_t k = 0; k < batch->events.size(); ++k) {
-        const auto& e = batch->events[k];
+      for (size_t k = 0; k < events.size(); ++k) {
+        const auto& e = events[k];
         if (std::pair{e.tid, e.seq} == *mark->event) last = k + 1;
       }
     }
     for (size_t k = last; k-- > 0 && out.size() < n;) {
-      if (batch && batch->events[k].kind == static_cast<uint8_t>(Kind::kIterStep)) continue;
+      if (batch && events[k].kind == static_cast<uint8_t>(Kind::kIterStep)) continue;
       out.push_back({i, batch ? "map" : "switch", ts[k], js[k]});
     }
   }

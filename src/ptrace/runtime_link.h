@@ -2,12 +2,16 @@
 // thread's ThreadBlock and writing its control fields through its memory.
 #pragma once
 
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <vector>
 
+#include "base/errors.h"
 #include "ptrace/task.h"
 #include "runtime/abi.h"
+#include "trace/map_event_batch.h"
 
 namespace backstep {
 
@@ -58,24 +62,35 @@ class ThreadBlockView {
   uint64_t watch_limit() const { return field<uint64_t>(offsetof(abi::ThreadBlock, watch_limit)); }
   uint32_t watch_len() const { return field<uint32_t>(offsetof(abi::ThreadBlock, watch_len)); }
 
-  // The events published since `from` (at most a ring's worth).
-  std::vector<abi::MapEvent> events_since(uint64_t from, uint64_t head) const {
-    std::vector<abi::MapEvent> out;
-    uint64_t ring = ring_addr();
-    uint64_t capacity = ring_capacity();
-    if (head <= from || ring == 0 || capacity == 0 || (capacity & (capacity - 1)) != 0) {
-      return out;
-    }
+  // The whole block in one read: the recorder's stops need several of its
+  // fields, and each read is a syscall.
+  abi::ThreadBlock snapshot() const {
+    abi::ThreadBlock b{};
+    mem_.read_or_throw(addr_, &b, sizeof b);
+    return b;
+  }
+
+  // The events published since `from` up to `head` (at most a ring's worth,
+  // the newest), into `out`, whose capacity is reused. `block` is a
+  // snapshot() taken at this stop.
+  void read_events(const abi::ThreadBlock& block, uint64_t from, uint64_t head,
+                   trace::MapEventBuffer& out) const {
+    out.clear();
+    uint64_t ring = block.ring_addr;
+    uint64_t capacity = block.ring_capacity;
+    if (head <= from || ring == 0 || capacity == 0 || (capacity & (capacity - 1)) != 0) return;
     if (head - from > capacity) from = head - capacity;
     out.resize(head - from);
     for (uint64_t seq = from; seq < head;) {
       uint64_t slot = seq & (capacity - 1);
       uint64_t run = std::min<uint64_t>(head - seq, capacity - slot);
-      mem_.read_or_throw(ring + slot * sizeof(abi::MapEvent), &out[seq - from],
-                         run * sizeof(abi::MapEvent));
+      if (!mem_.read_bulk(ring + slot * sizeof(abi::MapEvent), &out[seq - from],
+                          run * sizeof(abi::MapEvent))) {
+        throw Error(
+            fmt::format("cannot read the map-event ring at {:#x} in process {}", ring, mem_.pid()));
+      }
       seq += run;
     }
-    return out;
   }
 
  private:

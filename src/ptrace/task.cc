@@ -30,6 +30,15 @@ bool AddressSpace::read(uint64_t addr, void* out, size_t len) const {
   return true;
 }
 
+bool AddressSpace::read_bulk(uint64_t addr, void* out, size_t len) const {
+  iovec local{out, len};
+  iovec remote{reinterpret_cast<void*>(addr), len};
+  ssize_t n = ::process_vm_readv(pid_, &local, 1, &remote, 1, 0);
+  size_t got = n > 0 ? static_cast<size_t>(n) : 0;
+  if (got == len) return true;
+  return read(addr + got, static_cast<char*>(out) + got, len - got);
+}
+
 void AddressSpace::read_or_throw(uint64_t addr, void* out, size_t len) const {
   if (!read(addr, out, len)) {
     throw Error(fmt::format("cannot read {} bytes at {:#x} in process {}", len, addr, pid_));

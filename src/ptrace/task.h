@@ -38,6 +38,10 @@ class AddressSpace {
     return v;
   }
   void read_or_throw(uint64_t addr, void* out, size_t len) const;
+  // Reads len bytes with process_vm_readv (one copy, pages pinned in
+  // batches: about twice as fast as /proc/PID/mem for large reads), falling
+  // back to read() for what it cannot reach. For bulk reads such as rings.
+  bool read_bulk(uint64_t addr, void* out, size_t len) const;
   // A NUL-terminated string of at most max bytes.
   std::string read_string(uint64_t addr, size_t max = 4096) const;
   bool write(uint64_t addr, const void* data, size_t len) const;

@@ -77,7 +77,7 @@ void encode(const Event& e, RecordBuilder& b) {
             b.i64(s.value).i64(s.result).u32(static_cast<uint32_t>(s.writes.size()));
             for (const auto& w : s.writes) b.u64(w.addr).bytes(w.data);
           },
-          [&](const MapEvents& m) { b.bytes(std::as_bytes(std::span(m.events))); },
+          [&](const MapEvents& m) { encode(m, b); },
           [&](const Switch& s) {
             b.u32(static_cast<uint32_t>(s.from)).u32(static_cast<uint32_t>(s.to));
             b.u8(static_cast<uint8_t>(s.reason)).u64(s.ticks);
@@ -98,7 +98,11 @@ void encode(const Event& e, RecordBuilder& b) {
       e);
 }
 
-Event decode(uint16_t type, std::span<const std::byte> payload) {
+void encode(const MapEvents& m, RecordBuilder& b) {
+  b.u32(static_cast<uint32_t>(m.events.size())).bytes(m.events.encoded());
+}
+
+Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_version) {
   RecordParser p(payload);
   auto i32 = [&] { return static_cast<int32_t>(p.u32()); };
   Event out;
@@ -106,10 +110,10 @@ Event decode(uint16_t type, std::span<const std::byte> payload) {
     case RecordType::kHeader: {
       Header h;
       h.events_version = p.u32();
-      if (h.events_version != kEventsVersion) {
+      if (h.events_version < kOldestEventsVersion || h.events_version > kEventsVersion) {
         throw TraceError(fmt::format(
-            "trace events version {} is not supported (this backstep reads version {})",
-            h.events_version, kEventsVersion));
+            "trace events version {} is not supported (this backstep reads versions {} to {})",
+            h.events_version, kOldestEventsVersion, kEventsVersion));
       }
       h.exe = p.str();
       h.argv = get_strings(p);
@@ -168,10 +172,17 @@ Event decode(uint16_t type, std::span<const std::byte> payload) {
     }
     case RecordType::kMapEvent: {
       MapEvents m;
-      auto raw = p.bytes();
-      if (raw.size() % sizeof(abi::MapEvent) != 0) throw TraceError("malformed map event record");
-      m.events.resize(raw.size() / sizeof(abi::MapEvent));
-      std::memcpy(m.events.data(), raw.data(), raw.size());
+      if (events_version >= 2) {
+        uint32_t count = p.u32();
+        m.events = MapEventBatch::from_encoded(count, p.bytes());
+      } else {
+        // Version 1: the 64-byte events themselves.
+        auto raw = p.bytes();
+        if (raw.size() % sizeof(abi::MapEvent) != 0) throw TraceError("malformed map event record");
+        std::vector<abi::MapEvent> events(raw.size() / sizeof(abi::MapEvent));
+        std::memcpy(events.data(), raw.data(), raw.size());
+        m.events = MapEventBatch(events);
+      }
       out = std::move(m);
       break;
     }

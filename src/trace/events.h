@@ -19,12 +19,16 @@
 #include <vector>
 
 #include "runtime/abi.h"
+#include "trace/map_event_batch.h"
 #include "trace/record.h"
 
 namespace backstep::trace {
 
 // Version of the event vocabulary (the container has its own version).
-inline constexpr uint32_t kEventsVersion = 1;
+// 2: MapEvents records hold their events compactly (trace/map_event_batch.h).
+// 1: MapEvents records hold 64-byte abi::MapEvents; still read.
+inline constexpr uint32_t kEventsVersion = 2;
+inline constexpr uint32_t kOldestEventsVersion = 1;
 
 enum class RecordType : uint16_t {
   kHeader = 1,
@@ -105,7 +109,7 @@ struct Stop {
 // The map events a thread published since its previous stop, drained from
 // its ring at this point of the recording, oldest first.
 struct MapEvents {
-  std::vector<abi::MapEvent> events;
+  MapEventBatch events;
 };
 
 enum class SwitchReason : uint8_t {
@@ -160,8 +164,12 @@ using Event = std::variant<Header, Exec, Stop, MapEvents, Switch, FileMap, End, 
 
 RecordType record_type(const Event& e);
 void encode(const Event& e, RecordBuilder& out);
-// Throws TraceError on a malformed payload.
-Event decode(uint16_t type, std::span<const std::byte> payload);
+// The same for a MapEvents record, without copying it into an Event.
+void encode(const MapEvents& m, RecordBuilder& out);
+// Throws TraceError on a malformed payload. `events_version` is the trace's
+// (its Header's): the layout of MapEvents records depends on it.
+Event decode(uint16_t type, std::span<const std::byte> payload,
+             uint32_t events_version = kEventsVersion);
 
 const char* stop_kind_name(StopKind k);
 const char* switch_reason_name(SwitchReason r);

@@ -17,8 +17,13 @@ Trace Trace::load(const std::filesystem::path& dir) {
   }
   ChunkReader reader = ChunkReader::open(dir / kEventsFile);
   Record rec;
+  // The Header comes first and says how the records after it are laid out.
+  uint32_t version = kEventsVersion;
   while (reader.next(rec)) {
-    t.events_.push_back(decode(rec.type, rec.payload));
+    t.events_.push_back(decode(rec.type, rec.payload, version));
+    if (const auto* h = std::get_if<Header>(&t.events_.back()); h && rec.index == 0) {
+      version = h->events_version;
+    }
   }
   t.truncated_ = reader.truncated();
   if (t.events_.size() < 2 && t.truncated_) {

@@ -1,12 +1,21 @@
 // A trace directory being written: the `events` stream plus `files/`, where
 // each file the program mapped is kept once, named by its content hash.
+//
+// Records are encoded, compressed and written on a thread of the writer's
+// own: the recorder hands them over and lets the program run on while they
+// are compressed on the other core (the recorder runs one program thread at
+// a time, so a second core is otherwise idle). The order of records is the
+// order of the write() calls. What is handed over but not yet written when
+// the recorder is killed is lost, like the records of a chunk not yet
+// sealed; every chunk written before stays readable.
 #pragma once
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
-#include "trace/chunk_writer.h"
 #include "trace/events.h"
 
 namespace backstep::trace {
@@ -16,21 +25,38 @@ inline constexpr char kFilesDir[] = "files";
 
 class TraceWriter {
  public:
-  // `dir` must exist (mode 0700) and be empty.
-  explicit TraceWriter(const std::filesystem::path& dir);
+  // `dir` must exist (mode 0700) and be empty. `thread_cpus`: the CPUs the
+  // writer's thread may run on (empty: wherever the recorder may).
+  explicit TraceWriter(const std::filesystem::path& dir, std::vector<int> thread_cpus = {});
+  TraceWriter(const TraceWriter&) = delete;
+  TraceWriter& operator=(const TraceWriter&) = delete;
+  // Writes what was handed over if close() was not called; errors are
+  // swallowed (call close() to see them).
+  ~TraceWriter();
 
-  void write(const Event& event);
+  // Queues a record. Throws TraceError if writing an earlier one failed.
+  void write(Event event);
+  // Queues a MapEvents record of `events` (a ring's drain), which the
+  // writer's thread encodes (trace/map_event_batch.h). The vector's storage
+  // comes back through spare_events().
+  void write_map_events(MapEventBuffer events);
+  // An empty vector to read the next drain into: the storage of one already
+  // written when there is one, so that a drain does not fault in fresh pages.
+  MapEventBuffer spare_events();
+
   // Copies `path` into files/ unless an identical copy is there; returns the
   // copy's name. Throws TraceError if the file cannot be read.
   std::string keep_file(const std::string& path);
-  void flush() { events_.flush(); }
-  void close() { events_.close(); }
+  // Waits until every record handed over is in the file.
+  void flush();
+  // flush() and close the file; throws TraceError if any write failed.
+  void close();
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
+  class Pipeline;
   std::filesystem::path dir_;
-  ChunkWriter events_;
-  RecordBuilder builder_;
+  std::unique_ptr<Pipeline> pipeline_;
   std::map<std::string, std::string> kept_;  // path + identity -> copy name
 };
 

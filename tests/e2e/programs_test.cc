@@ -67,7 +67,8 @@ INSTANTIATE_TEST_SUITE_P(
                       SchedulerCase{"fair_timeslice_50", {"--timeslice", "50"}},
                       SchedulerCase{"chaos_seed_1", {"--chaos", "--seed", "1"}},
                       SchedulerCase{"chaos_seed_2", {"--chaos", "--seed", "2"}},
-                      SchedulerCase{"chaos_seed_3", {"--chaos", "--seed", "3"}}),
+                      SchedulerCase{"chaos_seed_3", {"--chaos", "--seed", "3"}},
+                      SchedulerCase{"fair_bind_cpu_0", {"--bind-cpu", "0"}}),
     [](const auto& p) { return std::string(p.param.name); });
 
 // --- 3: spin-waiting, instrumented -----------------------------------------
@@ -97,8 +98,27 @@ INSTANTIATE_TEST_SUITE_P(
     Schedulers, SpinWait,
     ::testing::Values(SchedulerCase{"fair", {}},
                       SchedulerCase{"chaos_seed_1", {"--chaos", "--seed", "1"}},
-                      SchedulerCase{"chaos_seed_2", {"--chaos", "--seed", "2"}}),
+                      SchedulerCase{"chaos_seed_2", {"--chaos", "--seed", "2"}},
+                      SchedulerCase{"fair_bind_cpu_0", {"--bind-cpu", "0"}}),
     [](const auto& p) { return std::string(p.param.name); });
+
+// --- record --bind-cpu: the program's view of its affinity stays its own ----
+
+TEST_F(Programs, BindCpuLeavesTheProgramsAffinityAlone) {
+  RunResult native = run({E2E_AFFINITY});
+  ASSERT_EQ(native.shell_status(), 0) << native.describe();
+  ASSERT_TRUE(contains(native.out, "affinity: main ")) << native.describe();
+  RunResult rec = record({E2E_AFFINITY}, "t", {"--bind-cpu", "0"});
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  EXPECT_EQ(rec.out, native.out);
+  RunResult rep = replay("t");
+  ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+  EXPECT_EQ(rep.out, native.out);
+
+  RunResult bad = record({E2E_AFFINITY}, "u", {"--bind-cpu", "100000"});
+  EXPECT_NE(bad.shell_status(), 0);
+  EXPECT_TRUE(contains(bad.err, "not a CPU this process may run on")) << bad.describe();
+}
 
 // --- 4: clocks, rdtsc and random bytes in a plain-gcc program --------------
 
