@@ -56,8 +56,7 @@ int run_replay(const ReplayArgs* args) {
   if (!args->commands.empty() || !args->script.empty() ||
       (!args->until_event && !args->until_fatal && ::isatty(STDIN_FILENO) && !args->quiet)) {
     replayer::TimeTravelOptions tt_options;
-    tt_options.checkpoint_interval =
-        std::chrono::milliseconds(std::max<int64_t>(args->checkpoint_ms, 0));
+    tt_options.checkpoint_interval = std::chrono::milliseconds(args->checkpoint_ms);
     Debugger debugger(t, args->json, tt_options);
     if (args->commands.empty() && args->script.empty()) {
       debugger.interactive();

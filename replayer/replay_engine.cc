@@ -185,6 +185,14 @@ void ReplayEngine::start() {
   if (stack.random_addr) mem_.write_or_throw(stack.random_addr, x.at_random.data(), 16);
 }
 
+void ReplayEngine::await_first_stop(Thread& t) {
+  while (!t.started) {
+    wait_for_thread(t.task.tid());
+    t.started = true;
+    t.held = HeldAt::kUserCode;
+  }
+}
+
 WaitStatus ReplayEngine::wait_for_thread(pid_t tid) {
   for (;;) {
     auto st = wait_for(-1);
@@ -361,11 +369,7 @@ void ReplayEngine::echo_output(Thread& t, int64_t result) {
 // resumption, to go with this resume only if the run starts now (0 after).
 int ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s) {
   if (t.run_started) return 0;
-  while (!t.started) {
-    wait_for_thread(t.task.tid());
-    t.started = true;
-    t.held = HeldAt::kUserCode;
-  }
+  await_first_stop(t);
   if (s.resumed.has_block) {
     if (!t.block) diverge(index, fmt::format("thread {} has no thread block", s.tid));
     write_limits(t, s.resumed.tick_limit, s.resumed.event_limit, watch_);
@@ -645,11 +649,7 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       t.clone_child = child.task.tid();
       // Its first stop, now: from this record on, the thread exists and can
       // be inspected, whenever the kernel got round to stopping it.
-      while (!child.started) {
-        wait_for_thread(child.task.tid());
-        child.started = true;
-        child.held = HeldAt::kUserCode;
-      }
+      await_first_stop(child);
       break;
     }
     case StopKind::kExit:
@@ -1004,17 +1004,18 @@ bool has_shared_writable_memory(pid_t pid) {
 }
 
 // A signal sent but not delivered yet (a self-kill between its syscall and
-// its delivery) stays with the process: a copy would not have it.
-template <class Threads>
-bool has_pending_signals(const Threads& threads) {
-  for (const auto& [tid, t] : threads) {
-    if (t.dead) continue;
-    for (const char* field : {"SigPnd", "ShdPnd"}) {
-      auto v = proc_status_field(tid, field);
-      if (!v || std::stoull(*v, nullptr, 16) != 0) return true;
-    }
+// its delivery) stays with the process: a copy would not have it. Each
+// thread's own pending set, and the process's shared one (any thread's
+// status shows it).
+bool has_pending_signals(const std::vector<pid_t>& tids) {
+  auto pending = [](pid_t tid, const char* field) {
+    auto v = proc_status_field(tid, field);
+    return !v || std::stoull(*v, nullptr, 16) != 0;
+  };
+  for (pid_t tid : tids) {
+    if (pending(tid, "SigPnd")) return true;
   }
-  return false;
+  return tids.empty() || pending(tids.front(), "ShdPnd");
 }
 
 }  // namespace
@@ -1023,8 +1024,10 @@ bool ReplayEngine::can_fork() const {
   if (dying_ || finished() || end_status_) return false;
   auto leader = threads_.find(inferior_.leader());
   if (leader == threads_.end() || leader->second.dead) return false;
+  std::vector<pid_t> alive;
   for (const auto& [tid, t] : threads_) {
     if (t.dead) continue;
+    alive.push_back(tid);
     if (!t.started || !t.held || t.vtid == 0) return false;
     // A signal to itself about to be sent names this process's kernel ids.
     if (*t.held == HeldAt::kSyscallEntry && !t.emulated &&
@@ -1040,7 +1043,7 @@ bool ReplayEngine::can_fork() const {
       }
     }
   }
-  return !has_pending_signals(threads_) && !has_shared_writable_memory(inferior_.leader());
+  return !has_pending_signals(alive) && !has_shared_writable_memory(inferior_.leader());
 }
 
 ReplayEngine::ReplayEngine(const ReplayEngine& source, Inferior copy)

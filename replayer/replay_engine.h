@@ -189,6 +189,8 @@ class ReplayEngine {
   void play_stop(size_t index, const trace::Stop& s);
   void complete_stop(size_t index, Thread& t, const trace::Stop& s, const WaitStatus& st);
   WaitStatus wait_for_thread(pid_t tid);
+  // Waits for a new thread's first stop, unless it was seen already.
+  void await_first_stop(Thread& t);
   void note_other(const WaitStatus& st);
   void on_entry(size_t index, Thread& t, Registers& regs);
   void on_exit(size_t index, Thread& t, const trace::Stop& s, Registers& regs);

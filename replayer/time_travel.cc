@@ -97,13 +97,18 @@ constexpr size_t kMaxWalks = 8;
 
 }  // namespace
 
+std::vector<TimeTravel::Checkpoint>::iterator TimeTravel::latest_checkpoint(size_t record) {
+  // The first (the start) serves any record, even one before it.
+  auto it = std::upper_bound(checkpoints_.begin() + 1, checkpoints_.end(), record,
+                             [](size_t r, const Checkpoint& c) { return r < c.record; });
+  return std::prev(it);
+}
+
 void TimeTravel::restore(const ReplayPosition& target) {
   engine_.reset();  // the old program dies before the new one starts
   walked_ = 0;
   while (!engine_ && !checkpoints_.empty()) {
-    auto it = std::upper_bound(checkpoints_.begin() + 1, checkpoints_.end(), target.record,
-                               [](size_t r, const Checkpoint& c) { return r < c.record; });
-    auto from = std::prev(it);
+    auto from = latest_checkpoint(target.record);
     // A mid-run checkpoint the target lies after, later than that one.
     auto walk = walks_.end();
     for (auto w = walks_.begin(); w != walks_.end(); ++w) {
@@ -149,9 +154,7 @@ void TimeTravel::seek(const ReplayPosition& target, bool behind) {
   if (checkpoints_.empty()) return;
   MomentKey here = boundary_key(engine_->next_record());
   if (int32_t running = engine_->running_thread()) here = mid_run_key(engine_->position(running));
-  auto it = std::upper_bound(checkpoints_.begin(), checkpoints_.end(), target.record,
-                             [](size_t r, const Checkpoint& c) { return r < c.record; });
-  bool nearer = it != checkpoints_.begin() && boundary_key(std::prev(it)->record) > here;
+  bool nearer = boundary_key(latest_checkpoint(target.record)->record) > here;
   for (const WalkCheckpoint& w : walks_) {
     if (reaches(w.at, target) && mid_run_key(w.at) > here) nearer = true;
   }

@@ -195,6 +195,8 @@ class TimeTravel {
     int32_t thread = 0;
     std::unique_ptr<ReplayEngine> engine;  // stopped; only ever fork()ed
   };
+  // The latest checkpoint at or before `record` (checkpoints_ not empty).
+  std::vector<Checkpoint>::iterator latest_checkpoint(size_t record);
 
   const trace::Trace& trace_;
   TimeTravelOptions options_;
