@@ -7,8 +7,10 @@
 // whichever CPU is idle when the recorder resumes it, which is not the
 // recorder's: every stop then wakes the other CPU (a hypervisor exit on a
 // VM), and the map-event ring and the program's data move between caches.
-// On the benchmark VM, binding made a map-heavy recording about 20% faster
-// and a recorded syscall about 25% cheaper (docs/BENCHMARKS.md).
+// On the 2-CPU benchmark VM, co-location made a map-heavy recording up to
+// ~30% faster and a recorded syscall ~25% cheaper when the machine was
+// otherwise idle, and gained nothing with the other CPU busy
+// (docs/BENCHMARKS.md).
 //
 // What the program sees: sched_getaffinity still returns the mask it
 // started with (the recorder lifts the binding around the call); a thread
