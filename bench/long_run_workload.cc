@@ -1,5 +1,5 @@
 // A long recording for the time-travel benchmark (bench/timetravel_bench.sh):
-// one thread counts `ticks` basic blocks in instrumented code, writes the
+// one thread counts `ticks` loop iterations in instrumented code, writes the
 // global `g_marker` once when 90% of them are done (the write a watchpoint
 // finds, ~10^7 ticks before the end for 10^8), and ends in abort(), which
 // `goto panic` finds from the end.
@@ -12,7 +12,7 @@ namespace {
 
 volatile uint64_t g_sink = 0;
 
-// One loop iteration is one basic block of instrumented code: one tick.
+// One loop iteration of instrumented code is one tick (the loop header's).
 [[gnu::noinline]] void spin(uint64_t n) {
   for (uint64_t i = 0; i < n; ++i) g_sink = g_sink + i;
 }

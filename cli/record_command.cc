@@ -60,9 +60,10 @@ int run_record(const RecordArgs* args) {
 }  // namespace
 
 const char* const kInstrumentationNote =
-    "Programs built with backstep_instrument() (the instrumented map plus "
-    "-fsanitize-coverage=trace-pc) count their progress in software \"ticks\": "
-    "the recorder can then preempt spinning code deterministically, switch threads "
+    "Programs built with backstep_instrument() (the instrumented map, and a tick "
+    "at every function entry and loop iteration) count their progress in "
+    "software \"ticks\": the recorder can then preempt spinning code "
+    "deterministically, switch threads "
     "at map-flag transitions, and name every position cheaply. Any other binary "
     "records and replays too, but its threads switch only at syscalls and signals.";
 

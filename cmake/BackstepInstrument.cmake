@@ -1,16 +1,32 @@
 # backstep_instrument(<target> [HOOKS_ONLY])
 #
 # Builds <target> for deterministic recording:
-#  - every basic block of its own code calls __sanitizer_cov_trace_pc(),
-#    which the runtime turns into a per-thread tick counter (this machine
-#    kind has no PMU, so progress is counted in software), and which can
-#    stop the thread at a tick the tracer asked for;
-#  - it links backstep_runtime (map events, fatal errors, random source).
+#  - its own code counts ticks, a per-thread count of function entries and
+#    loop iterations that stands in for the PMU this machine kind lacks, and
+#    can stop the thread at a tick the tracer asked for. With gcc the plugin
+#    in src/instrument inserts the counter after optimization; with other
+#    compilers every basic block calls it (-fsanitize-coverage=trace-pc),
+#    which is exact too but about twice as slow;
+#  - it links backstep_runtime (the counter, map events, fatal errors, random
+#    source).
 # HOOKS_ONLY links the runtime without counting ticks.
 function(backstep_instrument target)
   cmake_parse_arguments(ARG "HOOKS_ONLY" "" "" ${ARGN})
   if(NOT ARG_HOOKS_ONLY)
-    target_compile_options(${target} PRIVATE -fsanitize-coverage=trace-pc)
+    get_property(plugin GLOBAL PROPERTY BACKSTEP_TICK_PLUGIN)
+    if(plugin)
+      target_compile_options(${target} PRIVATE "-fplugin=${plugin}")
+      add_dependencies(${target} backstep_tick_plugin)
+      # A rebuilt plugin must recompile what it instrumented.
+      get_target_property(sources ${target} SOURCES)
+      get_target_property(source_dir ${target} SOURCE_DIR)
+      foreach(source IN LISTS sources)
+        set_property(SOURCE ${source} DIRECTORY ${source_dir} APPEND PROPERTY OBJECT_DEPENDS
+                     ${plugin})
+      endforeach()
+    else()
+      target_compile_options(${target} PRIVATE -fsanitize-coverage=trace-pc)
+    endif()
   endif()
   target_link_libraries(${target} PRIVATE backstep_gomap)
 endfunction()

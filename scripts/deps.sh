@@ -8,6 +8,7 @@ BACKSTEP_PACKAGES=(
   libunwind-dev libcapstone-dev libfmt-dev libcli11-dev libdw-dev
   libzstd-dev libxxhash-dev libreadline-dev nlohmann-json3-dev
   googletest libgtest-dev libgmock-dev
+  gcc-12-plugin-dev
   gdb
 )
 

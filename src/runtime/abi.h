@@ -24,7 +24,8 @@ inline constexpr uint64_t kThreadBlockMagic = 0x3130504554534b42ull;  // "BKSTEP
 inline constexpr long kRegisterSyscall = 0x6b7374;  // 'kst'
 
 // The ELF section holding the tick counter's code (__sanitizer_cov_trace_pc
-// and its slow path).
+// and its slow path). Instrumented code calls it at every function entry and
+// loop header (src/instrument) or at every basic block (trace-pc).
 inline constexpr char kTickSection[] = "backstep_ticks";
 
 // Why the runtime executed its int3 (ThreadBlock::trap_reason).
@@ -123,7 +124,7 @@ struct ThreadBlock {
   uint64_t magic;          // kThreadBlockMagic once registered
   uint32_t version;        // kAbiVersion
   uint32_t tid;            // kernel thread id of the owner
-  uint64_t ticks;          // basic blocks executed by instrumented code
+  uint64_t ticks;          // function entries and loop iterations of instrumented code
   uint64_t tick_limit;     // tracer-written: trap when ticks reaches it
   uint64_t event_limit;    // tracer-written: trap when ring_head reaches it
   uint32_t traced;         // 1 when a tracer answered the registration

@@ -1,8 +1,10 @@
-// The software progress counter. With -fsanitize-coverage=trace-pc the
-// compiler calls __sanitizer_cov_trace_pc() at every basic block of an
-// instrumented target; counting them per thread gives "ticks": exact and
-// deterministic positions that replay can find again, standing in for the
-// retired-branch counter rr takes from a PMU this machine kind lacks.
+// The software progress counter: "ticks", exact and deterministic positions
+// that replay can find again, standing in for the retired-branch counter rr
+// takes from a PMU this machine kind lacks. Instrumented code calls
+// __sanitizer_cov_trace_pc() at every function entry and loop header (the
+// gcc plugin in src/instrument) or at every basic block
+// (-fsanitize-coverage=trace-pc, other compilers); this file counts the
+// calls per thread and stops the thread at the tick a tracer asked for.
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,6 +27,8 @@ __attribute__((
 // would see whether a tracer stopped it there.
 __attribute__((tls_model("initial-exec"))) alignas(
     64) thread_local unsigned char backstep_tls_slow_stack[16384];
+// The vector registers are saved on that stack too (see below): an XSAVE area
+// for the x87, SSE, AVX and AVX-512 states (2,688 bytes at most), 64-aligned.
 __attribute__((tls_model("initial-exec"))) thread_local uint64_t backstep_tls_slow_rsp;
 }
 
@@ -59,15 +63,18 @@ backstep_tick_slow_path() {
   rt::trap_to_tracer(b, abi::TrapReason::kTickLimit);
 }
 
-// __sanitizer_cov_trace_pc, called at every basic block of instrumented
-// code. Hand-written so that both of its paths leave every register and the
+// __sanitizer_cov_trace_pc, called at every tick of instrumented code.
+// Hand-written so that both of its paths leave every register and the
 // flags exactly alike: the fast path changes only the counter (and the flags,
 // through its compare), and the slow path saves what it uses and redoes the
 // same compare before returning. A replay that stopped a thread at a tick
 // (the slow path, taken because the tracer lowered the limit) is then in
 // exactly the state a run that did not stop there has at the same point:
-// positions counted in ticks are exact. The code lives in its own section
-// (abi::kTickSection) so that a tracer can tell it from program code.
+// positions counted in ticks are exact. The gcc plugin's call site declares
+// no clobbers at all, so the slow path also keeps the vector state (XSAVE
+// of components 0-7; AMX tiles, never enabled for a process unasked, are
+// left out). The code lives in its own section (abi::kTickSection) so that a
+// tracer can tell it from program code.
 // Offsets: ticks at 16, tick_limit at 24 (static_asserts in abi.h).
 asm(R"(
   .pushsection backstep_ticks,"ax",@progbits
@@ -95,9 +102,28 @@ __sanitizer_cov_trace_pc:
   pushq %r9
   pushq %r10
   pushq %r11
-  subq $8, %rsp
+  pushq %rbx
+  movq %rsp, %rbx
+  subq $4096, %rsp
+  andq $-64, %rsp
+  xorl %eax, %eax
+  movq %rax, 512(%rsp)
+  movq %rax, 520(%rsp)
+  movq %rax, 528(%rsp)
+  movq %rax, 536(%rsp)
+  movq %rax, 544(%rsp)
+  movq %rax, 552(%rsp)
+  movq %rax, 560(%rsp)
+  movq %rax, 568(%rsp)
+  movl $0xff, %eax
+  xorl %edx, %edx
+  xsave64 (%rsp)
   call backstep_tick_slow_path
-  addq $8, %rsp
+  movl $0xff, %eax
+  xorl %edx, %edx
+  xrstor64 (%rsp)
+  movq %rbx, %rsp
+  popq %rbx
   popq %r11
   popq %r10
   popq %r9

@@ -102,6 +102,32 @@ INSTANTIATE_TEST_SUITE_P(
                       SchedulerCase{"fair_bind_cpu_0", {"--bind-cpu", "0"}}),
     [](const auto& p) { return std::string(p.param.name); });
 
+// --- the tick counter's slow path keeps every register ---------------------
+
+// The gcc plugin's tick calls clobber nothing, so the compiler keeps
+// floating-point and vector values in registers across them. With a
+// timeslice of one tick every tick takes the counter's slow path (a trap to
+// the recorder), and the program must compute exactly what it computes
+// natively, in the recording and in its replay.
+TEST_F(Programs, EveryTickTrappingChangesNoResult) {
+  RunResult native = run({E2E_VECTOR_STATE, "500"});
+  ASSERT_EQ(native.shell_status(), 0) << native.describe();
+  ASSERT_TRUE(contains(native.out, "vector_state: harmonic ")) << native.describe();
+  RunResult rec = record({E2E_VECTOR_STATE, "500"}, "t", {"--timeslice", "1"});
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  EXPECT_EQ(rec.out, native.out);
+  RunResult rep = replay("t");
+  ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+  EXPECT_EQ(rep.out, native.out);
+  // Every tick of the two threads trapped: thousands of tick-limit stops.
+  std::vector<nlohmann::json> ev = dump_json(tmp_ / "t", xdg());
+  int tick_traps = 0;
+  for (const auto& e : ev) {
+    if (e.value("type", "") == "stop" && e.value("kind", "") == "trap") ++tick_traps;
+  }
+  EXPECT_GT(tick_traps, 1500);
+}
+
 // --- record --bind-cpu: the program's view of its affinity stays its own ----
 
 TEST_F(Programs, BindCpuLeavesTheProgramsAffinityAlone) {
