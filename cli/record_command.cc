@@ -24,6 +24,7 @@ struct RecordArgs {
   std::optional<uint64_t> seed;
   std::optional<uint64_t> timeslice;
   std::optional<int> bind_cpu;
+  bool cpu_unbound = false;
 };
 
 int run_record(const RecordArgs* args) {
@@ -39,6 +40,7 @@ int run_record(const RecordArgs* args) {
   }
   if (args->timeslice) options.scheduler.timeslice = *args->timeslice;
   options.bind_cpu = args->bind_cpu;
+  options.cpu_unbound = args->cpu_unbound;
   options.trace_dir = args->output.empty()
                           ? trace::TraceDir::choose_default(options.program.exe).path()
                           : trace::TraceDir::create_new(args->output).path();
@@ -79,12 +81,19 @@ void add_record_command(CLI::App& app, Subcommands& out) {
   record->add_option("--seed", args->seed, "Seed of the chaos scheduler (random when absent)");
   record->add_option("--timeslice", args->timeslice, "Timeslice in ticks (fair scheduler)")
       ->check(CLI::PositiveNumber);
+  auto* bind =
+      record
+          ->add_option("--bind-cpu", args->bind_cpu,
+                       "Run the program and the recorder on CPU (default: the CPU backstep "
+                       "starts on), the trace writer on the others. The program's "
+                       "sched_getaffinity still shows its usual mask; /proc/PID/status shows "
+                       "the binding")
+          ->check(CLI::NonNegativeNumber);
   record
-      ->add_option("--bind-cpu", args->bind_cpu,
-                   "Run the program and the recorder on CPU (the trace writer on the others): "
-                   "faster when that CPU is otherwise idle. The program's sched_getaffinity "
-                   "still shows its usual mask; /proc/PID/status shows the binding")
-      ->check(CLI::NonNegativeNumber);
+      ->add_flag("-u,--cpu-unbound", args->cpu_unbound,
+                 "Let the program's threads run on any CPU (slower when the machine is idle; "
+                 "better when another process keeps the recorder's CPU busy)")
+      ->excludes(bind);
   record->add_option("command", args->command, "PROGRAM [ARGS...] (after --)")->required();
   record->footer(kInstrumentationNote);
   out.push_back({record, [args] { return run_record(args.get()); }});

@@ -75,6 +75,8 @@ SeedSearchResult SeedSearch::run() {
       ro.trace_dir = trace;
       ro.scheduler.chaos = true;
       ro.scheduler.seed = seed;
+      // Parallel recordings bound to the CPU each starts on could share one.
+      ro.cpu_unbound = options_.jobs > 1;
       in_flight.emplace(
           next, InFlight{seed, trace,
                          RecordingJob(ro, fs::path(trace.string() + ".log"), options_.timeout)});

@@ -32,6 +32,19 @@ CpuBinding::CpuBinding(int cpu) : cpu_(cpu) {
   }
 }
 
+std::optional<CpuBinding> CpuBinding::choose(std::optional<int> cpu, bool unbound) {
+  if (cpu) return std::optional<CpuBinding>(std::in_place, *cpu);
+  if (unbound) return std::nullopt;
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2) {
+    return std::nullopt;
+  }
+  int here = ::sched_getcpu();
+  if (here < 0 || here >= CPU_SETSIZE || !CPU_ISSET(here, &allowed)) return std::nullopt;
+  return std::optional<CpuBinding>(std::in_place, here);
+}
+
 std::vector<int> CpuBinding::other_cpus() const {
   std::vector<int> out;
   for (int c = 0; c < CPU_SETSIZE; ++c) {

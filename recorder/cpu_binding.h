@@ -16,13 +16,19 @@
 // started with (the recorder lifts the binding around the call); a thread
 // that sets its own affinity keeps it (and is no longer bound). Only
 // /proc/PID/status (Cpus_allowed) and the CPU a thread runs on show the
-// binding. Off by default: it also keeps the program on that CPU when
-// another process hogs it.
+// binding.
+//
+// On by default, as in rr (which binds to a random CPU): on the CPU the
+// recorder starts on, where the kernel just found room for it. The price is
+// that the program stays there when another process starts hogging that
+// CPU; `record --cpu-unbound` (rr's -u) leaves placement to the kernel, and
+// so do parallel hunts, whose recordings would otherwise pile up on one CPU.
 #pragma once
 
 #include <sched.h>
 #include <sys/types.h>
 
+#include <optional>
 #include <vector>
 
 namespace backstep::recorder {
@@ -31,6 +37,11 @@ class CpuBinding {
  public:
   // Throws Error unless this process may run on `cpu`.
   explicit CpuBinding(int cpu);
+
+  // The binding a recording gets: on `cpu` when given, none when `unbound`
+  // or when this process may run on one CPU only (nothing to gain), else on
+  // the CPU the caller runs on now.
+  static std::optional<CpuBinding> choose(std::optional<int> cpu, bool unbound);
 
   int cpu() const { return cpu_; }
   // The other CPUs this process may run on (for the trace writer's thread);

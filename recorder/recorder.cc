@@ -194,8 +194,7 @@ class Session {
   explicit Session(const RecordOptions& options)
       : options_(options),
         scheduler_(options.scheduler),
-        binding_(options.bind_cpu ? std::optional<CpuBinding>(std::in_place, *options.bind_cpu)
-                                  : std::nullopt),
+        binding_(CpuBinding::choose(options.bind_cpu, options.cpu_unbound)),
         writer_(options.trace_dir, binding_ ? binding_->other_cpus() : std::vector<int>{}),
         inferior_(Inferior::launch(options.program)),
         mem_(inferior_.leader()) {}

@@ -146,6 +146,31 @@ TEST_F(Programs, BindCpuLeavesTheProgramsAffinityAlone) {
   EXPECT_TRUE(contains(bad.err, "not a CPU this process may run on")) << bad.describe();
 }
 
+// Like rr, record binds the program to one CPU unless told not to; only
+// /proc/PID/status shows it.
+TEST_F(Programs, RecordBindsToOneCpuUnlessUnbound) {
+  RunResult native = run({E2E_AFFINITY, "status"});
+  ASSERT_EQ(native.shell_status(), 0) << native.describe();
+  ASSERT_TRUE(contains(native.out, "Cpus_allowed_list:")) << native.describe();
+  const std::string all = native.out.substr(native.out.find(':') + 1);
+  if (all.find_first_of(",-") == std::string::npos) GTEST_SKIP() << "one CPU only: " << all;
+
+  RunResult bound = record({E2E_AFFINITY, "status"}, "b");
+  ASSERT_EQ(bound.shell_status(), 0) << bound.describe();
+  const std::string one = bound.out.substr(bound.out.find(':') + 1);
+  EXPECT_EQ(one.find_first_of(",-"), std::string::npos) << bound.describe();
+  EXPECT_NE(one, all);
+  RunResult unbound = record({E2E_AFFINITY, "status"}, "u", {"--cpu-unbound"});
+  ASSERT_EQ(unbound.shell_status(), 0) << unbound.describe();
+  EXPECT_EQ(unbound.out, native.out);
+  RunResult rep = replay("b");
+  EXPECT_EQ(rep.out, bound.out) << rep.describe();
+
+  RunResult both = record({E2E_AFFINITY}, "x", {"--cpu-unbound", "--bind-cpu", "0"});
+  EXPECT_EQ(both.shell_status(), 2) << both.describe();
+  EXPECT_TRUE(contains(both.err, "excludes")) << both.describe();
+}
+
 // --- 4: clocks, rdtsc and random bytes in a plain-gcc program --------------
 
 TEST_F(Programs, NondeterministicInputsReplayAsRecorded) {

@@ -2,10 +2,13 @@
 // the main thread, a second thread, the second thread again after pinning
 // itself to its first CPU, and the main thread once more. Under
 // `record --bind-cpu` the output must be the native one.
+// `affinity status` prints instead the CPUs /proc/self/status allows, where
+// the recorder's binding shows.
 #include <pthread.h>
 #include <sched.h>
 
 #include <cstdio>
+#include <cstring>
 
 namespace {
 
@@ -35,7 +38,15 @@ void* worker(void*) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "status") == 0) {
+    FILE* status = std::fopen("/proc/self/status", "r");
+    char line[512];
+    while (status && std::fgets(line, sizeof line, status)) {
+      if (std::strncmp(line, "Cpus_allowed_list:", 18) == 0) std::fputs(line, stdout);
+    }
+    return 0;
+  }
   int before = count_self();
   pthread_t t;
   pthread_create(&t, nullptr, worker, nullptr);
