@@ -9,8 +9,9 @@
 #   --quick    fewer repetitions and smaller workloads (about 2 minutes
 #              instead of about 8).
 # Environment: BENCH_NO_BUILD=1 skips the build step; TMPDIR chooses where the
-# traces go (they are deleted at the end); BENCH_GDB=0 skips figure 6;
-# BENCH_BIND_CPU (default 0) is the CPU of the `record --bind-cpu` variants.
+# traces go (they are deleted at the end); BENCH_GDB=0 skips figure 6.
+# `record` binds to the CPU it starts on (its default); the `--cpu-unbound`
+# variants leave placement to the kernel.
 #
 # Not a test: nothing here asserts a speed, and nothing is registered with ctest.
 set -euo pipefail
@@ -41,7 +42,6 @@ else
   reps_gdb=3 gdb_iters=80000
 fi
 cg_rounds=4  # callgrind run of figure 1 (instruction counts, deterministic)
-bind_cpu=${BENCH_BIND_CPU:-0}
 
 if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
   cmake --build "$build" --target backstep backstep_bench -j"$(nproc)" >/dev/null
@@ -150,9 +150,9 @@ for ((i = 0; i < reps_mt; i++)); do
   [[ "$got" == "$want" ]] || { echo "recorded run printed '$got', native '$want'" >&2; exit 1; }
   add mt_replay "$(wall "$backstep" replay -q "$work/t_mt")"
   rm -rf "$work/t_mtb"
-  add mt_record_b "$(wall "$backstep" record --bind-cpu "$bind_cpu" -o "$work/t_mtb" -- "$bin/mt_map_instr" "${mt_args[@]}")"
+  add mt_record_b "$(wall "$backstep" record --cpu-unbound -o "$work/t_mtb" -- "$bin/mt_map_instr" "${mt_args[@]}")"
   got=$(grep -v '^backstep:' "$work/out" || true)
-  [[ "$got" == "$want" ]] || { echo "recorded run (--bind-cpu) printed '$got', native '$want'" >&2; exit 1; }
+  [[ "$got" == "$want" ]] || { echo "recorded run (--cpu-unbound) printed '$got', native '$want'" >&2; exit 1; }
   rm -rf "$work/t_mtu"
   add mt_record_u "$(wall "$backstep" record -o "$work/t_mtu" -- "$bin/mt_map_native" "${mt_args[@]}")"
 done
@@ -163,7 +163,7 @@ for v in native native1 instr instr1 record record_b replay record_u; do
     instr) d="instrumented, native" ;;
     instr1) d="instrumented, pinned to 1 CPU" ;;
     record) d="backstep record (instrumented)" ;;
-    record_b) d="record --bind-cpu $bind_cpu" ;;
+    record_b) d="record --cpu-unbound" ;;
     replay) d="backstep replay -q" ;;
     record_u) d="backstep record (uninstrumented)" ;;
   esac
@@ -177,7 +177,7 @@ echo "       record / instrumented native:          $(div "$(med mt_record)" "$(
 echo "       replay / instrumented native:          $(div "$(med mt_replay)" "$(med mt_instr)")x"
 echo "       record / native pinned to 1 CPU:       $(div "$(med mt_record)" "$(med mt_native1)")x   (the recorder runs one thread at a time)"
 echo "       instrumented 1 CPU / native:           $(div "$(med mt_instr1)" "$n")x   (the floor: instrumentation x serialization)"
-echo "       record --bind-cpu / native:            $(div "$(med mt_record_b)" "$n")x"
+echo "       record --cpu-unbound / native:         $(div "$(med mt_record_b)" "$n")x"
 echo "       record uninstrumented / native:        $(div "$(med mt_record_u)" "$n")x"
 echo
 
@@ -191,7 +191,7 @@ for ((i = 0; i < reps_sys; i++)); do
   add sys_record "$(wall "$backstep" record -o "$work/t_sys" -- "$bin/syscall_workload" "$nsys")"
   add sys_replay "$(wall "$backstep" replay -q "$work/t_sys")"
   rm -rf "$work/t_sysb"
-  add sys_record_b "$(wall "$backstep" record --bind-cpu "$bind_cpu" -o "$work/t_sysb" -- "$bin/syscall_workload" "$nsys")"
+  add sys_record_b "$(wall "$backstep" record --cpu-unbound -o "$work/t_sysb" -- "$bin/syscall_workload" "$nsys")"
   if command -v strace >/dev/null; then
     add sys_strace "$(wall strace -f -o /dev/null "$bin/syscall_workload" "$nsys")"
   fi
@@ -200,13 +200,13 @@ sys_variants=(native record record_b replay)
 command -v strace >/dev/null && sys_variants+=(strace)
 for v in "${sys_variants[@]}"; do
   d=$v
-  [[ $v == record_b ]] && d="record --bind-cpu $bind_cpu"
+  [[ $v == record_b ]] && d="record --cpu-unbound"
   printf '   %-34s median %s s  (range %s)\n' "$d" "$(med "sys_$v")" "$(rng "sys_$v")"
 done
 us() { awk -v a="$1" -v n="$nsys" 'BEGIN {printf "%.2f", a * 1e6 / n}'; }
 echo "   [4] record / native:                       $(div "$(med sys_record)" "$(med sys_native)")x," \
   "$(us "$(med sys_record)") us per syscall (native $(us "$(med sys_native)") us)"
-echo "       record --bind-cpu / native:            $(div "$(med sys_record_b)" "$(med sys_native)")x," \
+echo "       record --cpu-unbound / native:         $(div "$(med sys_record_b)" "$(med sys_native)")x," \
   "$(us "$(med sys_record_b)") us per syscall"
 echo "       replay / native:                       $(div "$(med sys_replay)" "$(med sys_native)")x," \
   "$(us "$(med sys_replay)") us per syscall"
