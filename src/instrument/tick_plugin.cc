@@ -66,7 +66,12 @@ class TickPass : public gimple_opt_pass {
   explicit TickPass(gcc::context* ctx) : gimple_opt_pass(kTickPassData, ctx) {}
 
   unsigned int execute(function* fn) override {
-    if (lookup_attribute("no_instrument_function", DECL_ATTRIBUTES(fn->decl))) return 0;
+    // The attributes that keep trace-pc out keep ticks out too.
+    tree attrs = DECL_ATTRIBUTES(fn->decl);
+    if (lookup_attribute("no_instrument_function", attrs) ||
+        lookup_attribute("no_sanitize_coverage", attrs)) {
+      return 0;
+    }
     // Loop headers: the targets of back edges in a depth-first walk, which
     // catches irreducible loops too. Counting at the header rather than on
     // the edge splits no edge (abnormal ones cannot be split) and costs one
