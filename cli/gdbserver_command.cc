@@ -14,6 +14,8 @@
 #include "cli/cli_support.h"
 #include "cli/debugger.h"
 #include "cli/subcommand.h"
+#include "base/interrupt.h"
+#include "gdbserver/break_watcher.h"
 #include "gdbserver/gdb_server.h"
 #include "gdbserver/rsp_connection.h"
 #include "trace/trace_dir.h"
@@ -37,6 +39,8 @@ int run_gdbserver(const GdbserverArgs* args) {
   struct sigaction sa {};
   sa.sa_handler = ignore_signal;
   ::sigaction(SIGPIPE, &sa, nullptr);
+  // gdb's ^C during a motion (gdbserver/break_watcher.h).
+  install_interrupt_handler(gdbserver::BreakWatcher::kSignal);
   // The connection first: the replayed program must not inherit it.
   gdbserver::RspConnection connection =
       args->port

@@ -9,6 +9,8 @@
 #include <filesystem>
 
 #include "base/errors.h"
+#include "base/interrupt.h"
+#include "gdbserver/break_watcher.h"
 #include "gdbserver/target_description.h"
 
 namespace backstep::gdbserver {
@@ -380,8 +382,23 @@ std::string GdbServer::step(int32_t tid, Direction direction) {
 }
 
 std::string GdbServer::resume(Direction direction) {
+  const replayer::ReplayPosition before = tt_.now();
+  const int32_t thread = tt_.thread();
   try {
-    ResumeStop r = tt_.resume(direction);
+    ResumeStop r;
+    try {
+      BreakWatcher watcher(connection_);
+      r = tt_.resume(direction);
+    } catch (const Interrupted&) {
+      // gdb's ^C: the motion is abandoned where it began, as in backstep's
+      // own debugger (a replay cannot stop halfway into a recorded stretch
+      // and go on from there), and gdb hears SIGINT.
+      clear_interrupt();
+      tt_.recover(before, thread);
+      return stop_reply(StopState{2, tt_.thread(), ""});
+    }
+    // A ^C that came as the motion ended: the stop it reports answers it.
+    clear_interrupt();
     StopState s{5, r.tid ? r.tid : tt_.thread(), ""};
     switch (r.why) {
       case ResumeStop::Why::kBreakpoint: {

@@ -5,10 +5,12 @@
 #include <fmt/core.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "base/errors.h"
 
@@ -141,6 +143,33 @@ int RspConnection::get() {
   return static_cast<unsigned char>(buffer_[pos_++]);
 }
 
+bool RspConnection::wait_for_break(int stop_fd) {
+  for (;;) {
+    for (size_t i = pos_; i < buffered_; ++i) {
+      if (buffer_[i] != '\x03') continue;
+      std::memmove(buffer_ + i, buffer_ + i + 1, buffered_ - i - 1);
+      --buffered_;
+      return true;
+    }
+    pollfd fds[2] = {{in_.get(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    if (fds[1].revents != 0) return false;
+    if (fds[0].revents == 0) continue;
+    // Keep what is unread, at the front, and read more behind it.
+    std::memmove(buffer_, buffer_ + pos_, buffered_ - pos_);
+    buffered_ -= pos_;
+    pos_ = 0;
+    if (buffered_ == sizeof buffer_) return false;
+    ssize_t n = ::read(in_.get(), buffer_ + buffered_, sizeof buffer_ - buffered_);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;  // receive() will find the end again
+    buffered_ += static_cast<size_t>(n);
+  }
+}
+
 bool RspConnection::write_all(std::string_view data) {
   while (!data.empty()) {
     // send() on a socket would need MSG_NOSIGNAL; SIGPIPE is caught by the
@@ -157,8 +186,8 @@ std::optional<std::string> RspConnection::receive() {
   for (;;) {
     int c = get();
     if (c < 0) return std::nullopt;
-    // Between packets: acks of our replies, ^C (nothing runs asynchronously
-    // here, so there is nothing to interrupt) and noise are skipped.
+    // Between packets: acks of our replies, a ^C that came after its motion
+    // ended (BreakWatcher takes those during one) and noise are skipped.
     if (c != '$') continue;
     std::string payload;
     uint8_t sum = 0;

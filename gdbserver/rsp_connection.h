@@ -40,6 +40,13 @@ class RspConnection {
   // Sends one packet (binary data is escaped here) and, in ack mode, waits
   // for its '+'. False if the peer is gone.
   bool send(std::string_view payload);
+  // While a motion runs, from another thread (BreakWatcher): waits until
+  // the peer sends ^C (0x03, gdb's interrupt), which it consumes and
+  // answers true, or until `stop_fd` becomes readable, the peer goes away,
+  // or the buffer fills, which answer false. Other bytes stay buffered for
+  // receive(). The caller must not use the connection meanwhile.
+  bool wait_for_break(int stop_fd);
+
   // After QStartNoAckMode's OK has been sent: no more '+'/'-'.
   void disable_acks() { acks_ = false; }
 

@@ -12,12 +12,16 @@ extern "C" void on_interrupt(int) { g_interrupted = 1; }
 
 }  // namespace
 
-void install_interrupt_handlers() {
+void install_interrupt_handler(int signal) {
   struct sigaction sa {};
   sa.sa_handler = on_interrupt;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: waitpid must return
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+  ::sigaction(signal, &sa, nullptr);
+}
+
+void install_interrupt_handlers() {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) install_interrupt_handler(sig);
 }
 
 bool interrupt_requested() { return g_interrupted != 0; }

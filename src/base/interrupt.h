@@ -14,6 +14,11 @@ class Interrupted : public Error {
 
 // Installs the handlers for SIGINT, SIGTERM and SIGHUP.
 void install_interrupt_handlers();
+// Makes `signal` request an interrupt too. For a thread that watches for a
+// request of another kind (gdb's ^C on the protocol stream) and sends this
+// signal to the thread doing the work: like Ctrl-C, it also ends a blocking
+// wait there.
+void install_interrupt_handler(int signal);
 bool interrupt_requested();
 // Throws Interrupted if a handler fired (unless deferred).
 void check_interrupt();

@@ -260,3 +260,23 @@ TEST_F(RspProtocol, KillEndsTheServer) {
 }
 
 }  // namespace
+
+// gdb's Ctrl-C, a lone 0x03 byte, during a continue: the motion stops, the
+// server answers SIGINT (T02) and stands where the motion began (a replay
+// cannot stop halfway and go on from there), and it serves on.
+TEST_F(RspProtocol, CtrlCDuringContinueStopsWithSigint) {
+  ServerProcess s(gdbtest::growth_panic());
+  s.send("+");
+  EXPECT_EQ(s.ask("QStartNoAckMode"), "OK");
+  const std::string pc = s.ask("p10", false);
+  ASSERT_EQ(pc.size(), 16u) << pc;
+  s.send(packet("c") + "\x03");
+  std::string reply = s.next();
+  while (reply.rfind("$O", 0) == 0) reply = s.next();
+  EXPECT_EQ(reply.rfind("$T02thread:p", 0), 0u) << reply;
+  EXPECT_EQ(s.ask("p10", false), pc);
+  // Left alone, the same continue reaches the program's SIGABRT.
+  EXPECT_EQ(s.ask("c", false).rfind("T06thread:p", 0), 0u);
+  EXPECT_EQ(s.ask("D", false), "OK");
+  EXPECT_EQ(s.wait_exit(30s), 0);
+}
