@@ -372,9 +372,11 @@ std::string GdbServer::read_memory(std::string_view args) {
 std::string GdbServer::step(int32_t tid, Direction direction) {
   try {
     if (tid > 0 && tt_.engine().has_thread(tid)) tt_.select_thread(tid);
-    bool moved = direction == Direction::kForward ? tt_.stepi() : tt_.reverse_stepi();
+    std::optional<ResumeStop> hit;
+    bool moved = direction == Direction::kForward ? tt_.stepi(&hit) : tt_.reverse_stepi();
     StopState s{5, tt_.thread(), ""};
     if (!moved) s.reason = direction == Direction::kForward ? "replaylog:end;" : "replaylog:begin;";
+    if (hit) s.reason = watch_reason(*hit);
     return stop_reply(s);
   } catch (const std::exception& e) {
     return motion_failed(e);
@@ -408,19 +410,9 @@ std::string GdbServer::resume(Direction direction) {
         s.reason = hw ? "hwbreak:;" : "swbreak:;";
         break;
       }
-      case ResumeStop::Why::kWatchpoint: {
-        const char* kind = "watch";
-        uint64_t addr = r.data_addr;
-        for (const auto& w : tt_.watchpoints()) {
-          if (w.id != r.watchpoint) continue;
-          kind = w.kind == replayer::WatchKind::kRead     ? "rwatch"
-                 : w.kind == replayer::WatchKind::kAccess ? "awatch"
-                                                          : "watch";
-          if (!addr) addr = w.addr;
-        }
-        s.reason = fmt::format("{}:{:x};", kind, addr);
+      case ResumeStop::Why::kWatchpoint:
+        s.reason = watch_reason(r);
         break;
-      }
       case ResumeStop::Why::kSignal:
         s.signal = gdb_signal(r.signal);
         break;
@@ -437,6 +429,19 @@ std::string GdbServer::resume(Direction direction) {
   } catch (const std::exception& e) {
     return motion_failed(e);
   }
+}
+
+std::string GdbServer::watch_reason(const ResumeStop& r) const {
+  const char* kind = "watch";
+  uint64_t addr = r.data_addr;
+  for (const auto& w : tt_.watchpoints()) {
+    if (w.id != r.watchpoint) continue;
+    kind = w.kind == replayer::WatchKind::kRead     ? "rwatch"
+           : w.kind == replayer::WatchKind::kAccess ? "awatch"
+                                                    : "watch";
+    if (!addr) addr = w.addr;
+  }
+  return fmt::format("{}:{:x};", kind, addr);
 }
 
 std::string GdbServer::motion_failed(const std::exception& e) {

@@ -62,6 +62,8 @@ class GdbServer {
   // Motions; each returns the stop reply.
   std::string step(int32_t tid, replayer::Direction direction);
   std::string resume(replayer::Direction direction);
+  // The stop reply's reason for a watchpoint stop ("watch:ADDR;", ...).
+  std::string watch_reason(const replayer::ResumeStop& r) const;
   std::string motion_failed(const std::exception& e);
   std::string stop_reply(StopState stop);
 

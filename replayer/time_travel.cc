@@ -302,11 +302,6 @@ void TimeTravel::goto_end() {
   goto_record(end_record(trace_));  // the last moment the program is alive
 }
 
-bool TimeTravel::stepi() {
-  if (!engine_->has_thread(thread_)) return false;
-  return engine_->step(thread_);
-}
-
 bool TimeTravel::reverse_stepi() {
   const int32_t tid = thread_;
   ReplayPosition cur = where();
@@ -813,6 +808,23 @@ ResumeStop TimeTravel::stop_here(ResumeStop::Why why) const {
   stop.position = where();
   if (engine_->has_thread(thread_)) stop.pc = engine_->registers(thread_).rip;
   return stop;
+}
+
+bool TimeTravel::stepi(std::optional<ResumeStop>* hit) {
+  if (!engine_->has_thread(thread_)) return false;
+  if (!hit || watchpoints_.empty()) return engine_->step(thread_);
+  Conditions c(*this, EventFilter{}, Direction::kForward);
+  const int32_t v = thread_;
+  c.refresh(*engine_);
+  const ReplayPosition was = engine_->position(v);
+  c.before(*engine_, v, was);  // arms access watchpoints; a breakpoint here does not stop
+  const size_t from = engine_->next_record();
+  if (!engine_->step(v)) return false;
+  if (auto m = c.after(*engine_, v, was, from, engine_->next_record());
+      m && m->why == ResumeStop::Why::kWatchpoint) {
+    *hit = stop_at(*m);
+  }
+  return true;
 }
 
 ResumeStop TimeTravel::resume(Direction direction, const EventFilter& events) {

@@ -114,8 +114,11 @@ class TimeTravel {
   void goto_record(size_t record);
   void goto_start();
   void goto_end();
-  // One instruction of the selected thread; false at either end.
-  bool stepi();
+  // One instruction of the selected thread; false at either end. With
+  // `hit`, also the watchpoint that instruction triggered, if any: gdb asks
+  // the target after every instruction it steps (its `next` and `step` are
+  // made of them), and a watched write must not pass unreported.
+  bool stepi(std::optional<ResumeStop>* hit = nullptr);
   bool reverse_stepi();
   // Finds the failure the recording ended with and stands on its
   // instruction. Throws Error if the recording ended normally.

@@ -280,3 +280,28 @@ TEST_F(RspProtocol, CtrlCDuringContinueStopsWithSigint) {
   EXPECT_EQ(s.ask("D", false), "OK");
   EXPECT_EQ(s.wait_exit(30s), 0);
 }
+
+// gdb's `next` and `step` are single steps, after each of which it asks
+// whether a watchpoint triggered: a stepped instruction that writes watched
+// memory says so in its stop reply. At the start of the replay the program
+// stands on ld.so's entry: `mov %rsp,%rdi` then `call`, which pushes the
+// return address just below the stack pointer.
+TEST_F(RspProtocol, AStepThatWritesAWatchedAddressReportsTheWatchpoint) {
+  ServerProcess s(gdbtest::growth_panic());
+  s.send("+");
+  EXPECT_EQ(s.ask("QStartNoAckMode"), "OK");
+  const std::string rsp_hex = s.ask("p7", false);  // little-endian bytes
+  ASSERT_EQ(rsp_hex.size(), 16u) << rsp_hex;
+  uint64_t rsp = 0;
+  for (int i = 7; i >= 0; --i) rsp = rsp << 8 | std::stoul(rsp_hex.substr(2 * i, 2), nullptr, 16);
+  char slot[32];
+  std::snprintf(slot, sizeof slot, "%llx", static_cast<unsigned long long>(rsp - 8));
+  EXPECT_EQ(s.ask(std::string("Z2,") + slot + ",8", false), "OK");
+  const std::string first = s.ask("vCont;s", false);  // mov %rsp,%rdi: no write
+  EXPECT_EQ(first.rfind("T05thread:p", 0), 0u) << first;
+  EXPECT_EQ(first.find("watch:"), std::string::npos) << first;
+  const std::string second = s.ask("vCont;s", false);  // call: writes the slot
+  EXPECT_NE(second.find(std::string("watch:") + slot + ";"), std::string::npos) << second;
+  EXPECT_EQ(s.ask("D", false), "OK");
+  EXPECT_EQ(s.wait_exit(30s), 0);
+}
