@@ -195,6 +195,9 @@ void ReplayEngine::await_first_stop(Thread& t) {
 
 WaitStatus ReplayEngine::wait_for_thread(pid_t tid) {
   for (;;) {
+    // An interrupt that came while this thread was not waiting (its signal
+    // then ended no wait) is noticed here, before the next wait.
+    check_interrupt();
     auto st = wait_for(-1);
     if (!st) throw Error("lost track of the program (no traced thread left)");
     if (st->tid == inferior_.holder()) continue;
