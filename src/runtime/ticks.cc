@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 
 #include "runtime/runtime.h"
@@ -32,11 +33,28 @@ __attribute__((tls_model("initial-exec"))) alignas(
 __attribute__((tls_model("initial-exec"))) thread_local uint64_t backstep_tls_slow_rsp;
 }
 
+namespace {
+
+// rt::trap_to_tracer, for the slow path below: a function compiled with
+// other target options is not inlined into it, and this trap must happen
+// inside the tick section, which a tracer recognizes.
+[[gnu::always_inline, gnu::target("general-regs-only")]] inline void trap_in_tick_section(
+    backstep::abi::ThreadBlock& b, backstep::abi::TrapReason reason) {
+  b.trap_reason = static_cast<uint32_t>(reason);
+  asm volatile("int3" ::: "memory");
+}
+
+}  // namespace
+
 // Reached when ticks reached tick_limit: registers the thread on its first
 // tick, else stops it for the tracer. Called from the assembly below with
-// every register saved.
-extern "C" __attribute__((noinline, used, section("backstep_ticks"))) void
-backstep_tick_slow_path() {
+// every general register saved. Compiled to use no vector register: once
+// the thread is registered this is all that runs (a value watch runs it at
+// every tick), and the program's vector state must survive it unsaved;
+// registration calls libc and runs with that state saved.
+extern "C"
+    __attribute__((noinline, used, section("backstep_ticks"), target("general-regs-only"))) void
+    backstep_tick_slow_path() {
   using namespace backstep;
   abi::ThreadBlock& b = backstep_tls_block;
   if (b.magic != abi::kThreadBlockMagic) {
@@ -52,7 +70,7 @@ backstep_tick_slow_path() {
       now |= static_cast<uint64_t>(p[i]) << (8 * i);
     if (now != b.watch_value) {
       b.watch_value = now;
-      rt::trap_to_tracer(b, abi::TrapReason::kWatch);
+      trap_in_tick_section(b, abi::TrapReason::kWatch);
     }
     if (b.ticks < b.watch_limit) {
       b.tick_limit = b.ticks + 1;
@@ -60,7 +78,7 @@ backstep_tick_slow_path() {
     }
     b.tick_limit = b.watch_limit;
   }
-  rt::trap_to_tracer(b, abi::TrapReason::kTickLimit);
+  trap_in_tick_section(b, abi::TrapReason::kTickLimit);
 }
 
 // __sanitizer_cov_trace_pc, called at every tick of instrumented code.
@@ -71,11 +89,15 @@ backstep_tick_slow_path() {
 // (the slow path, taken because the tracer lowered the limit) is then in
 // exactly the state a run that did not stop there has at the same point:
 // positions counted in ticks are exact. The gcc plugin's call site declares
-// no clobbers at all, so the slow path also keeps the vector state (XSAVE
-// of components 0-7; AMX tiles, never enabled for a process unasked, are
-// left out). The code lives in its own section (abi::kTickSection) so that a
-// tracer can tell it from program code.
-// Offsets: ticks at 16, tick_limit at 24 (static_asserts in abi.h).
+// no clobbers at all, so the slow path also keeps the vector state: the C
+// code it calls uses none, except on the thread's first tick (registration
+// calls libc), which saves it (XSAVE of components 0-7; AMX tiles, never
+// enabled for a process unasked, are left out). The code lives in its own
+// section (abi::kTickSection) so that a tracer can tell it from program code.
+// Offsets: magic at 0, ticks at 16, tick_limit at 24 (static_asserts in
+// abi.h and below).
+static_assert(offsetof(backstep::abi::ThreadBlock, magic) == 0);
+static_assert(backstep::abi::kThreadBlockMagic == 0x3130504554534b42ull);
 asm(R"(
   .pushsection backstep_ticks,"ax",@progbits
   .globl __sanitizer_cov_trace_pc
@@ -104,6 +126,12 @@ __sanitizer_cov_trace_pc:
   pushq %r11
   pushq %rbx
   movq %rsp, %rbx
+  movabsq $0x3130504554534b42, %rax
+  cmpq %rax, %fs:backstep_tls_block@tpoff
+  jne 2f
+  call backstep_tick_slow_path
+  jmp 3f
+2:
   subq $4096, %rsp
   andq $-64, %rsp
   xorl %eax, %eax
@@ -122,6 +150,7 @@ __sanitizer_cov_trace_pc:
   movl $0xff, %eax
   xorl %edx, %edx
   xrstor64 (%rsp)
+3:
   movq %rbx, %rsp
   popq %rbx
   popq %r11
