@@ -847,6 +847,12 @@ bool ReplayEngine::run_to_tick(int32_t vtid, uint64_t target) {
   }
   // An extra trap the recording did not have: undo its traces, then walk
   // out of the tick counter to the canonical point.
+  if (!in_tick_section(t.task.regs().rip)) {
+    // The walk below would end at once, at a point that is not canonical.
+    diverge(index, fmt::format("thread {} trapped for a tick outside the tick counter's code "
+                               "(at {:#x}): a runtime built wrongly?",
+                               s.tid, t.task.regs().rip));
+  }
   view.clear_trap_reason();
   write_limits(t, s.resumed.tick_limit, s.resumed.event_limit, watch_);
   while (in_tick_section(t.task.regs().rip) || t.task.regs().rip == 0) {
