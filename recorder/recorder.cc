@@ -125,6 +125,9 @@ struct Thread {
   int deliver_signal = 0;         // delivered on the next resume
   int injected_signal = 0;        // resumed from a syscall exit with it: its stop is ours
   std::vector<int> held_signals;  // asynchronous, held for a scheduling point
+  // The registers of its last recorded stop when that was a syscall exit:
+  // a signal stop with these registers comes before any user code ran.
+  std::optional<Registers> exit_regs;
   // While blocked in the kernel (kInKernel) or starting: the stop that
   // brought it back, kept until a deterministic point admits it.
   std::optional<WaitStatus> arrival;
@@ -157,6 +160,10 @@ bool asleep_in_kernel(pid_t tgid, pid_t tid) {
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto paren = stat.rfind(')');
   return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'S';
+}
+
+bool same_regs(const Registers& a, const Registers& b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
 }
 
 // How a blocking syscall comes back (see Wait).
@@ -403,6 +410,19 @@ WaitStatus Session::wait_for_thread(pid_t tid) {
         Thread& t = threads_.at(tid);
         bool injected = sig == t.injected_signal;
         t.injected_signal = 0;
+        Resumption& resumed = resumptions_[tid];
+        if (!fault && !self_sent && !rdtsc_fault && !injected && sig != SIGSTOP &&
+            resumed.signal == 0 && t.exit_regs && same_regs(*t.exit_regs, t.task.regs())) {
+          // Dequeued on the way out of a syscall, before any user code ran:
+          // typically the signal that interrupted it (pause, sigsuspend, a
+          // wait returning -ERESTART*). That point is a syscall exit, which
+          // replay finds again, so it is recorded as if the recorder had
+          // sent the signal with this resumption (as held signals are).
+          // Holding it instead would let the kernel restart the syscall and
+          // sleep again for good, with the signal never delivered.
+          resumed.signal = sig;
+          return *st;
+        }
         if (!fault && !self_sent && !rdtsc_fault && !injected && sig != SIGSTOP) {
           t.held_signals.push_back(sig);
           t.task.resume(Resume::kSyscall, 0);
@@ -463,6 +483,11 @@ void Session::record_stop(Thread& t, StopKind kind, const Registers& regs, int64
   s.result = result;
   s.writes = std::move(writes);
   writer_.write(s);
+  if (kind == StopKind::kSyscallExit) {
+    t.exit_regs = regs;
+  } else {
+    t.exit_regs.reset();
+  }
   result_.stops++;
 }
 

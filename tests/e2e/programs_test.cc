@@ -229,5 +229,38 @@ INSTANTIATE_TEST_SUITE_P(
                       EndingCase{"segv", 139, "killed by SIGSEGV (11)"}),
     [](const auto& p) { return std::string(p.param.mode); });
 
+// --- 9: signals that end blocking syscalls ---------------------------------
+
+// A timer's SIGALRM ends sigsuspend and ppoll, in the main thread and in a
+// second one. The signal comes from the kernel while the thread sleeps in
+// the kernel: recording used to hold it for a later syscall exit and let the
+// kernel restart the wait, which then slept for good; replay has to deliver
+// it under the wait's temporary mask.
+TEST_F(Programs, SignalEndingABlockingWaitIsDeliveredAndReplayed) {
+  const std::string expected =
+      "sigsuspend 0: 1 alarms\n"
+      "sigsuspend 1: 2 alarms\n"
+      "sigsuspend 2: 3 alarms\n"
+      "ppoll: -1 EINTR, 4 alarms\n"
+      "worker sigsuspend: 5 alarms\n"
+      "done: 5 alarms\n";
+  RunResult rec = record({E2E_SIGNAL_WAIT}, "t");
+  ASSERT_FALSE(rec.timed_out) << rec.describe();
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  ASSERT_EQ(rec.out, expected) << rec.describe();
+  for (int i = 0; i < 3; ++i) {
+    RunResult rep = replay("t");
+    ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+    EXPECT_EQ(rep.out, expected) << "replay " << i;
+    EXPECT_FALSE(contains(rep.err, "diverged")) << rep.describe();
+    EXPECT_TRUE(contains(rep.err, "the program exited with status 0")) << rep.describe();
+  }
+  // Time travel over the same waits (checkpoints are taken around them).
+  RunResult travel = replay("t", {"-q", "--checkpoint-interval", "1", "-ex", "goto end", "-ex",
+                                  "goto event 100", "-ex", "goto end", "-ex", "info threads"});
+  ASSERT_EQ(travel.shell_status(), 0) << travel.describe();
+  EXPECT_TRUE(contains(travel.out, "* thread 2")) << travel.describe();
+}
+
 }  // namespace
 }  // namespace e2e
