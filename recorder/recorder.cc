@@ -116,6 +116,7 @@ struct Thread {
   std::optional<int64_t> forced_result;  // the tracer's answer (registration, rseq)
   bool seeded_random = false;            // getrandom answered from the seed
   std::string mapped_path;               // mmap of a file: its path at entry
+  bool cloned = false;                   // this clone call made a traced thread
   std::optional<uint64_t> block;         // ThreadBlock address
   uint64_t ticks = 0;
   uint64_t tick_limit = 0;
@@ -546,6 +547,7 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
   for (int i = 0; i < 6; ++i) t.call.arg[i] = syscall_arg(regs, i);
   t.forced_result.reset();
   t.mapped_path.clear();
+  t.cloned = false;
   record_stop(t, StopKind::kSyscallEntry, regs, t.call.nr);
 
   const long nr = t.call.nr;
@@ -635,6 +637,15 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
   record_stop(t, StopKind::kSyscallExit, regs, t.call.nr, result, std::move(writes));
   if (t.call.nr == SYS_futex && result > 0) note_futex_wake(t.call, result);
   if (t.call.nr == SYS_set_tid_address) t.clear_tid = t.call.arg[0];
+  bool clone_call = t.call.nr == SYS_clone || t.call.nr == SYS_clone3 || t.call.nr == SYS_fork ||
+                    t.call.nr == SYS_vfork;
+  if (clone_call && result > 0 && !t.cloned) {
+    // A child process (fork, vfork, posix_spawn for system() or popen()):
+    // not traced, so it runs natively and replay does not make it again.
+    warn_once(
+        "the program started a child process; it runs unrecorded, and replay reproduces "
+        "only this process (what it saw of the child: pipes, wait status, SIGCHLD)");
+  }
 
   if (t.call.nr == SYS_mmap && result >= 0 && !t.mapped_path.empty() &&
       (t.call.arg[2] & PROT_EXEC)) {
@@ -715,6 +726,7 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
     case PTRACE_EVENT_CLONE: {
       Thread& child = thread(static_cast<pid_t>(t.task.event_message()));
       child.bound = t.bound;  // a new thread starts with its creator's affinity
+      t.cloned = true;
       record_stop(t, StopKind::kClone, regs, child.vtid);
       note_clone(t, child);
 

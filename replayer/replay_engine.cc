@@ -354,6 +354,18 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
     case SYS_exit_group:
       dying_ = true;
       break;
+    case SYS_clone:
+    case SYS_clone3:
+    case SYS_fork:
+    case SYS_vfork:
+      // Only the tasks the recorder traced are made again: its threads,
+      // whose clone stop follows. A child process (fork, vfork, posix_spawn
+      // in system() and popen()) ran untraced and unrecorded; made for real
+      // here it would run again, with none of its inputs, and signal the
+      // replay at times of its own. Its result (the recorded pid) and what
+      // the parent saw of it (wait4, pipes, SIGCHLD) are in the trace.
+      execute = execute && next_stop_of(index + 1, t.vtid, StopKind::kClone) != nullptr;
+      break;
     case SYS_mmap: {
       if (!exit || exit->result < 0) {
         execute = false;

@@ -262,5 +262,29 @@ TEST_F(Programs, SignalEndingABlockingWaitIsDeliveredAndReplayed) {
   EXPECT_TRUE(contains(travel.out, "* thread 2")) << travel.describe();
 }
 
+// --- 10: child processes ---------------------------------------------------
+
+// fork + pipe + waitpid, system() and popen(): the children run unrecorded
+// (with a warning), and replay reproduces the parent from the trace without
+// making them again: a child made for real would find no pipe (emulated),
+// fail, and signal the replay at times of its own.
+TEST_F(Programs, ChildProcessesRunOnceAndTheParentReplays) {
+  const std::string expected =
+      "fork: read 20 'hello from the child', waited for it, status 5\n"
+      "system: status 3\n"
+      "popen: 'from popen', status 0\n";
+  RunResult rec = record({E2E_CHILD_PROCESS}, "t");
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  ASSERT_EQ(rec.out, expected) << rec.describe();
+  EXPECT_TRUE(contains(rec.err, "started a child process")) << rec.describe();
+  for (int i = 0; i < 3; ++i) {
+    RunResult rep = replay("t");
+    ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+    EXPECT_EQ(rep.out, expected) << "replay " << i;
+    EXPECT_FALSE(contains(rep.err, "diverged")) << rep.describe();
+    EXPECT_TRUE(contains(rep.err, "the program exited with status 0")) << rep.describe();
+  }
+}
+
 }  // namespace
 }  // namespace e2e
