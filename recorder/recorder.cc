@@ -11,6 +11,7 @@
 #include <x86intrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -105,6 +106,9 @@ constexpr std::chrono::seconds kDueBound{10};
 constexpr std::chrono::seconds kTimedBound{1};
 // How long a thread let into a blocking syscall gets to fall asleep.
 constexpr std::chrono::seconds kSettleBound{5};
+// How long the running thread may go without a stop while other threads
+// wait before the recorder says why nothing moves (see SpinWatch).
+constexpr std::chrono::seconds kSpinWarning{5};
 
 struct Thread {
   explicit Thread(pid_t tid) : task(tid), vtid(namespace_tid(tid)) {}
@@ -197,6 +201,56 @@ Wait classify_wait(const sys::SyscallArgs& call) {
   }
 }
 
+// Says, once, that the running thread has gone a long time without a stop
+// while others wait. Threads of an uninstrumented program switch only at
+// syscalls and signals, so one that spins waiting for another thread
+// (`while (!ready) {}`) never gives the others a turn and the recording
+// hangs; without this the user sees nothing at all. Runs on a thread of
+// its own because the recorder is blocked in waitpid meanwhile.
+class SpinWatch {
+ public:
+  SpinWatch()
+      : thread_([this](std::stop_token stop) {
+          uint64_t seen = 0;
+          auto since = std::chrono::steady_clock::now();
+          while (!stop.stop_requested()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            uint64_t now_seen = stops_.load(std::memory_order_relaxed);
+            auto now = std::chrono::steady_clock::now();
+            if (now_seen != seen || waiting_ == 0) {
+              seen = now_seen;
+              since = now;
+              continue;
+            }
+            if (now - since < kSpinWarning) continue;
+            fmt::print(stderr,
+                       "backstep: warning: thread {} has run {} s without a syscall while {} "
+                       "other thread(s) wait; threads of a program built without "
+                       "backstep_instrument switch only at syscalls and signals, so a thread "
+                       "that spins waiting for another is never preempted (see README, \"What "
+                       "the instrumentation adds\"). Ctrl-C ends the recording and keeps the "
+                       "trace.\n",
+                       running_.load(), kSpinWarning.count(), waiting_.load());
+            return;
+          }
+        }) {}
+  // Around the wait for the running thread's next stop.
+  void running(int32_t vtid, int others) {
+    running_ = vtid;
+    waiting_ = others;
+  }
+  void stopped() {
+    waiting_ = 0;
+    stops_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<uint64_t> stops_{0};
+  std::atomic<int32_t> running_{0};
+  std::atomic<int> waiting_{0};
+  std::jthread thread_;  // last: stopped and joined before the counters go
+};
+
 class Session {
  public:
   explicit Session(const RecordOptions& options)
@@ -274,6 +328,7 @@ class Session {
   trace::MapEventBuffer ring_events_;
   std::set<long> warned_;
   std::set<std::string> warned_text_;
+  SpinWatch spin_watch_;
   // Futex waiters per address, in the order they blocked: the kernel queues
   // waiters of equal priority FIFO, and only one thread runs at a time, so
   // this order is the kernel's.
@@ -1154,7 +1209,13 @@ void Session::loop() {
     }
     resume(*t, Resume::kSyscall);
     if (t->state == Thread::State::kDead) continue;
+    int others = 0;
+    for (const auto& [tid, th] : threads_) {
+      others += th.state != Thread::State::kDead && &th != t;
+    }
+    spin_watch_.running(t->vtid, others);
     WaitStatus st = wait_for_thread(t->task.tid());
+    spin_watch_.stopped();
     if (st.exited() || st.signaled()) {
       t->state = Thread::State::kDead;
       if (st.tid == inferior_.leader()) end_status_ = st;
