@@ -127,9 +127,13 @@ struct Thread {
   uint64_t ring_drained = 0;  // events consumed: the ring head at the last stop
   uint64_t event_limit = 0;
   uint64_t ring_capacity = abi::kRingCapacity;
-  int deliver_signal = 0;         // delivered on the next resume
-  int injected_signal = 0;        // resumed from a syscall exit with it: its stop is ours
-  std::vector<int> held_signals;  // asynchronous, held for a scheduling point
+  int deliver_signal = 0;   // delivered on the next resume
+  int injected_signal = 0;  // resumed from a syscall exit with it: its stop is ours
+  // Asynchronous, held for a scheduling point, with the siginfo the kernel
+  // queued (the stop of the signal sent again carries the recorder's own).
+  std::vector<siginfo_t> held_signals;
+  std::optional<siginfo_t> injected_info;
+  bool from_outside = false;  // the signal stop at hand: one of those (its siginfo is kept)
   // The registers of its last recorded stop when that was a syscall exit:
   // a signal stop with these registers comes before any user code ran.
   std::optional<Registers> exit_regs;
@@ -284,7 +288,8 @@ class Session {
   void write_patch(const std::vector<PatchSite>& sites);
   void keep_exec_mappings();
   void record_stop(Thread& t, StopKind kind, const Registers& regs, int64_t value,
-                   int64_t result = 0, std::vector<trace::MemWrite> writes = {});
+                   int64_t result = 0, std::vector<trace::MemWrite> writes = {},
+                   std::vector<std::byte> siginfo = {});
   void drain(Thread& t);
   void switch_from(Thread& t, SwitchReason reason);
   void finish(const WaitStatus& last);
@@ -466,6 +471,12 @@ WaitStatus Session::wait_for_thread(pid_t tid) {
         Thread& t = threads_.at(tid);
         bool injected = sig == t.injected_signal;
         t.injected_signal = 0;
+        if (std::optional<siginfo_t> info = std::exchange(t.injected_info, std::nullopt);
+            injected && info) {
+          // The handler gets what the kernel queued, not the recorder's copy.
+          t.task.set_siginfo(*info);
+          t.from_outside = true;
+        }
         Resumption& resumed = resumptions_[tid];
         if (!fault && !self_sent && !rdtsc_fault && !injected && sig != SIGSTOP &&
             resumed.signal == 0 && t.exit_regs && same_regs(*t.exit_regs, t.task.regs())) {
@@ -477,10 +488,11 @@ WaitStatus Session::wait_for_thread(pid_t tid) {
           // Holding it instead would let the kernel restart the syscall and
           // sleep again for good, with the signal never delivered.
           resumed.signal = sig;
+          t.from_outside = true;
           return *st;
         }
         if (!fault && !self_sent && !rdtsc_fault && !injected && sig != SIGSTOP) {
-          t.held_signals.push_back(sig);
+          t.held_signals.push_back(si);
           t.task.resume(Resume::kSyscall, 0);
           continue;
         }
@@ -521,13 +533,14 @@ void Session::note_other(const WaitStatus& st) {
   if (st.stopped()) {
     // A signal interrupting a blocked thread: hold it, let it go on.
     int sig = st.ptrace_event() ? 0 : st.stop_signal();
-    if (sig) t.held_signals.push_back(sig);
+    if (sig) t.held_signals.push_back(t.task.siginfo());
     t.task.resume(Resume::kSyscall, 0);
   }
 }
 
 void Session::record_stop(Thread& t, StopKind kind, const Registers& regs, int64_t value,
-                          int64_t result, std::vector<trace::MemWrite> writes) {
+                          int64_t result, std::vector<trace::MemWrite> writes,
+                          std::vector<std::byte> siginfo) {
   drain(t);
   trace::Stop s;
   s.tid = t.vtid;
@@ -538,6 +551,8 @@ void Session::record_stop(Thread& t, StopKind kind, const Registers& regs, int64
   s.value = value;
   s.result = result;
   s.writes = std::move(writes);
+  s.siginfo = std::move(siginfo);
+  t.from_outside = false;
   writer_.write(s);
   if (kind == StopKind::kSyscallExit) {
     t.exit_regs = regs;
@@ -767,7 +782,8 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
       // A syscall exit is a point replay finds again: resuming from it with
       // a signal queues the signal, which then stops the thread once more
       // (recorded as its delivery) before any user code runs.
-      t.deliver_signal = t.injected_signal = t.held_signals.front();
+      t.deliver_signal = t.injected_signal = t.held_signals.front().si_signo;
+      t.injected_info = t.held_signals.front();
       t.held_signals.erase(t.held_signals.begin());
     }
     if (t.call.nr == SYS_sched_yield) {
@@ -838,7 +854,7 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
       record_stop(t, StopKind::kTrap, regs, static_cast<int64_t>(reason));
       if (!t.held_signals.empty()) {
         // A scheduling point replay finds again: deliver one held signal.
-        t.deliver_signal = t.held_signals.front();
+        t.deliver_signal = t.held_signals.front().si_signo;
         t.held_signals.erase(t.held_signals.begin());
       }
       if (reason == abi::TrapReason::kTickLimit) {
@@ -867,7 +883,12 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
     }
   }
   siginfo_t si = t.task.siginfo();
-  record_stop(t, StopKind::kSignal, regs, sig, si.si_code);
+  std::vector<std::byte> info;
+  if (std::exchange(t.from_outside, false)) {
+    auto* bytes = reinterpret_cast<const std::byte*>(&si);
+    info.assign(bytes, bytes + sizeof si);
+  }
+  record_stop(t, StopKind::kSignal, regs, sig, si.si_code, {}, std::move(info));
   t.deliver_signal = sig;
   if (default_action_kills(sig) && !catches_signal(t.task.tid(), sig)) dying_ = true;
 }

@@ -664,6 +664,14 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       expect(
           st.stopped() && !st.syscall_stop() && !st.ptrace_event() && st.stop_signal() == s.value,
           "another signal");
+      if (s.siginfo.size() == sizeof(siginfo_t)) {
+        // A signal from outside the program, sent here by the replay: the
+        // handler gets the siginfo the kernel had queued when recording
+        // (a timer's si_value, a sender's pid), not the replay's.
+        siginfo_t si{};
+        std::memcpy(&si, s.siginfo.data(), sizeof si);
+        t.task.set_siginfo(si);
+      }
       break;
     case StopKind::kClone:
       expect(st.ptrace_event() == PTRACE_EVENT_CLONE, "not a clone");

@@ -232,10 +232,12 @@ INSTANTIATE_TEST_SUITE_P(
 // --- 9: signals that end blocking syscalls ---------------------------------
 
 // A timer's SIGALRM ends sigsuspend and ppoll, in the main thread and in a
-// second one. The signal comes from the kernel while the thread sleeps in
-// the kernel: recording used to hold it for a later syscall exit and let the
-// kernel restart the wait, which then slept for good; replay has to deliver
-// it under the wait's temporary mask.
+// second one; a POSIX timer's SIGUSR2 must reach its handler with its
+// siginfo (SI_TIMER, si_value) in record and replay alike. The signals come
+// from the kernel while the thread sleeps in the kernel: recording used to
+// hold them for a later syscall exit and let the kernel restart the wait,
+// which then slept for good; replay has to deliver them under the wait's
+// temporary mask.
 TEST_F(Programs, SignalEndingABlockingWaitIsDeliveredAndReplayed) {
   const std::string expected =
       "sigsuspend 0: 1 alarms\n"
@@ -243,7 +245,8 @@ TEST_F(Programs, SignalEndingABlockingWaitIsDeliveredAndReplayed) {
       "sigsuspend 2: 3 alarms\n"
       "ppoll: -1 EINTR, 4 alarms\n"
       "worker sigsuspend: 5 alarms\n"
-      "done: 5 alarms\n";
+      "alarms: 5\n"
+      "timer: SI_TIMER, value 77\n";
   RunResult rec = record({E2E_SIGNAL_WAIT}, "t");
   ASSERT_FALSE(rec.timed_out) << rec.describe();
   ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
