@@ -219,6 +219,14 @@ void ReplayEngine::note_other(const WaitStatus& st) {
   if (dying_ && st.stopped()) t.task.resume(Resume::kContinue, 0);
 }
 
+const trace::Stop* ReplayEngine::next_stop_after(size_t index, pid_t tid) const {
+  const auto& ev = trace_.events();
+  for (size_t i = index + 1; i < ev.size(); ++i) {
+    if (auto* s = std::get_if<trace::Stop>(&ev[i]); s && s->tid == tid) return s;
+  }
+  return nullptr;
+}
+
 const trace::Stop* ReplayEngine::next_stop_of(size_t from, pid_t tid, StopKind kind) const {
   const auto& ev = trace_.events();
   for (size_t i = from; i < ev.size(); ++i) {
@@ -401,6 +409,22 @@ void ReplayEngine::on_exit(size_t index, Thread& t, const trace::Stop& s, Regist
   if (t.emulated) {
     regs.rax = static_cast<uint64_t>(s.result);
     regs.orig_rax = static_cast<uint64_t>(t.nr);
+    if (s.result <= -512 && s.result >= -516 && s.result != -515) {
+      // -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK:
+      // a signal woke the call. When it is delivered here (the thread's next
+      // run starts with it), the kernel restarts the call or fails it with
+      // EINTR as it did when recording. When it is not, because another
+      // thread took the process-wide signal first (SIGCHLD), the kernel
+      // found nothing to deliver and restarted the call; the replayed thread
+      // has no signal pending, so that restart is made here: else the
+      // restart code would reach the program as the call's result.
+      const trace::Stop* next = next_stop_after(index, t.vtid);
+      if (next && next->resumed.signal == 0) {
+        regs.rax = s.result == -516 ? static_cast<uint64_t>(SYS_restart_syscall)
+                                    : static_cast<uint64_t>(t.nr);
+        regs.rip -= 2;  // the syscall instruction again
+      }
+    }
     t.task.set_regs(regs);
     for (const trace::MemWrite& w : s.writes)
       mem_.write_or_throw(w.addr, w.data.data(), w.data.size());

@@ -204,6 +204,7 @@ class ReplayEngine {
   void die_out(int signal_for_current, pid_t current);
   [[noreturn]] void diverge(size_t index, const std::string& what);
   const trace::Stop* next_stop_of(size_t from, pid_t tid, trace::StopKind kind) const;
+  const trace::Stop* next_stop_after(size_t index, pid_t tid) const;
   int signal_ending_wait(size_t entry_index, pid_t tid) const;
   bool wait_with_mask(size_t index, Thread& t, Registers& regs);
   const trace::FileMap* file_map_before_exit(size_t from, pid_t tid) const;

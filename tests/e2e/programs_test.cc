@@ -265,6 +265,30 @@ TEST_F(Programs, SignalEndingABlockingWaitIsDeliveredAndReplayed) {
   EXPECT_TRUE(contains(travel.out, "* thread 2")) << travel.describe();
 }
 
+// A process-wide signal wakes the main thread's futex wait (-ERESTARTSYS)
+// but the worker takes it: the kernel restarted the main thread's wait with
+// no signal delivered, and replay, with no signal pending, has to restart
+// it too instead of handing -ERESTARTSYS to pthread_join.
+TEST_F(Programs, WaitWokenByASignalAnotherThreadTookIsRestarted) {
+  const std::string expected = "join 0, signal taken by the worker\n";
+  RunResult rec = record({E2E_STOLEN_SIGNAL}, "t");
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  ASSERT_EQ(rec.out, expected) << rec.describe();
+  // The case at hand: the main thread's futex wait came back -ERESTARTSYS.
+  bool restarted = false;
+  for (const auto& e : dump_json(tmp_ / "t", xdg())) {
+    restarted |= e.value("tid", 0) == 2 && e.value("kind", "") == "syscall-exit" &&
+                 e.value("result", 0) == -512;
+  }
+  EXPECT_TRUE(restarted) << "the recording did not interrupt the main thread's wait";
+  for (int i = 0; i < 3; ++i) {
+    RunResult rep = replay("t");
+    ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+    EXPECT_EQ(rep.out, expected) << "replay " << i;
+    EXPECT_FALSE(contains(rep.err, "diverged")) << rep.describe();
+  }
+}
+
 // --- 10: child processes ---------------------------------------------------
 
 // fork + pipe + waitpid, system() and popen(): the children run unrecorded
