@@ -412,14 +412,15 @@ void ReplayEngine::on_exit(size_t index, Thread& t, const trace::Stop& s, Regist
     if (s.result <= -512 && s.result >= -516 && s.result != -515) {
       // -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK:
       // a signal woke the call. When it is delivered here (the thread's next
-      // run starts with it), the kernel restarts the call or fails it with
-      // EINTR as it did when recording. When it is not, because another
-      // thread took the process-wide signal first (SIGCHLD), the kernel
-      // found nothing to deliver and restarted the call; the replayed thread
-      // has no signal pending, so that restart is made here: else the
+      // stop is its delivery: sent with the resumption, or pending for real
+      // from a kill the program made), the kernel restarts the call or fails
+      // it with EINTR as it did when recording. When it is not, because
+      // another thread took the process-wide signal first (SIGCHLD), the
+      // kernel found nothing to deliver and restarted the call; the replayed
+      // thread has no signal pending, so that restart is made here: else the
       // restart code would reach the program as the call's result.
       const trace::Stop* next = next_stop_after(index, t.vtid);
-      if (next && next->resumed.signal == 0) {
+      if (next && next->kind != StopKind::kSignal && next->resumed.signal == 0) {
         regs.rax = s.result == -516 ? static_cast<uint64_t>(SYS_restart_syscall)
                                     : static_cast<uint64_t>(t.nr);
         regs.rip -= 2;  // the syscall instruction again

@@ -289,6 +289,22 @@ TEST_F(Programs, WaitWokenByASignalAnotherThreadTookIsRestarted) {
   }
 }
 
+// The other side of the restart above: a signal the program sends to a
+// sleeping thread is pending for real in replay (the kill runs again), so
+// the kernel, not the replay, decides: the sleep fails with EINTR.
+TEST_F(Programs, SleepInterruptedByTheProgramsOwnSignal) {
+  const std::string expected = "nanosleep -1 EINTR, handled 1\ndone\n";
+  RunResult rec = record({E2E_SIGNAL_OTHER_THREAD}, "t");
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  ASSERT_EQ(rec.out, expected) << rec.describe();
+  for (int i = 0; i < 3; ++i) {
+    RunResult rep = replay("t");
+    ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+    EXPECT_EQ(rep.out, expected) << "replay " << i;
+    EXPECT_FALSE(contains(rep.err, "diverged")) << rep.describe();
+  }
+}
+
 // --- 10: child processes ---------------------------------------------------
 
 // fork + pipe + waitpid, system() and popen(): the children run unrecorded
