@@ -117,8 +117,12 @@ void add_replay_command(CLI::App& app, Subcommands& out) {
   replay->add_option("--until-event", args->until_event, "Stop before event N and show where");
   replay->add_flag("--until-fatal", args->until_fatal, "Stop at the fatal signal and show where");
   replay->add_flag("-q,--quiet", args->quiet, "Do not write the program's recorded output");
-  replay->add_option("--ex", args->commands,
-                     "Run a debugger command (repeatable; also spelled -ex, as in gdb), then exit");
+  // One command per -ex, so that a TRACE after them (`replay -ex bt DIR`, as
+  // in gdb) is the trace and not one more command.
+  replay
+      ->add_option("--ex", args->commands,
+                   "Run a debugger command (repeatable; also spelled -ex, as in gdb), then exit")
+      ->allow_extra_args(false);
   replay->add_option("-x", args->script, "Run the debugger commands in FILE, then exit");
   replay->add_flag("--json", args->json, "Debugger output as JSON, one object per line");
   replay

@@ -11,12 +11,15 @@
 #include <x86intrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <deque>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -105,6 +108,9 @@ constexpr std::chrono::seconds kDueBound{10};
 constexpr std::chrono::seconds kTimedBound{1};
 // How long a thread let into a blocking syscall gets to fall asleep.
 constexpr std::chrono::seconds kSettleBound{5};
+// How long the running thread may go without a stop while other threads
+// wait before the recorder says why nothing moves (see SpinWatch).
+constexpr std::chrono::seconds kSpinWarning{5};
 
 struct Thread {
   explicit Thread(pid_t tid) : task(tid), vtid(namespace_tid(tid)) {}
@@ -116,15 +122,23 @@ struct Thread {
   std::optional<int64_t> forced_result;  // the tracer's answer (registration, rseq)
   bool seeded_random = false;            // getrandom answered from the seed
   std::string mapped_path;               // mmap of a file: its path at entry
+  bool cloned = false;                   // this clone call made a traced thread
   std::optional<uint64_t> block;         // ThreadBlock address
   uint64_t ticks = 0;
   uint64_t tick_limit = 0;
   uint64_t ring_drained = 0;  // events consumed: the ring head at the last stop
   uint64_t event_limit = 0;
   uint64_t ring_capacity = abi::kRingCapacity;
-  int deliver_signal = 0;         // delivered on the next resume
-  int injected_signal = 0;        // resumed from a syscall exit with it: its stop is ours
-  std::vector<int> held_signals;  // asynchronous, held for a scheduling point
+  int deliver_signal = 0;   // delivered on the next resume
+  int injected_signal = 0;  // resumed from a syscall exit with it: its stop is ours
+  // Asynchronous, held for a scheduling point, with the siginfo the kernel
+  // queued (the stop of the signal sent again carries the recorder's own).
+  std::vector<siginfo_t> held_signals;
+  std::optional<siginfo_t> injected_info;
+  bool from_outside = false;  // the signal stop at hand: one of those (its siginfo is kept)
+  // The registers of its last recorded stop when that was a syscall exit:
+  // a signal stop with these registers comes before any user code ran.
+  std::optional<Registers> exit_regs;
   // While blocked in the kernel (kInKernel) or starting: the stop that
   // brought it back, kept until a deterministic point admits it.
   std::optional<WaitStatus> arrival;
@@ -159,6 +173,10 @@ bool asleep_in_kernel(pid_t tgid, pid_t tid) {
   return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'S';
 }
 
+bool same_regs(const Registers& a, const Registers& b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
 // How a blocking syscall comes back (see Wait).
 Wait classify_wait(const sys::SyscallArgs& call) {
   const uint64_t* a = call.arg;
@@ -188,6 +206,62 @@ Wait classify_wait(const sys::SyscallArgs& call) {
       return Wait::kUntimed;
   }
 }
+
+// Says, once, that the running thread has gone a long time without a stop
+// while others wait. Threads of an uninstrumented program switch only at
+// syscalls and signals, so one that spins waiting for another thread
+// (`while (!ready) {}`) never gives the others a turn and the recording
+// hangs; without this the user sees nothing at all. Runs on a thread of
+// its own because the recorder is blocked in waitpid meanwhile.
+class SpinWatch {
+ public:
+  SpinWatch()
+      : thread_([this](std::stop_token stop) {
+          uint64_t seen = 0;
+          auto since = std::chrono::steady_clock::now();
+          std::mutex mutex;
+          std::condition_variable_any wake;
+          std::unique_lock lock(mutex);
+          // Woken at once by the stop request: the recording's end waits
+          // for no sleep to finish.
+          for (;;) {
+            wake.wait_for(lock, stop, std::chrono::milliseconds(100), [] { return false; });
+            if (stop.stop_requested()) return;
+            uint64_t now_seen = stops_.load(std::memory_order_relaxed);
+            auto now = std::chrono::steady_clock::now();
+            if (now_seen != seen || waiting_ == 0) {
+              seen = now_seen;
+              since = now;
+              continue;
+            }
+            if (now - since < kSpinWarning) continue;
+            fmt::print(stderr,
+                       "backstep: warning: thread {} has run {} s without a syscall while {} "
+                       "other thread(s) wait; threads of a program built without "
+                       "backstep_instrument switch only at syscalls and signals, so a thread "
+                       "that spins waiting for another is never preempted (see README, \"What "
+                       "the instrumentation adds\"). Ctrl-C ends the recording and keeps the "
+                       "trace.\n",
+                       running_.load(), kSpinWarning.count(), waiting_.load());
+            return;
+          }
+        }) {}
+  // Around the wait for the running thread's next stop.
+  void running(int32_t vtid, int others) {
+    running_ = vtid;
+    waiting_ = others;
+  }
+  void stopped() {
+    waiting_ = 0;
+    stops_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<uint64_t> stops_{0};
+  std::atomic<int32_t> running_{0};
+  std::atomic<int> waiting_{0};
+  std::jthread thread_;  // last: stopped and joined before the counters go
+};
 
 class Session {
  public:
@@ -221,7 +295,8 @@ class Session {
   void write_patch(const std::vector<PatchSite>& sites);
   void keep_exec_mappings();
   void record_stop(Thread& t, StopKind kind, const Registers& regs, int64_t value,
-                   int64_t result = 0, std::vector<trace::MemWrite> writes = {});
+                   int64_t result = 0, std::vector<trace::MemWrite> writes = {},
+                   std::vector<std::byte> siginfo = {});
   void drain(Thread& t);
   void switch_from(Thread& t, SwitchReason reason);
   void finish(const WaitStatus& last);
@@ -265,6 +340,7 @@ class Session {
   trace::MapEventBuffer ring_events_;
   std::set<long> warned_;
   std::set<std::string> warned_text_;
+  SpinWatch spin_watch_;
   // Futex waiters per address, in the order they blocked: the kernel queues
   // waiters of equal priority FIFO, and only one thread runs at a time, so
   // this order is the kernel's.
@@ -402,8 +478,28 @@ WaitStatus Session::wait_for_thread(pid_t tid) {
         Thread& t = threads_.at(tid);
         bool injected = sig == t.injected_signal;
         t.injected_signal = 0;
+        if (std::optional<siginfo_t> info = std::exchange(t.injected_info, std::nullopt);
+            injected && info) {
+          // The handler gets what the kernel queued, not the recorder's copy.
+          t.task.set_siginfo(*info);
+          t.from_outside = true;
+        }
+        Resumption& resumed = resumptions_[tid];
+        if (!fault && !self_sent && !rdtsc_fault && !injected && sig != SIGSTOP &&
+            resumed.signal == 0 && t.exit_regs && same_regs(*t.exit_regs, t.task.regs())) {
+          // Dequeued on the way out of a syscall, before any user code ran:
+          // typically the signal that interrupted it (pause, sigsuspend, a
+          // wait returning -ERESTART*). That point is a syscall exit, which
+          // replay finds again, so it is recorded as if the recorder had
+          // sent the signal with this resumption (as held signals are).
+          // Holding it instead would let the kernel restart the syscall and
+          // sleep again for good, with the signal never delivered.
+          resumed.signal = sig;
+          t.from_outside = true;
+          return *st;
+        }
         if (!fault && !self_sent && !rdtsc_fault && !injected && sig != SIGSTOP) {
-          t.held_signals.push_back(sig);
+          t.held_signals.push_back(si);
           t.task.resume(Resume::kSyscall, 0);
           continue;
         }
@@ -444,13 +540,14 @@ void Session::note_other(const WaitStatus& st) {
   if (st.stopped()) {
     // A signal interrupting a blocked thread: hold it, let it go on.
     int sig = st.ptrace_event() ? 0 : st.stop_signal();
-    if (sig) t.held_signals.push_back(sig);
+    if (sig) t.held_signals.push_back(t.task.siginfo());
     t.task.resume(Resume::kSyscall, 0);
   }
 }
 
 void Session::record_stop(Thread& t, StopKind kind, const Registers& regs, int64_t value,
-                          int64_t result, std::vector<trace::MemWrite> writes) {
+                          int64_t result, std::vector<trace::MemWrite> writes,
+                          std::vector<std::byte> siginfo) {
   drain(t);
   trace::Stop s;
   s.tid = t.vtid;
@@ -461,7 +558,14 @@ void Session::record_stop(Thread& t, StopKind kind, const Registers& regs, int64
   s.value = value;
   s.result = result;
   s.writes = std::move(writes);
+  s.siginfo = std::move(siginfo);
+  t.from_outside = false;
   writer_.write(s);
+  if (kind == StopKind::kSyscallExit) {
+    t.exit_regs = regs;
+  } else {
+    t.exit_regs.reset();
+  }
   result_.stops++;
 }
 
@@ -520,6 +624,7 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
   for (int i = 0; i < 6; ++i) t.call.arg[i] = syscall_arg(regs, i);
   t.forced_result.reset();
   t.mapped_path.clear();
+  t.cloned = false;
   record_stop(t, StopKind::kSyscallEntry, regs, t.call.nr);
 
   const long nr = t.call.nr;
@@ -609,6 +714,15 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
   record_stop(t, StopKind::kSyscallExit, regs, t.call.nr, result, std::move(writes));
   if (t.call.nr == SYS_futex && result > 0) note_futex_wake(t.call, result);
   if (t.call.nr == SYS_set_tid_address) t.clear_tid = t.call.arg[0];
+  bool clone_call = t.call.nr == SYS_clone || t.call.nr == SYS_clone3 || t.call.nr == SYS_fork ||
+                    t.call.nr == SYS_vfork;
+  if (clone_call && result > 0 && !t.cloned) {
+    // A child process (fork, vfork, posix_spawn for system() or popen()):
+    // not traced, so it runs natively and replay does not make it again.
+    warn_once(
+        "the program started a child process; it runs unrecorded, and replay reproduces "
+        "only this process (what it saw of the child: pipes, wait status, SIGCHLD)");
+  }
 
   if (t.call.nr == SYS_mmap && result >= 0 && !t.mapped_path.empty() &&
       (t.call.arg[2] & PROT_EXEC)) {
@@ -675,7 +789,8 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
       // A syscall exit is a point replay finds again: resuming from it with
       // a signal queues the signal, which then stops the thread once more
       // (recorded as its delivery) before any user code runs.
-      t.deliver_signal = t.injected_signal = t.held_signals.front();
+      t.deliver_signal = t.injected_signal = t.held_signals.front().si_signo;
+      t.injected_info = t.held_signals.front();
       t.held_signals.erase(t.held_signals.begin());
     }
     if (t.call.nr == SYS_sched_yield) {
@@ -689,6 +804,7 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
     case PTRACE_EVENT_CLONE: {
       Thread& child = thread(static_cast<pid_t>(t.task.event_message()));
       child.bound = t.bound;  // a new thread starts with its creator's affinity
+      t.cloned = true;
       record_stop(t, StopKind::kClone, regs, child.vtid);
       note_clone(t, child);
 
@@ -745,7 +861,7 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
       record_stop(t, StopKind::kTrap, regs, static_cast<int64_t>(reason));
       if (!t.held_signals.empty()) {
         // A scheduling point replay finds again: deliver one held signal.
-        t.deliver_signal = t.held_signals.front();
+        t.deliver_signal = t.held_signals.front().si_signo;
         t.held_signals.erase(t.held_signals.begin());
       }
       if (reason == abi::TrapReason::kTickLimit) {
@@ -774,7 +890,12 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
     }
   }
   siginfo_t si = t.task.siginfo();
-  record_stop(t, StopKind::kSignal, regs, sig, si.si_code);
+  std::vector<std::byte> info;
+  if (std::exchange(t.from_outside, false)) {
+    auto* bytes = reinterpret_cast<const std::byte*>(&si);
+    info.assign(bytes, bytes + sizeof si);
+  }
+  record_stop(t, StopKind::kSignal, regs, sig, si.si_code, {}, std::move(info));
   t.deliver_signal = sig;
   if (default_action_kills(sig) && !catches_signal(t.task.tid(), sig)) dying_ = true;
 }
@@ -1116,7 +1237,13 @@ void Session::loop() {
     }
     resume(*t, Resume::kSyscall);
     if (t->state == Thread::State::kDead) continue;
+    int others = 0;
+    for (const auto& [tid, th] : threads_) {
+      others += th.state != Thread::State::kDead && &th != t;
+    }
+    spin_watch_.running(t->vtid, others);
     WaitStatus st = wait_for_thread(t->task.tid());
+    spin_watch_.stopped();
     if (st.exited() || st.signaled()) {
       t->state = Thread::State::kDead;
       if (st.tid == inferior_.leader()) end_status_ = st;

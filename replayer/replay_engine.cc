@@ -222,6 +222,14 @@ void ReplayEngine::note_other(const WaitStatus& st) {
   if (dying_ && st.stopped()) t.task.resume(Resume::kContinue, 0);
 }
 
+const trace::Stop* ReplayEngine::next_stop_after(size_t index, pid_t tid) const {
+  const auto& ev = trace_.events();
+  for (size_t i = index + 1; i < ev.size(); ++i) {
+    if (auto* s = std::get_if<trace::Stop>(&ev[i]); s && s->tid == tid) return s;
+  }
+  return nullptr;
+}
+
 const trace::Stop* ReplayEngine::next_stop_of(size_t from, pid_t tid, StopKind kind) const {
   const auto& ev = trace_.events();
   for (size_t i = from; i < ev.size(); ++i) {
@@ -239,6 +247,77 @@ const trace::FileMap* ReplayEngine::file_map_before_exit(size_t from, pid_t tid)
     if (auto* s = std::get_if<trace::Stop>(&ev[i]); s && s->tid == tid) return nullptr;
   }
   return nullptr;
+}
+
+// The signal that ended the syscall whose entry is record `entry_index`:
+// its exit failed with EINTR or a restart code and the thread's next stop
+// is that signal, sent with the resumption from the exit. 0 otherwise.
+int ReplayEngine::signal_ending_wait(size_t entry_index, pid_t tid) const {
+  const auto& ev = trace_.events();
+  const trace::Stop* exit = nullptr;
+  for (size_t i = entry_index + 1; i < ev.size(); ++i) {
+    auto* s = std::get_if<trace::Stop>(&ev[i]);
+    if (!s || s->tid != tid) continue;
+    if (!exit) {
+      if (s->kind != StopKind::kSyscallExit) return 0;
+      // -EINTR, -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK
+      if (s->result != -EINTR && (s->result > -512 || s->result < -516)) return 0;
+      exit = s;
+      continue;
+    }
+    bool delivered = s->kind == StopKind::kSignal && s->resumed.signal == s->value;
+    return delivered ? static_cast<int>(s->value) : 0;
+  }
+  return 0;
+}
+
+// sigsuspend, ppoll, pselect6 and epoll_pwait(2) wait with a temporary
+// signal mask, and the kernel delivers the signal that ends the wait under
+// that mask, then restores the program's own (the frame's saved mask).
+// Emulated, the call would leave the program's mask in place, under which
+// that signal is usually blocked: it would stay pending and the replay
+// diverge. So a wait a signal ended becomes a real rt_sigsuspend on the
+// program's mask argument, with the signal sent as it enters: it returns at
+// once, with the kernel's state as after the recorded call. The recorded
+// result is applied at the exit as for an emulated call.
+bool ReplayEngine::wait_with_mask(size_t index, Thread& t, Registers& regs) {
+  uint64_t mask = 0;
+  uint64_t mask_size = 0;
+  switch (t.nr) {
+    case SYS_rt_sigsuspend:
+      mask = t.args[0];
+      mask_size = t.args[1];
+      break;
+    case SYS_ppoll:
+      mask = t.args[3];
+      mask_size = t.args[4];
+      break;
+    case SYS_epoll_pwait:
+    case SYS_epoll_pwait2:
+      mask = t.args[4];
+      mask_size = t.args[5];
+      break;
+    case SYS_pselect6: {
+      uint64_t data[2] = {};  // struct { const sigset_t* ss; size_t ss_len; }
+      if (t.args[5] && mem_.read(t.args[5], data, sizeof data)) {
+        mask = data[0];
+        mask_size = data[1];
+      }
+      break;
+    }
+    default:
+      return false;
+  }
+  if (!mask || mask_size != sizeof(uint64_t)) return false;
+  int sig = signal_ending_wait(index, t.vtid);
+  if (!sig) return false;
+  regs.orig_rax = SYS_rt_sigsuspend;
+  set_syscall_arg(regs, 0, mask);
+  set_syscall_arg(regs, 1, mask_size);
+  t.task.set_regs(regs);
+  t.rewrote_args = true;
+  t.wake_signal = sig;
+  return true;
 }
 
 // At a syscall entry: let it run, or make the kernel skip it so that its
@@ -286,6 +365,18 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
     case SYS_exit_group:
       dying_ = true;
       break;
+    case SYS_clone:
+    case SYS_clone3:
+    case SYS_fork:
+    case SYS_vfork:
+      // Only the tasks the recorder traced are made again: its threads,
+      // whose clone stop follows. A child process (fork, vfork, posix_spawn
+      // in system() and popen()) ran untraced and unrecorded; made for real
+      // here it would run again, with none of its inputs, and signal the
+      // replay at times of its own. Its result (the recorded pid) and what
+      // the parent saw of it (wait4, pipes, SIGCHLD) are in the trace.
+      execute = execute && next_stop_of(index + 1, t.vtid, StopKind::kClone) != nullptr;
+      break;
     case SYS_mmap: {
       if (!exit || exit->result < 0) {
         execute = false;
@@ -310,7 +401,7 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
       break;
   }
   t.emulated = !execute;
-  if (t.emulated) {
+  if (t.emulated && !wait_with_mask(index, t, regs)) {
     regs.orig_rax = static_cast<uint64_t>(-1);
     t.task.set_regs(regs);
   }
@@ -321,6 +412,23 @@ void ReplayEngine::on_exit(size_t index, Thread& t, const trace::Stop& s, Regist
   if (t.emulated) {
     regs.rax = static_cast<uint64_t>(s.result);
     regs.orig_rax = static_cast<uint64_t>(t.nr);
+    if (s.result <= -512 && s.result >= -516 && s.result != -515) {
+      // -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK:
+      // a signal woke the call. When it is delivered here (the thread's next
+      // stop is its delivery: sent with the resumption, or pending for real
+      // from a kill the program made), the kernel restarts the call or fails
+      // it with EINTR as it did when recording. When it is not, because
+      // another thread took the process-wide signal first (SIGCHLD), the
+      // kernel found nothing to deliver and restarted the call; the replayed
+      // thread has no signal pending, so that restart is made here: else the
+      // restart code would reach the program as the call's result.
+      const trace::Stop* next = next_stop_after(index, t.vtid);
+      if (next && next->kind != StopKind::kSignal && next->resumed.signal == 0) {
+        regs.rax = s.result == -516 ? static_cast<uint64_t>(SYS_restart_syscall)
+                                    : static_cast<uint64_t>(t.nr);
+        regs.rip -= 2;  // the syscall instruction again
+      }
+    }
     t.task.set_regs(regs);
     for (const trace::MemWrite& w : s.writes)
       mem_.write_or_throw(w.addr, w.data.data(), w.data.size());
@@ -378,7 +486,16 @@ int ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s) {
     write_limits(t, s.resumed.tick_limit, s.resumed.event_limit, watch_);
   }
   t.run_started = true;
-  return s.resumed.signal;
+  int sig = s.resumed.signal;
+  if (s.kind == StopKind::kSyscallExit && t.wake_signal) {
+    // Into the rt_sigsuspend that stands for a wait (wait_with_mask).
+    sig = t.wake_pending = std::exchange(t.wake_signal, 0);
+  } else if (t.wake_pending) {
+    // Still pending from then: sending it again would queue a second one.
+    if (sig == t.wake_pending) sig = 0;
+    t.wake_pending = 0;
+  }
+  return sig;
 }
 
 void ReplayEngine::play_stop(size_t index, const trace::Stop& s) {
@@ -575,6 +692,14 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       expect(
           st.stopped() && !st.syscall_stop() && !st.ptrace_event() && st.stop_signal() == s.value,
           "another signal");
+      if (s.siginfo.size() == sizeof(siginfo_t)) {
+        // A signal from outside the program, sent here by the replay: the
+        // handler gets the siginfo the kernel had queued when recording
+        // (a timer's si_value, a sender's pid), not the replay's.
+        siginfo_t si{};
+        std::memcpy(&si, s.siginfo.data(), sizeof si);
+        t.task.set_siginfo(si);
+      }
       break;
     case StopKind::kClone:
       expect(st.ptrace_event() == PTRACE_EVENT_CLONE, "not a clone");
@@ -1038,6 +1163,8 @@ bool ReplayEngine::can_fork() const {
     if (t.dead) continue;
     alive.push_back(tid);
     if (!t.started || !t.held || t.vtid == 0) return false;
+    // Held at the entry of a wait_with_mask, or with its signal pending.
+    if (t.wake_signal || t.wake_pending) return false;
     // A signal to itself about to be sent names this process's kernel ids.
     if (*t.held == HeldAt::kSyscallEntry && !t.emulated &&
         (t.nr == SYS_kill || t.nr == SYS_tkill || t.nr == SYS_tgkill)) {

@@ -162,6 +162,11 @@ class ReplayEngine {
     std::optional<std::pair<uint64_t, uint64_t>> robust;  // set_robust_list
     std::optional<stack_t> altstack;                      // sigaltstack
     pid_t clone_child = 0;                                // the task its clone made
+    // A wait with a temporary signal mask that a signal ended (see
+    // wait_with_mask): the signal to send with the resume from its entry,
+    // then, once sent, the one the recorded resumption must not send again.
+    int wake_signal = 0;
+    int wake_pending = 0;
   };
   // What a clone or clone3 call asked for.
   struct CloneRequest {
@@ -199,6 +204,9 @@ class ReplayEngine {
   void die_out(int signal_for_current, pid_t current);
   [[noreturn]] void diverge(size_t index, const std::string& what);
   const trace::Stop* next_stop_of(size_t from, pid_t tid, trace::StopKind kind) const;
+  const trace::Stop* next_stop_after(size_t index, pid_t tid) const;
+  int signal_ending_wait(size_t entry_index, pid_t tid) const;
+  bool wait_with_mask(size_t index, Thread& t, Registers& regs);
   const trace::FileMap* file_map_before_exit(size_t from, pid_t tid) const;
   bool in_tick_section(uint64_t pc) const {
     return pc >= tick_section_.first && pc < tick_section_.second;

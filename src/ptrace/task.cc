@@ -109,6 +109,12 @@ siginfo_t Task::siginfo() const {
   return si;
 }
 
+void Task::set_siginfo(const siginfo_t& si) const {
+  if (::ptrace(PTRACE_SETSIGINFO, tid_, nullptr, &si) != 0) {
+    throw_errno(fmt::format("PTRACE_SETSIGINFO of thread {}", tid_));
+  }
+}
+
 unsigned long Task::event_message() const {
   unsigned long msg = 0;
   if (::ptrace(PTRACE_GETEVENTMSG, tid_, nullptr, &msg) != 0) {

@@ -66,6 +66,8 @@ class Task {
   Registers regs() const;
   void set_regs(const Registers& regs) const;
   siginfo_t siginfo() const;
+  // At a signal-delivery stop: what the handler will be given.
+  void set_siginfo(const siginfo_t& si) const;
   unsigned long event_message() const;
   // The FPU/SSE/AVX state (the XSAVE area, as PTRACE_GETREGSET NT_X86_XSTATE
   // gives it) and the blocked-signal mask: with the registers, everything of

@@ -79,6 +79,7 @@ void add_full_fields(const Event& event, nlohmann::json& j) {
                           for (const MemWrite& w : s.writes)
                             writes.push_back({{"addr", w.addr}, {"data", hex(w.data)}});
                           j["memory_writes"] = std::move(writes);
+                          if (!s.siginfo.empty()) j["siginfo"] = hex(s.siginfo);
                         },
                         [&](const MapEvents&) {}, [&](const Switch&) {},
                         [&](const FileMap& f) {

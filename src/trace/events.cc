@@ -76,6 +76,9 @@ void encode(const Event& e, RecordBuilder& b) {
             put_regs(b, s.regs);
             b.i64(s.value).i64(s.result).u32(static_cast<uint32_t>(s.writes.size()));
             for (const auto& w : s.writes) b.u64(w.addr).bytes(w.data);
+            // Only when kept: older readers ignore what follows the fields
+            // they know, and other stops stay byte-identical.
+            if (!s.siginfo.empty()) b.bytes(s.siginfo);
           },
           [&](const MapEvents& m) { encode(m, b); },
           [&](const Switch& s) {
@@ -167,6 +170,7 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
         w.data = to_vec(p.bytes());
         s.writes.push_back(std::move(w));
       }
+      if (p.remaining() > 0) s.siginfo = to_vec(p.bytes());
       out = std::move(s);
       break;
     }

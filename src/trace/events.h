@@ -104,6 +104,10 @@ struct Stop {
   int64_t value = 0;
   int64_t result = 0;  // kSyscallExit: the result; kSignal: si_code
   std::vector<MemWrite> writes;  // kSyscallExit: memory the syscall wrote
+  // kSignal, for a signal from outside the program (a timer, another
+  // process): its siginfo_t as the kernel queued it, which replay gives the
+  // handler again. Empty otherwise, and in traces made before it was kept.
+  std::vector<std::byte> siginfo;
 };
 
 // The map events a thread published since its previous stop, drained from

@@ -115,6 +115,23 @@ TEST_F(Cli, DefaultTraceLocation) {
   EXPECT_TRUE(contains(info.out, "ended:      exited with status 0")) << info.describe();
 }
 
+// As in gdb, the trace may come after the -ex commands: each -ex takes one
+// command, and what follows them is the trace, not one more command.
+TEST_F(Cli, TraceAfterDebuggerCommands) {
+  fs::path trace = tmp_ / "t";
+  RunResult rec = backstep({"record", "-o", trace.string(), "--", E2E_EXIT_STATUS, "segv"}, xdg());
+  ASSERT_EQ(rec.shell_status(), 139) << rec.describe();
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"replay", "-ex", "goto end", "-ex", "info threads", trace.string()},
+           {"replay", trace.string(), "-ex", "goto end", "-ex", "info threads"},
+           {"replay", "--ex", "goto end", "--ex", "info threads", trace.string()}}) {
+    RunResult r = backstep(args, xdg());
+    ASSERT_EQ(r.shell_status(), 0) << r.describe();
+    EXPECT_TRUE(contains(r.out, "* thread 2")) << r.describe();
+    EXPECT_EQ(lines(r.out).size(), 3u) << r.describe();  // position, instruction, one thread
+  }
+}
+
 // 9: info on a trace that ended with a map fatal error.
 TEST_F(Cli, InfoOnMapFatal) {
   // iterate_write fails with the first chaos seeds; look a little further

@@ -280,5 +280,105 @@ INSTANTIATE_TEST_SUITE_P(
                       EndingCase{"segv", 139, "killed by SIGSEGV (11)"}),
     [](const auto& p) { return std::string(p.param.mode); });
 
+// --- 9: signals that end blocking syscalls ---------------------------------
+
+// A timer's SIGALRM ends sigsuspend and ppoll, in the main thread and in a
+// second one; a POSIX timer's SIGUSR2 must reach its handler with its
+// siginfo (SI_TIMER, si_value) in record and replay alike. The signals come
+// from the kernel while the thread sleeps in the kernel: recording used to
+// hold them for a later syscall exit and let the kernel restart the wait,
+// which then slept for good; replay has to deliver them under the wait's
+// temporary mask.
+TEST_F(Programs, SignalEndingABlockingWaitIsDeliveredAndReplayed) {
+  const std::string expected =
+      "sigsuspend 0: 1 alarms\n"
+      "sigsuspend 1: 2 alarms\n"
+      "sigsuspend 2: 3 alarms\n"
+      "ppoll: -1 EINTR, 4 alarms\n"
+      "worker sigsuspend: 5 alarms\n"
+      "alarms: 5\n"
+      "timer: SI_TIMER, value 77\n";
+  RunResult rec = record({E2E_SIGNAL_WAIT}, "t");
+  ASSERT_FALSE(rec.timed_out) << rec.describe();
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  ASSERT_EQ(rec.out, expected) << rec.describe();
+  for (int i = 0; i < 3; ++i) {
+    RunResult rep = replay("t");
+    ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+    EXPECT_EQ(rep.out, expected) << "replay " << i;
+    EXPECT_FALSE(contains(rep.err, "diverged")) << rep.describe();
+    EXPECT_TRUE(contains(rep.err, "the program exited with status 0")) << rep.describe();
+  }
+  // Time travel over the same waits (checkpoints are taken around them).
+  RunResult travel = replay("t", {"-q", "--checkpoint-interval", "1", "-ex", "goto end", "-ex",
+                                  "goto event 100", "-ex", "goto end", "-ex", "info threads"});
+  ASSERT_EQ(travel.shell_status(), 0) << travel.describe();
+  EXPECT_TRUE(contains(travel.out, "* thread 2")) << travel.describe();
+}
+
+// A process-wide signal wakes the main thread's futex wait (-ERESTARTSYS)
+// but the worker takes it: the kernel restarted the main thread's wait with
+// no signal delivered, and replay, with no signal pending, has to restart
+// it too instead of handing -ERESTARTSYS to pthread_join.
+TEST_F(Programs, WaitWokenByASignalAnotherThreadTookIsRestarted) {
+  const std::string expected = "join 0, signal taken by the worker\n";
+  RunResult rec = record({E2E_STOLEN_SIGNAL}, "t");
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  ASSERT_EQ(rec.out, expected) << rec.describe();
+  // The case at hand: the main thread's futex wait came back -ERESTARTSYS.
+  bool restarted = false;
+  for (const auto& e : dump_json(tmp_ / "t", xdg())) {
+    restarted |= e.value("tid", 0) == 2 && e.value("kind", "") == "syscall-exit" &&
+                 e.value("result", 0) == -512;
+  }
+  EXPECT_TRUE(restarted) << "the recording did not interrupt the main thread's wait";
+  for (int i = 0; i < 3; ++i) {
+    RunResult rep = replay("t");
+    ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+    EXPECT_EQ(rep.out, expected) << "replay " << i;
+    EXPECT_FALSE(contains(rep.err, "diverged")) << rep.describe();
+  }
+}
+
+// The other side of the restart above: a signal the program sends to a
+// sleeping thread is pending for real in replay (the kill runs again), so
+// the kernel, not the replay, decides: the sleep fails with EINTR.
+TEST_F(Programs, SleepInterruptedByTheProgramsOwnSignal) {
+  const std::string expected = "nanosleep -1 EINTR, handled 1\ndone\n";
+  RunResult rec = record({E2E_SIGNAL_OTHER_THREAD}, "t");
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  ASSERT_EQ(rec.out, expected) << rec.describe();
+  for (int i = 0; i < 3; ++i) {
+    RunResult rep = replay("t");
+    ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+    EXPECT_EQ(rep.out, expected) << "replay " << i;
+    EXPECT_FALSE(contains(rep.err, "diverged")) << rep.describe();
+  }
+}
+
+// --- 10: child processes ---------------------------------------------------
+
+// fork + pipe + waitpid, system() and popen(): the children run unrecorded
+// (with a warning), and replay reproduces the parent from the trace without
+// making them again: a child made for real would find no pipe (emulated),
+// fail, and signal the replay at times of its own.
+TEST_F(Programs, ChildProcessesRunOnceAndTheParentReplays) {
+  const std::string expected =
+      "fork: read 20 'hello from the child', waited for it, status 5\n"
+      "system: status 3\n"
+      "popen: 'from popen', status 0\n";
+  RunResult rec = record({E2E_CHILD_PROCESS}, "t");
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  ASSERT_EQ(rec.out, expected) << rec.describe();
+  EXPECT_TRUE(contains(rec.err, "started a child process")) << rec.describe();
+  for (int i = 0; i < 3; ++i) {
+    RunResult rep = replay("t");
+    ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+    EXPECT_EQ(rep.out, expected) << "replay " << i;
+    EXPECT_FALSE(contains(rep.err, "diverged")) << rep.describe();
+    EXPECT_TRUE(contains(rep.err, "the program exited with status 0")) << rep.describe();
+  }
+}
+
 }  // namespace
 }  // namespace e2e
