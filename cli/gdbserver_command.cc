@@ -11,13 +11,14 @@
 #include <optional>
 
 #include "base/errors.h"
+#include "base/interrupt.h"
 #include "cli/cli_support.h"
 #include "cli/debugger.h"
 #include "cli/subcommand.h"
-#include "base/interrupt.h"
 #include "gdbserver/break_watcher.h"
 #include "gdbserver/gdb_server.h"
 #include "gdbserver/rsp_connection.h"
+#include "recorder/cpu_binding.h"
 #include "trace/trace_dir.h"
 
 namespace backstep::cli {
@@ -53,6 +54,8 @@ int run_gdbserver(const GdbserverArgs* args) {
                 })
           : gdbserver::RspConnection::from_stdio();
   connection.set_log(args->verbose);
+  // The replayer and the program on one CPU, as `replay` does.
+  if (auto binding = recorder::CpuBinding::choose(std::nullopt, false)) binding->pin_caller();
   replayer::TimeTravel tt(t);
   std::string captured;
   Debugger debugger(tt, &captured);

@@ -163,8 +163,11 @@ TEST_F(Programs, RecordBindsToOneCpuUnlessUnbound) {
   RunResult unbound = record({E2E_AFFINITY, "status"}, "u", {"--cpu-unbound"});
   ASSERT_EQ(unbound.shell_status(), 0) << unbound.describe();
   EXPECT_EQ(unbound.out, native.out);
+  // Replay binds too (it answers the program's view from the trace), or not.
   RunResult rep = replay("b");
   EXPECT_EQ(rep.out, bound.out) << rep.describe();
+  RunResult rep_unbound = replay("b", {"--cpu-unbound"});
+  EXPECT_EQ(rep_unbound.out, bound.out) << rep_unbound.describe();
 
   RunResult both = record({E2E_AFFINITY}, "x", {"--cpu-unbound", "--bind-cpu", "0"});
   EXPECT_EQ(both.shell_status(), 2) << both.describe();
