@@ -16,6 +16,7 @@ function(backstep_instrument target)
     get_property(plugin GLOBAL PROPERTY BACKSTEP_TICK_PLUGIN)
     if(plugin)
       target_compile_options(${target} PRIVATE "-fplugin=${plugin}")
+      target_compile_definitions(${target} PRIVATE BACKSTEP_TICKS_FROM_PLUGIN=1)
       add_dependencies(${target} backstep_tick_plugin)
       # A rebuilt plugin must recompile what it instrumented.
       get_target_property(sources ${target} SOURCES)
