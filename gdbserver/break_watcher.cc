@@ -26,7 +26,6 @@ BreakWatcher::~BreakWatcher() {
 
 void BreakWatcher::watch(RspConnection& connection) {
   if (!connection.wait_for_break(stop_read_.get())) return;
-  requested_ = true;
   // One signal could land while the server's thread is between two waits,
   // where nothing notices it: repeat until the motion is over.
   while (!stopping_) {

@@ -31,16 +31,12 @@ class BreakWatcher {
   BreakWatcher(const BreakWatcher&) = delete;
   BreakWatcher& operator=(const BreakWatcher&) = delete;
 
-  // Whether gdb asked for a break (the motion may have ended first).
-  bool break_requested() const { return requested_.load(); }
-
  private:
   void watch(RspConnection& connection);
 
   pthread_t server_thread_;
   UniqueFd stop_read_;
   UniqueFd stop_write_;
-  std::atomic<bool> requested_{false};
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

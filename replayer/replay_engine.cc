@@ -222,22 +222,22 @@ void ReplayEngine::note_other(const WaitStatus& st) {
   if (dying_ && st.stopped()) t.task.resume(Resume::kContinue, 0);
 }
 
-const trace::Stop* ReplayEngine::next_stop_after(size_t index, pid_t tid) const {
+std::optional<size_t> ReplayEngine::next_stop_index(size_t from, int32_t vtid) const {
   const auto& ev = trace_.events();
-  for (size_t i = index + 1; i < ev.size(); ++i) {
-    if (auto* s = std::get_if<trace::Stop>(&ev[i]); s && s->tid == tid) return s;
+  for (size_t i = from; i < ev.size(); ++i) {
+    if (auto* s = std::get_if<trace::Stop>(&ev[i]); s && s->tid == vtid) return i;
   }
-  return nullptr;
+  return std::nullopt;
+}
+
+const trace::Stop* ReplayEngine::next_stop(size_t from, int32_t vtid) const {
+  std::optional<size_t> i = next_stop_index(from, vtid);
+  return i ? &std::get<trace::Stop>(trace_.events()[*i]) : nullptr;
 }
 
 const trace::Stop* ReplayEngine::next_stop_of(size_t from, pid_t tid, StopKind kind) const {
-  const auto& ev = trace_.events();
-  for (size_t i = from; i < ev.size(); ++i) {
-    if (auto* s = std::get_if<trace::Stop>(&ev[i]); s && s->tid == tid) {
-      return s->kind == kind ? s : nullptr;
-    }
-  }
-  return nullptr;
+  const trace::Stop* s = next_stop(from, tid);
+  return s && s->kind == kind ? s : nullptr;
 }
 
 const trace::FileMap* ReplayEngine::file_map_before_exit(size_t from, pid_t tid) const {
@@ -253,22 +253,15 @@ const trace::FileMap* ReplayEngine::file_map_before_exit(size_t from, pid_t tid)
 // its exit failed with EINTR or a restart code and the thread's next stop
 // is that signal, sent with the resumption from the exit. 0 otherwise.
 int ReplayEngine::signal_ending_wait(size_t entry_index, pid_t tid) const {
-  const auto& ev = trace_.events();
-  const trace::Stop* exit = nullptr;
-  for (size_t i = entry_index + 1; i < ev.size(); ++i) {
-    auto* s = std::get_if<trace::Stop>(&ev[i]);
-    if (!s || s->tid != tid) continue;
-    if (!exit) {
-      if (s->kind != StopKind::kSyscallExit) return 0;
-      // -EINTR, -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK
-      if (s->result != -EINTR && (s->result > -512 || s->result < -516)) return 0;
-      exit = s;
-      continue;
-    }
-    bool delivered = s->kind == StopKind::kSignal && s->resumed.signal == s->value;
-    return delivered ? static_cast<int>(s->value) : 0;
-  }
-  return 0;
+  std::optional<size_t> exit_index = next_stop_index(entry_index + 1, tid);
+  if (!exit_index) return 0;
+  const auto& exit = std::get<trace::Stop>(trace_.events()[*exit_index]);
+  if (exit.kind != StopKind::kSyscallExit) return 0;
+  // -EINTR, -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK
+  if (exit.result != -EINTR && (exit.result > -512 || exit.result < -516)) return 0;
+  const trace::Stop* s = next_stop(*exit_index + 1, tid);
+  bool delivered = s && s->kind == StopKind::kSignal && s->resumed.signal == s->value;
+  return delivered ? static_cast<int>(s->value) : 0;
 }
 
 // sigsuspend, ppoll, pselect6 and epoll_pwait(2) wait with a temporary
@@ -422,7 +415,7 @@ void ReplayEngine::on_exit(size_t index, Thread& t, const trace::Stop& s, Regist
       // kernel found nothing to deliver and restarted the call; the replayed
       // thread has no signal pending, so that restart is made here: else the
       // restart code would reach the program as the call's result.
-      const trace::Stop* next = next_stop_after(index, t.vtid);
+      const trace::Stop* next = next_stop(index + 1, t.vtid);
       if (next && next->kind != StopKind::kSignal && next->resumed.signal == 0) {
         regs.rax = s.result == -516 ? static_cast<uint64_t>(SYS_restart_syscall)
                                     : static_cast<uint64_t>(t.nr);
@@ -856,11 +849,7 @@ void ReplayEngine::play_until(size_t record) {
 }
 
 std::optional<size_t> ReplayEngine::next_stop_of_thread(int32_t vtid) const {
-  const auto& ev = trace_.events();
-  for (size_t i = next_; i < ev.size(); ++i) {
-    if (const auto* s = std::get_if<trace::Stop>(&ev[i]); s && s->tid == vtid) return i;
-  }
-  return std::nullopt;
+  return next_stop_index(next_, vtid);
 }
 
 int32_t ReplayEngine::next_thread() const {

@@ -203,8 +203,11 @@ class ReplayEngine {
   void echo_output(Thread& t, int64_t result);
   void die_out(int signal_for_current, pid_t current);
   [[noreturn]] void diverge(size_t index, const std::string& what);
+  // The first stop of thread `vtid` at or after record `from`; next_stop_of
+  // only when it is of `kind`.
+  std::optional<size_t> next_stop_index(size_t from, int32_t vtid) const;
+  const trace::Stop* next_stop(size_t from, int32_t vtid) const;
   const trace::Stop* next_stop_of(size_t from, pid_t tid, trace::StopKind kind) const;
-  const trace::Stop* next_stop_after(size_t index, pid_t tid) const;
   int signal_ending_wait(size_t entry_index, pid_t tid) const;
   bool wait_with_mask(size_t index, Thread& t, Registers& regs);
   const trace::FileMap* file_map_before_exit(size_t from, pid_t tid) const;
