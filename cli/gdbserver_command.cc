@@ -18,7 +18,7 @@
 #include "gdbserver/break_watcher.h"
 #include "gdbserver/gdb_server.h"
 #include "gdbserver/rsp_connection.h"
-#include "recorder/cpu_binding.h"
+#include "ptrace/cpu_binding.h"
 #include "trace/trace_dir.h"
 
 namespace backstep::cli {
@@ -28,6 +28,7 @@ struct GdbserverArgs {
   std::string trace;
   std::optional<uint16_t> port;
   bool verbose = false;
+  bool cpu_unbound = false;
 };
 
 void ignore_signal(int) {}
@@ -55,7 +56,7 @@ int run_gdbserver(const GdbserverArgs* args) {
           : gdbserver::RspConnection::from_stdio();
   connection.set_log(args->verbose);
   // The replayer and the program on one CPU, as `replay` does.
-  if (auto binding = recorder::CpuBinding::choose(std::nullopt, false)) binding->pin_caller();
+  if (auto binding = CpuBinding::choose(std::nullopt, args->cpu_unbound)) binding->pin_caller();
   replayer::TimeTravel tt(t);
   std::string captured;
   Debugger debugger(tt, &captured);
@@ -77,7 +78,8 @@ std::string shell_quote(const std::string& s) {
 
 }  // namespace
 
-void exec_gdb(const std::string& trace_arg, const std::vector<std::string>& commands) {
+void exec_gdb(const std::string& trace_arg, const std::vector<std::string>& commands,
+              bool cpu_unbound) {
   std::filesystem::path trace =
       std::filesystem::absolute(trace::TraceDir::resolve(trace_arg).path());
   trace::Trace t = trace::Trace::load(trace);
@@ -112,8 +114,8 @@ end
   if (!commands.empty()) argv.push_back("-batch");
   for (std::string a :
        {std::string("set sysroot /"), fmt::format("source /proc/self/fd/{}", script),
-        fmt::format("target remote | exec {} gdbserver {}", shell_quote(self),
-                    shell_quote(trace.string()))}) {
+        fmt::format("target remote | exec {} gdbserver {}{}", shell_quote(self),
+                    cpu_unbound ? "-u " : "", shell_quote(trace.string()))}) {
     argv.push_back("-ex");
     argv.push_back(a);
   }
@@ -137,6 +139,9 @@ void add_gdbserver_command(CLI::App& app, Subcommands& out) {
   cmd->add_option("--port", args->port,
                   "Listen on 127.0.0.1:PORT (0: any free port) instead of stdin/stdout");
   cmd->add_flag("-v,--verbose", args->verbose, "Log every packet on stderr");
+  cmd->add_flag("-u,--cpu-unbound", args->cpu_unbound,
+                "Let the replayed program run on any CPU (by default it runs on the CPU "
+                "backstep starts on, with the replayer)");
   cmd->footer(
       "In gdb: target remote | backstep gdbserver TRACE (or --port N and target remote :N); "
       "`backstep replay --gdb TRACE` starts gdb connected. monitor commands: when, goto "

@@ -14,7 +14,7 @@
 #include "cli/debugger.h"
 #include "cli/subcommand.h"
 #include "disasm/disassembler.h"
-#include "recorder/cpu_binding.h"
+#include "ptrace/cpu_binding.h"
 #include "recorder/recorder.h"
 #include "replayer/executable_stand_in.h"
 #include "replayer/replay_session.h"
@@ -36,13 +36,13 @@ struct ReplayArgs {
 };
 
 int run_replay(const ReplayArgs* args) {
-  if (args->gdb) exec_gdb(args->trace, args->commands);
+  if (args->gdb) exec_gdb(args->trace, args->commands, args->cpu_unbound);
   trace::Trace t = load_trace(args->trace);
   // As `record` does, and for the same reason: the replayed program wakes
   // on the replayer's CPU at every stop instead of the other one (measured:
   // a syscall-heavy replay ~18% faster, the map workload ~7%). The program
   // never sees it: its affinity calls are answered from the trace.
-  if (auto binding = recorder::CpuBinding::choose(std::nullopt, args->cpu_unbound)) {
+  if (auto binding = CpuBinding::choose(std::nullopt, args->cpu_unbound)) {
     binding->pin_caller();
   }
   if (std::string here = recorder::cpu_model(); here != t.header().cpu_model) {

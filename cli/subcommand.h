@@ -40,7 +40,9 @@ void add_minimize_command(CLI::App& app, Subcommands& out);
 
 // Replaces this process with gdb connected to `backstep gdbserver TRACE`
 // (`replay --gdb`, as `rr replay` does); with `commands`, gdb runs them in
-// batch mode and exits. Returns only by throwing.
-[[noreturn]] void exec_gdb(const std::string& trace, const std::vector<std::string>& commands);
+// batch mode and exits; `cpu_unbound` is replay's -u, passed on. Returns
+// only by throwing.
+[[noreturn]] void exec_gdb(const std::string& trace, const std::vector<std::string>& commands,
+                           bool cpu_unbound);
 
 }  // namespace backstep::cli

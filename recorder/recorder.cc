@@ -27,10 +27,10 @@
 
 #include "base/errors.h"
 #include "base/interrupt.h"
+#include "ptrace/cpu_binding.h"
 #include "ptrace/proc.h"
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/runtime_link.h"
-#include "recorder/cpu_binding.h"
 #include "syscalls/syscall_table.h"
 #include "trace/trace_writer.h"
 
@@ -1123,7 +1123,7 @@ void Session::note_clone(Thread& parent, Thread& child) {
 }
 
 // --bind-cpu is the recorder's business: the program's view of its affinity
-// stays the mask it started with (recorder/cpu_binding.h). A query about a
+// stays the mask it started with (ptrace/cpu_binding.h). A query about a
 // bound thread runs with the binding lifted; a thread whose affinity the
 // program sets keeps what it set.
 void Session::note_affinity_call(Thread& t) {

@@ -17,7 +17,7 @@ struct RecordOptions {
   std::filesystem::path trace_dir;  // created; must not exist or be empty
   Scheduler::Options scheduler;
   // Run the program and the recorder's thread on this CPU
-  // (recorder/cpu_binding.h); by default on the CPU the recorder starts on,
+  // (ptrace/cpu_binding.h); by default on the CPU the recorder starts on,
   // unless cpu_unbound.
   std::optional<int> bind_cpu;
   bool cpu_unbound = false;

@@ -1,10 +1,10 @@
-#include "recorder/cpu_binding.h"
+#include "ptrace/cpu_binding.h"
 
 #include <fmt/core.h>
 
 #include "base/errors.h"
 
-namespace backstep::recorder {
+namespace backstep {
 namespace {
 
 cpu_set_t only(int cpu) {
@@ -59,4 +59,4 @@ bool CpuBinding::bind(pid_t tid) const { return set_affinity(tid, only(cpu_)); }
 
 bool CpuBinding::release(pid_t tid) const { return set_affinity(tid, original_); }
 
-}  // namespace backstep::recorder
+}  // namespace backstep

@@ -1,5 +1,6 @@
-// `record --bind-cpu CPU`: the program's threads and the recorder's own
-// thread on one CPU, the trace writer's thread on the others.
+// The program's threads and the tracer's own thread on one CPU: `record`
+// (the trace writer's thread on the others), `replay` and `gdbserver`, on the
+// CPU they start on unless told another (`--bind-cpu`) or none (`-u`).
 //
 // The recorder runs one program thread at a time and waits for it at every
 // stop, so the program never runs in parallel with itself or with the
@@ -23,6 +24,8 @@
 // that the program stays there when another process starts hogging that
 // CPU; `record --cpu-unbound` (rr's -u) leaves placement to the kernel, and
 // so do parallel hunts, whose recordings would otherwise pile up on one CPU.
+// A replay binds only its own thread before launching the program, which
+// inherits it: the program's affinity calls are answered from the trace.
 #pragma once
 
 #include <sched.h>
@@ -31,7 +34,7 @@
 #include <optional>
 #include <vector>
 
-namespace backstep::recorder {
+namespace backstep {
 
 class CpuBinding {
  public:
@@ -59,4 +62,4 @@ class CpuBinding {
   int cpu_;
 };
 
-}  // namespace backstep::recorder
+}  // namespace backstep
