@@ -27,6 +27,20 @@ class Programs : public ::testing::Test {
     return backstep(args, xdg());
   }
   fs::path xdg() const { return tmp_ / "xdg"; }
+  // Replays `trace_name` three times: each exits 0, prints `expected`,
+  // reports no divergence and, when given, says `ending`.
+  void expect_replays(const std::string& trace_name, const std::string& expected,
+                      const std::string& ending = "") {
+    for (int i = 0; i < 3; ++i) {
+      RunResult rep = replay(trace_name);
+      ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+      EXPECT_EQ(rep.out, expected) << "replay " << i;
+      EXPECT_FALSE(contains(rep.err, "diverged")) << rep.describe();
+      if (!ending.empty()) {
+        EXPECT_TRUE(contains(rep.err, ending)) << rep.describe();
+      }
+    }
+  }
 
   TempDir tmp_;
 };
@@ -305,13 +319,7 @@ TEST_F(Programs, SignalEndingABlockingWaitIsDeliveredAndReplayed) {
   ASSERT_FALSE(rec.timed_out) << rec.describe();
   ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
   ASSERT_EQ(rec.out, expected) << rec.describe();
-  for (int i = 0; i < 3; ++i) {
-    RunResult rep = replay("t");
-    ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
-    EXPECT_EQ(rep.out, expected) << "replay " << i;
-    EXPECT_FALSE(contains(rep.err, "diverged")) << rep.describe();
-    EXPECT_TRUE(contains(rep.err, "the program exited with status 0")) << rep.describe();
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_replays("t", expected, "the program exited with status 0"));
   // Time travel over the same waits (checkpoints are taken around them).
   RunResult travel = replay("t", {"-q", "--checkpoint-interval", "1", "-ex", "goto end", "-ex",
                                   "goto event 100", "-ex", "goto end", "-ex", "info threads"});
@@ -335,12 +343,7 @@ TEST_F(Programs, WaitWokenByASignalAnotherThreadTookIsRestarted) {
                  e.value("result", 0) == -512;
   }
   EXPECT_TRUE(restarted) << "the recording did not interrupt the main thread's wait";
-  for (int i = 0; i < 3; ++i) {
-    RunResult rep = replay("t");
-    ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
-    EXPECT_EQ(rep.out, expected) << "replay " << i;
-    EXPECT_FALSE(contains(rep.err, "diverged")) << rep.describe();
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_replays("t", expected));
 }
 
 // The other side of the restart above: a signal the program sends to a
@@ -351,12 +354,7 @@ TEST_F(Programs, SleepInterruptedByTheProgramsOwnSignal) {
   RunResult rec = record({E2E_SIGNAL_OTHER_THREAD}, "t");
   ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
   ASSERT_EQ(rec.out, expected) << rec.describe();
-  for (int i = 0; i < 3; ++i) {
-    RunResult rep = replay("t");
-    ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
-    EXPECT_EQ(rep.out, expected) << "replay " << i;
-    EXPECT_FALSE(contains(rep.err, "diverged")) << rep.describe();
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_replays("t", expected));
 }
 
 // --- 10: child processes ---------------------------------------------------
@@ -374,13 +372,7 @@ TEST_F(Programs, ChildProcessesRunOnceAndTheParentReplays) {
   ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
   ASSERT_EQ(rec.out, expected) << rec.describe();
   EXPECT_TRUE(contains(rec.err, "started a child process")) << rec.describe();
-  for (int i = 0; i < 3; ++i) {
-    RunResult rep = replay("t");
-    ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
-    EXPECT_EQ(rep.out, expected) << "replay " << i;
-    EXPECT_FALSE(contains(rep.err, "diverged")) << rep.describe();
-    EXPECT_TRUE(contains(rep.err, "the program exited with status 0")) << rep.describe();
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_replays("t", expected, "the program exited with status 0"));
 }
 
 }  // namespace
