@@ -1,0 +1,68 @@
+// What the recorder knows of one traced thread of the program.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ptrace/task.h"
+#include "runtime/abi.h"
+#include "syscalls/syscall_table.h"
+
+namespace backstep::recorder {
+
+// How a thread blocked in the kernel comes back, which decides when the
+// scheduler may see it again (see "Blocked threads" in docs/ARCHITECTURE.md).
+enum class Wait {
+  kNone,
+  kFutex,    // FUTEX_WAIT* without a timeout: due when a recorded wake names it
+  kTimed,    // a sleep or a wait with a timeout: due after kTimedWaitDecisions decisions
+  kUntimed,  // anything else (pipes, sockets, wait4): seen when nothing else can run
+};
+
+struct Thread {
+  explicit Thread(pid_t tid) : task(tid), vtid(namespace_tid(tid)) {}
+  Task task;
+  pid_t vtid;  // the tid the program sees; what the trace records
+  enum class State { kStarting, kStopped, kInKernel, kDead } state = State::kStarting;
+  bool in_syscall = false;  // between entry and exit stops
+  sys::SyscallArgs call{};
+  std::optional<int64_t> forced_result;  // the tracer's answer (registration, rseq)
+  bool seeded_random = false;            // getrandom answered from the seed
+  std::string mapped_path;               // mmap of a file: its path at entry
+  bool cloned = false;                   // this clone call made a traced thread
+  std::optional<uint64_t> block;         // ThreadBlock address
+  uint64_t ticks = 0;
+  uint64_t tick_limit = 0;
+  uint64_t ring_drained = 0;  // events consumed: the ring head at the last stop
+  uint64_t event_limit = 0;
+  uint64_t ring_capacity = abi::kRingCapacity;
+  int deliver_signal = 0;   // delivered on the next resume
+  int injected_signal = 0;  // resumed from a syscall exit with it: its stop is ours
+  // Asynchronous, held for a scheduling point, with the siginfo the kernel
+  // queued (the stop of the signal sent again carries the recorder's own).
+  std::vector<siginfo_t> held_signals;
+  std::optional<siginfo_t> injected_info;
+  bool from_outside = false;  // the signal stop at hand: one of those (its siginfo is kept)
+  // The registers of its last recorded stop when that was a syscall exit:
+  // a signal stop with these registers comes before any user code ran.
+  std::optional<Registers> exit_regs;
+  // While blocked in the kernel (kInKernel) or starting: the stop that
+  // brought it back, kept until a deterministic point admits it.
+  std::optional<WaitStatus> arrival;
+  Wait wait = Wait::kNone;
+  uint64_t blocked_at = 0;  // Session::decisions_ when it blocked
+  bool due = false;         // queued in Session::due_
+  uint64_t clear_tid = 0;   // CLONE_CHILD_CLEARTID / set_tid_address: woken at exit
+  // --bind-cpu: the thread runs bound to the recorder's CPU; around its own
+  // affinity calls, which thread to bind again or to leave to the program.
+  bool bound = false;
+  pid_t affinity_rebind = 0;
+  pid_t affinity_set = 0;
+};
+
+}  // namespace backstep::recorder

@@ -1,0 +1,214 @@
+// Session, part: syscall entries and exits. What a syscall wrote into the
+// program's memory and what it returned is recorded at its exit; the calls
+// the tracer answers itself (the runtime's registration, rseq, seeded
+// getrandom) are skipped by the kernel; a call that may block lets the
+// scheduler run another thread (blocked_threads.cc).
+#include <fmt/core.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <climits>
+
+#include "base/errors.h"
+#include "ptrace/runtime_link.h"
+#include "recorder/session.h"
+#include "syscalls/syscall_table.h"
+
+namespace backstep::recorder {
+
+using trace::StopKind;
+using trace::SwitchReason;
+
+void Session::on_syscall_stop(Thread& t, Registers& regs) {
+  if (!t.in_syscall) {
+    on_syscall_entry(t, regs);
+    if (may_block(t) && !dying_) {
+      block_in_kernel(t);
+      switch_from(t, SwitchReason::kBlocked);
+    }
+    return;
+  }
+  on_syscall_exit(t, regs);
+  deliver_held_signal_at_exit(t);
+  if (t.call.nr == SYS_sched_yield) {
+    switch_from(t, SwitchReason::kYield);
+  } else if (scheduler_.forced() || scheduler_.should_switch(SwitchReason::kChaos)) {
+    switch_from(t, SwitchReason::kChaos);
+  }
+}
+
+// Whether the syscall `t` just entered may sleep in the kernel.
+bool Session::may_block(Thread& t) {
+  const sys::SyscallArgs& call = t.call;
+  sys::FdKind fd_kind = sys::FdKind::kUnknown;
+  if (sys::takes_blocking_fd(call.nr)) {
+    struct stat fst {};
+    std::string fd_path =
+        fmt::format("/proc/{}/fd/{}", t.task.tid(), static_cast<int>(call.arg[0]));
+    if (::stat(fd_path.c_str(), &fst) == 0) {
+      fd_kind = S_ISREG(fst.st_mode) ? sys::FdKind::kRegularFile : sys::FdKind::kOther;
+    }
+  }
+  // Opening a FIFO can wait for its other end, but treating every open
+  // as a switch point would scatter switches through start-up.
+  // clone returns at once, and its PTRACE_EVENT_CLONE stop must be
+  // recorded in order, so it is never treated as blocking.
+  bool blocks = call.nr != SYS_open && call.nr != SYS_openat && call.nr != SYS_clone &&
+                call.nr != SYS_clone3 && sys::may_block(call, fd_kind);
+  if (blocks && call.nr == SYS_futex) {
+    // FUTEX_WAIT returns at once when the word already differs.
+    int op = static_cast<int>(call.arg[1]) & FUTEX_CMD_MASK;
+    if (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) {
+      uint32_t word = 0;
+      if (mem_.read(call.arg[0], &word, 4) && word != static_cast<uint32_t>(call.arg[2])) {
+        blocks = false;
+      }
+    }
+  }
+  return blocks;
+}
+
+void Session::on_syscall_entry(Thread& t, Registers& regs) {
+  t.in_syscall = true;
+  t.call.nr = static_cast<long>(regs.orig_rax);
+  for (int i = 0; i < 6; ++i) t.call.arg[i] = syscall_arg(regs, i);
+  t.forced_result.reset();
+  t.mapped_path.clear();
+  t.cloned = false;
+  record_stop(t, StopKind::kSyscallEntry, regs, t.call.nr);
+
+  const long nr = t.call.nr;
+  if (nr != abi::kRegisterSyscall && !sys::outputs_known(t.call) && warned_.insert(nr).second) {
+    fmt::print(stderr,
+               "backstep: warning: syscall {} ({}): what it writes into memory is not "
+               "recorded; replay may diverge after it\n",
+               sys::syscall_name(nr), nr);
+  }
+  if (nr == abi::kRegisterSyscall) {
+    // The runtime announces its ThreadBlock (see runtime/abi.h).
+    t.block = t.call.arg[0];
+    ThreadBlockView view(mem_, *t.block);
+    t.ring_drained = view.ring_head();
+    t.ring_capacity = std::max<uint32_t>(1, view.ring_capacity());
+    t.tick_limit = 0;
+    t.event_limit = 0;
+    t.forced_result = 0;
+  } else if (nr == SYS_rseq) {
+    // Restartable sequences let the kernel move the program counter on
+    // preemption, which replay could not reproduce: refuse them.
+    t.forced_result = -ENOSYS;
+  } else if (nr == SYS_mmap && !(t.call.arg[3] & MAP_ANONYMOUS)) {
+    char link[PATH_MAX];
+    std::string fd_path =
+        fmt::format("/proc/{}/fd/{}", t.task.tid(), static_cast<int>(t.call.arg[4]));
+    ssize_t n = ::readlink(fd_path.c_str(), link, sizeof link - 1);
+    if (n > 0) t.mapped_path.assign(link, static_cast<size_t>(n));
+  } else if (nr == SYS_getrandom && scheduler_.chaos()) {
+    // Answered from the seed (written at the exit); the kernel skips it.
+    t.forced_result = static_cast<int64_t>(t.call.arg[1]);
+    t.seeded_random = true;
+  } else if (binding_ && (nr == SYS_sched_getaffinity || nr == SYS_sched_setaffinity)) {
+    note_affinity_call(t);
+  } else if (nr == SYS_exit_group) {
+    dying_ = true;
+  } else if (nr == SYS_execve || nr == SYS_execveat) {
+    throw Error("the program called execve: recording across exec is not supported yet");
+  }
+  if (t.forced_result) {
+    regs.orig_rax = static_cast<uint64_t>(-1);  // the kernel skips it
+    t.task.set_regs(regs);
+  }
+}
+
+void Session::on_syscall_exit(Thread& t, Registers& regs) {
+  t.in_syscall = false;
+  int64_t result = static_cast<int64_t>(regs.rax);
+  if (t.forced_result) {
+    result = *t.forced_result;
+    regs.rax = static_cast<uint64_t>(result);
+    t.task.set_regs(regs);
+  }
+  if (binding_) after_affinity_call(t, result);
+  if (std::exchange(t.seeded_random, false) && result > 0) {
+    auto bytes = seeded_bytes(static_cast<size_t>(result));
+    if (!mem_.write(t.call.arg[0], bytes.data(), bytes.size())) {
+      result = -EFAULT;
+      regs.rax = static_cast<uint64_t>(result);
+      t.task.set_regs(regs);
+    }
+  }
+  std::vector<trace::MemWrite> writes;
+  auto reader = [this](uint64_t addr, void* out, size_t len) { return mem_.read(addr, out, len); };
+  for (const sys::MemRegion& r : sys::syscall_outputs(t.call, result, reader)) {
+    if (r.len == 0) continue;
+    trace::MemWrite w;
+    w.addr = r.addr;
+    w.data.resize(r.len);
+    if (!mem_.read(r.addr, w.data.data(), r.len)) continue;
+    writes.push_back(std::move(w));
+  }
+  if (t.call.nr == SYS_mmap && result >= 0 && !t.mapped_path.empty()) {
+    trace::FileMap f;
+    f.tid = t.vtid;
+    f.addr = static_cast<uint64_t>(result);
+    f.length = t.call.arg[1];
+    f.prot = static_cast<int32_t>(t.call.arg[2]);
+    f.flags = static_cast<int32_t>(t.call.arg[3]);
+    f.offset = t.call.arg[5];
+    f.path = t.mapped_path;
+    struct stat st {};
+    if (::stat(f.path.c_str(), &st) == 0) f.file_size = static_cast<uint64_t>(st.st_size);
+    f.content = writer_.keep_file(f.path);
+    writer_.write(f);
+  }
+  record_stop(t, StopKind::kSyscallExit, regs, t.call.nr, result, std::move(writes));
+  if (t.call.nr == SYS_futex && result > 0) make_due(futexes_.note_wake(t.call, result));
+  if (t.call.nr == SYS_set_tid_address) t.clear_tid = t.call.arg[0];
+  bool clone_call = t.call.nr == SYS_clone || t.call.nr == SYS_clone3 || t.call.nr == SYS_fork ||
+                    t.call.nr == SYS_vfork;
+  if (clone_call && result > 0 && !t.cloned) {
+    // A child process (fork, vfork, posix_spawn for system() or popen()):
+    // not traced, so it runs natively and replay does not make it again.
+    warn_once(
+        "the program started a child process; it runs unrecorded, and replay reproduces "
+        "only this process (what it saw of the child: pipes, wait status, SIGCHLD)");
+  }
+
+  if (t.call.nr == SYS_mmap && result >= 0 && !t.mapped_path.empty() &&
+      (t.call.arg[2] & PROT_EXEC)) {
+    write_patch(patcher_.patch_mapping(mem_, t.mapped_path, t.call.arg[5], t.call.arg[1],
+                                       static_cast<uint64_t>(result)));
+  }
+}
+
+void Session::note_affinity_call(Thread& t) {
+  auto target_vtid = static_cast<pid_t>(t.call.arg[0]);
+  Thread* target = nullptr;
+  for (auto& [tid, th] : threads_) {
+    if (target_vtid == 0 ? &th == &t : th.vtid == target_vtid) target = &th;
+  }
+  if (!target || !target->bound) return;
+  if (t.call.nr == SYS_sched_getaffinity) {
+    if (binding_->release(target->task.tid())) t.affinity_rebind = target->task.tid();
+  } else {
+    t.affinity_set = target->task.tid();
+  }
+}
+
+void Session::after_affinity_call(Thread& t, int64_t result) {
+  if (pid_t tid = std::exchange(t.affinity_rebind, 0)) {
+    auto it = threads_.find(tid);
+    if (it != threads_.end() && it->second.bound && it->second.state != Thread::State::kDead) {
+      it->second.bound = binding_->bind(tid);
+    }
+  }
+  if (pid_t tid = std::exchange(t.affinity_set, 0); tid && result == 0) {
+    if (auto it = threads_.find(tid); it != threads_.end()) it->second.bound = false;
+  }
+}
+
+}  // namespace backstep::recorder
