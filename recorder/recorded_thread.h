@@ -24,6 +24,7 @@ enum class Wait {
   kFutex,    // FUTEX_WAIT* without a timeout: due when a recorded wake names it
   kTimed,    // a sleep or a wait with a timeout: due after kTimedWaitDecisions decisions
   kUntimed,  // anything else (pipes, sockets, wait4): seen when nothing else can run
+  kVfork,    // vfork's parent: due when the child execs or ends
 };
 
 struct Thread {
@@ -32,12 +33,15 @@ struct Thread {
   pid_t vtid;  // the tid the program sees; what the trace records
   Process* process = nullptr;  // the process it belongs to (never null once known)
   enum class State { kStarting, kStopped, kInKernel, kDead } state = State::kStarting;
+  bool reaped = false;      // its exit was reported
   bool in_syscall = false;  // between entry and exit stops
   sys::SyscallArgs call{};
   std::optional<int64_t> forced_result;  // the tracer's answer (registration, rseq)
   bool seeded_random = false;            // getrandom answered from the seed
   std::string mapped_path;               // mmap of a file: its path at entry
   bool cloned = false;                   // this clone call made a traced thread
+  std::string exec_path;                 // execve: the file as the program named it
+  std::string exec_content;              // ... and the trace's copy of it
   std::optional<uint64_t> block;         // ThreadBlock address
   uint64_t ticks = 0;
   uint64_t tick_limit = 0;

@@ -8,6 +8,7 @@
 //                       faults, runtime traps and rdtsc emulation
 //   blocked_threads.cc  threads blocked in the kernel: settle, arrival,
 //                       admission (see "Blocked threads" in ARCHITECTURE.md)
+//   process_tree.cc     new processes, exec, the end of a process
 #pragma once
 
 #include <chrono>
@@ -19,6 +20,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include <linux/futex.h>
 
 #include "ptrace/cpu_binding.h"
 #include "ptrace/inferior.h"
@@ -55,10 +58,15 @@ class Session {
                    int64_t result = 0, std::vector<trace::MemWrite> writes = {},
                    std::vector<std::byte> siginfo = {});
   void drain(Thread& t);
-  void keep_exec_mappings();
+  // The Exec record of `t`'s new image (the vDSO hidden, AT_RANDOM seeded
+  // under --chaos); the caller writes it.
+  trace::Exec new_image(Thread& t, const Registers& regs);
+  void keep_exec_mappings(Process& p);
   void write_patch(const std::vector<PatchSite>& sites);
   void switch_from(Thread& t, trace::SwitchReason reason);
   void die_out();
+  Process* dying_process();
+  bool recording_over() const;
   void warn_once(const std::string& what);
   std::vector<uint8_t> seeded_bytes(size_t n);
   uint64_t read_tsc();
@@ -86,10 +94,31 @@ class Session {
   bool await_arrival(Thread& t, std::chrono::milliseconds bound);
   void make_due(Thread& t);
   void make_due(const std::vector<pid_t>& tids);
+  // Which futex space (FutexQueues) the word at `addr` of `t`'s process is
+  // in for an operation with `private_op`: its process's, unless the op is
+  // not private and the word lies in memory mapped shared.
+  static pid_t futex_space(const Thread& t, uint64_t addr, bool private_op);
+  static pid_t futex_space(const Thread& t) {
+    return futex_space(t, t.call.arg[0], (t.call.arg[1] & FUTEX_PRIVATE_FLAG) != 0);
+  }
   void admit(Thread& t);
   void admit_due();
   bool admit_any_arrived();
   void note_clone(Thread& parent, Thread& child);
+
+  // ---- process_tree.cc ----
+  bool in_tree(pid_t tid) const;
+  bool alive(const Process& p) const;
+  bool other_processes_alive(const Process& p) const;
+  void on_new_task(Thread& parent, int event, const Registers& regs);
+  void end_of_vfork(Process& p);
+  void note_exec_call(Thread& t);
+  bool is_exec_of(pid_t tid, const WaitStatus& st) const;
+  void on_exec(Thread& caller, const WaitStatus& st);
+  void end_process(Thread& t);
+  void collect(Process& p);
+  void note_death(Thread& t, const WaitStatus& st);
+  void after_process_end(Process& p);
 
   RecordOptions options_;
   Scheduler scheduler_;
@@ -102,7 +131,6 @@ class Session {
   std::map<pid_t, Thread> threads_;
   pid_t current_ = 0;
   std::map<pid_t, trace::Resumption> resumptions_;
-  bool dying_ = false;
   RecordResult result_;
   std::optional<WaitStatus> end_status_;
   int32_t fatal_tid_ = 0;

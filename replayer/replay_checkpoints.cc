@@ -54,6 +54,9 @@ bool has_pending_signals(const std::vector<pid_t>& tids) {
 }  // namespace
 
 bool ReplayEngine::can_fork() const {
+  // Copies of several processes (and of one that will fork: the copy's
+  // children would get other pids) are not made: going back relaunches.
+  if (multi_process_ || processes_.size() > 1) return false;
   if (dying_ || finished() || end_status_) return false;
   auto leader = threads_.find(inferior_.leader());
   if (leader == threads_.end() || leader->second.dead) return false;
@@ -91,7 +94,8 @@ ReplayEngine::ReplayEngine(const ReplayEngine& source, Inferior copy)
       next_(source.next_),
       pending_signal_(source.pending_signal_),
       last_tid_(source.last_tid_),
-      is_copy_(true) {
+      is_copy_(true),
+      multi_process_(source.multi_process_) {
   Process& p = process(inferior_.leader());
   p.vpid = source.root().vpid;
   p.patcher = source.root().patcher;

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "base/scratch_dir.h"
 #include "ptrace/inferior.h"
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/syscall_injection.h"
@@ -115,6 +116,8 @@ class ReplayEngine {
   std::pair<uint64_t, uint64_t> tick_section() const { return root().tick_section; }
   // The tracer's tid for a vtid (for ptrace requests such as debug registers).
   pid_t kernel_tid(int32_t vtid) const;
+  // The process (its pid as the program sees it) of thread `vtid`; 0 if unknown.
+  int32_t process_id(int32_t vtid) const;
   const ReplayResult& result() const { return result_; }
   void set_echo(bool echo) { options_.echo_output = echo; }
 
@@ -149,6 +152,12 @@ class ReplayEngine {
     RdtscPatcher patcher;
     // The address range of the tick counter's code in its executable.
     std::pair<uint64_t, uint64_t> tick_section{0, 0};
+    bool dying = false;             // exit_group or a fatal signal on its way
+    // Bit fd set: fd 1 or 2 no longer is the terminal replay writes to (a
+    // dup2 over it, a close): what the process writes there is not echoed
+    // (popen's child writes into a pipe).
+    unsigned redirected = 0;
+    std::optional<WaitStatus> end;  // how its leader ended
   };
   struct Thread {
     Thread(pid_t tid, pid_t program_tid) : task(tid), vtid(program_tid) {}
@@ -164,6 +173,9 @@ class ReplayEngine {
     bool rewrote_args = false;                 // on_entry changed the arguments (mmap)
     const trace::FileMap* file_map = nullptr;  // mmap of a file being replayed
     std::optional<uint64_t> block;
+    // An execve/execveat run in place of the file the program named (which
+    // is gone or changed here): the trace's copy, at a path of the same length.
+    std::string exec_stand_in;
     // Inside the current run (between two recorded stops):
     bool run_started = false;         // limits written, resumption signal delivered
     uint64_t base_ticks = 0;          // the canonical tick counted from
@@ -212,6 +224,27 @@ class ReplayEngine {
   // Waits for a new thread's first stop, unless it was seen already.
   void await_first_stop(Thread& t);
   void note_other(const WaitStatus& st);
+  // Whether a task that reported belongs to the replayed program's tree.
+  bool in_tree(pid_t tid) const;
+
+  // ---- replay_processes.cc ----
+  // At a fork, vfork or clone event stop: the new task, a thread or the
+  // first thread of a new process.
+  void on_new_task(size_t index, Thread& parent, const trace::Stop& s);
+  // The exec stop (StopKind::kExec) of `t`: runs it there and takes the
+  // new image in (the caller may come back under the leader's tid).
+  void play_exec_stop(size_t index, Thread& t, const trace::Stop& s);
+  // A mid-trace Exec record: the new image as the program must see it.
+  void play_exec_image(size_t index, const trace::Exec& x);
+  // At the entry of a recorded successful exec: the file to run.
+  void prepare_exec(size_t index, Thread& t, Registers& regs, size_t exec_stop);
+  // Every thread of a process that is ending is collected.
+  void collect(Process& p);
+  std::pair<uint64_t, uint64_t> tick_section_after(size_t exec_index, const std::string& exe) const;
+  // A SIGCHLD the kernel sent a replayed parent because a replayed child
+  // ended: the recorded one (if any) is delivered by the recorded
+  // resumption, so this one is dropped unless the recorded stop is one.
+  bool is_stray_sigchld(size_t index, Thread& t, const WaitStatus& st) const;
   void on_entry(size_t index, Thread& t, Registers& regs);
   void on_exit(size_t index, Thread& t, const trace::Stop& s, Registers& regs);
   void play_end(size_t index, const trace::End& e);
@@ -234,6 +267,8 @@ class ReplayEngine {
   Process& process(pid_t pid);
   pid_t process_of(pid_t tid) const;
   void after_step(Thread& t);
+  // The first register that differs, as a divergence message ("" if none).
+  static std::string regs_difference(const Registers& want, const Registers& got);
   // Resumes `t` as `how` and waits for its next stop, reporting and stepping
   // over planted breakpoints on the way.
   WaitStatus resume_run(size_t index, Thread& t, Resume how, int signal);
@@ -266,6 +301,8 @@ class ReplayEngine {
   std::optional<ValueWatch> watch_;
   WatchTrap on_watch_;
   bool is_copy_ = false;  // a fork()ed copy: kernel thread ids are not the recorded ones
+  bool multi_process_ = false;  // the trace has more than one process: no copies
+  std::vector<std::unique_ptr<ScratchDir>> stand_ins_;  // files run in place of execed ones
   std::function<void()> record_hook_;
 };
 

@@ -122,7 +122,7 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
     case SYS_tgkill: {
       // A signal the program sends itself must arrive again; nothing else
       // leaves the replay.
-      pid_t own = threads_.at(inferior_.leader()).vtid;
+      pid_t own = t.process->vpid;
       auto target = static_cast<pid_t>(t.args[0]);
       bool self = target == own || (t.nr == SYS_tkill && by_vtid_.count(target) > 0);
       execute = self;
@@ -141,20 +141,31 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
       break;
     }
     case SYS_exit_group:
-      dying_ = true;
+      t.process->dying = true;
+      if (t.process->pid == inferior_.leader()) dying_ = true;
       break;
     case SYS_clone:
     case SYS_clone3:
     case SYS_fork:
-    case SYS_vfork:
-      // Only the tasks the recorder traced are made again: its threads,
-      // whose clone stop follows. A child process (fork, vfork, posix_spawn
-      // in system() and popen()) ran untraced and unrecorded; made for real
-      // here it would run again, with none of its inputs, and signal the
-      // replay at times of its own. Its result (the recorded pid) and what
-      // the parent saw of it (wait4, pipes, SIGCHLD) are in the trace.
-      execute = execute && next_stop_of(index + 1, t.vtid, StopKind::kClone) != nullptr;
+    case SYS_vfork: {
+      // Made again when the recording made one: its event stop follows
+      // (traces made before child processes were recorded have none, and
+      // the child, which ran unrecorded, is not made).
+      const trace::Stop* next = next_stop(index + 1, t.vtid);
+      execute = execute && next &&
+                (next->kind == StopKind::kClone || next->kind == StopKind::kFork ||
+                 next->kind == StopKind::kVfork);
       break;
+    }
+    case SYS_execve:
+    case SYS_execveat: {
+      // Run for real when it succeeded (its exec stop follows), else its
+      // recorded failure is returned.
+      std::optional<size_t> next = next_stop_index(index + 1, t.vtid);
+      execute = next && std::get<trace::Stop>(trace_.events()[*next]).kind == StopKind::kExec;
+      if (execute) prepare_exec(index, t, regs, *next);
+      break;
+    }
     case SYS_mmap: {
       if (!exit || exit->result < 0) {
         execute = false;
@@ -225,6 +236,15 @@ void ReplayEngine::on_exit(size_t index, Thread& t, const trace::Stop& s, Regist
     t.process->mem.write_or_throw(f.addr, buf.data(), static_cast<size_t>(in.gcount()));
     t.file_map = nullptr;
   }
+  if (s.result >= 0) {
+    // What fds 1 and 2 are, for echo_output: dup2/dup3 over them or close.
+    if ((t.nr == SYS_dup2 || t.nr == SYS_dup3) && (t.args[1] == 1 || t.args[1] == 2) &&
+        t.args[0] != t.args[1]) {
+      t.process->redirected |= 1u << t.args[1];
+    } else if (t.nr == SYS_close && (t.args[0] == 1 || t.args[0] == 2)) {
+      t.process->redirected |= 1u << t.args[0];
+    }
+  }
   if (options_.echo_output && s.result > 0) echo_output(t, s.result);
 }
 
@@ -232,7 +252,7 @@ void ReplayEngine::on_exit(size_t index, Thread& t, const trace::Stop& s, Regist
 void ReplayEngine::echo_output(Thread& t, int64_t result) {
   if (t.nr != SYS_write && t.nr != SYS_writev) return;
   int fd = static_cast<int>(t.args[0]);
-  if (fd != 1 && fd != 2) return;
+  if ((fd != 1 && fd != 2) || (t.process->redirected & (1u << fd))) return;
   std::vector<char> data;
   if (t.nr == SYS_write) {
     data.resize(static_cast<size_t>(result));
@@ -292,8 +312,8 @@ void ReplayEngine::aim_self_signal(Thread& t, Registers& regs) {
     const Thread* target = thread_by_vtid(static_cast<pid_t>(vtid));
     return target ? static_cast<uint64_t>(namespace_tid(target->task.tid())) : vtid;
   };
-  const uint64_t own = threads_.at(inferior_.leader()).vtid;
-  const uint64_t own_kernel = static_cast<uint64_t>(namespace_tid(inferior_.leader()));
+  const uint64_t own = t.process->vpid;
+  const uint64_t own_kernel = static_cast<uint64_t>(namespace_tid(t.process->pid));
   uint64_t args[2] = {t.args[0], t.args[1]};
   if (t.nr == SYS_kill || t.nr == SYS_tgkill) {
     if (args[0] == own) args[0] = own_kernel;

@@ -45,7 +45,8 @@ RecordType record_type(const Event& e) {
                  [](const Switch&) { return RecordType::kSwitch; },
                  [](const FileMap&) { return RecordType::kFileMap; },
                  [](const End&) { return RecordType::kEnd; },
-                 [](const Patch&) { return RecordType::kPatch; }},
+                 [](const Patch&) { return RecordType::kPatch; },
+                 [](const ProcessStart&) { return RecordType::kProcess; }},
       e);
 }
 
@@ -66,6 +67,10 @@ void encode(const Event& e, RecordBuilder& b) {
             b.u32(static_cast<uint32_t>(x.tid));
             put_regs(b, x.regs);
             b.bytes(x.auxv).bytes(x.at_random);
+            // Only in mid-trace: the first Exec stays as older versions wrote it.
+            if (!x.exe.empty()) {
+              b.str(x.path).str(x.exe).str(x.content).u32(static_cast<uint32_t>(x.former_tid));
+            }
           },
           [&](const Stop& s) {
             b.u32(static_cast<uint32_t>(s.tid)).u8(static_cast<uint8_t>(s.kind));
@@ -97,6 +102,10 @@ void encode(const Event& e, RecordBuilder& b) {
           [&](const Patch& x) {
             b.u32(static_cast<uint32_t>(x.sites.size()));
             for (const auto& site : x.sites) b.u64(site.addr).u8(site.length);
+          },
+          [&](const ProcessStart& x) {
+            b.u32(static_cast<uint32_t>(x.pid)).u32(static_cast<uint32_t>(x.parent));
+            b.u32(static_cast<uint32_t>(x.tid)).u64(x.flags);
           }},
       e);
 }
@@ -141,6 +150,12 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
       auto r = p.bytes();
       if (r.size() != 16) throw TraceError("malformed exec record");
       std::memcpy(x.at_random.data(), r.data(), 16);
+      if (!p.at_end()) {
+        x.path = p.str();
+        x.exe = p.str();
+        x.content = p.str();
+        x.former_tid = i32();
+      }
       out = std::move(x);
       break;
     }
@@ -148,7 +163,7 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
       Stop s;
       s.tid = i32();
       s.kind = static_cast<StopKind>(p.u8());
-      if (s.kind < StopKind::kSyscallEntry || s.kind > StopKind::kExit) {
+      if (s.kind < StopKind::kSyscallEntry || s.kind > StopKind::kExec) {
         throw TraceError("malformed stop record: unknown kind");
       }
       s.resumed.how = p.u8();
@@ -236,6 +251,15 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
       out = std::move(x);
       break;
     }
+    case RecordType::kProcess: {
+      ProcessStart x;
+      x.pid = i32();
+      x.parent = i32();
+      x.tid = i32();
+      x.flags = p.u64();
+      out = x;
+      break;
+    }
     default:
       throw TraceError(fmt::format("unknown record type {} in the events stream", type));
   }
@@ -252,6 +276,9 @@ const char* stop_kind_name(StopKind k) {
     case StopKind::kRdtsc: return "rdtsc";
     case StopKind::kClone: return "clone";
     case StopKind::kExit: return "exit";
+    case StopKind::kFork: return "fork";
+    case StopKind::kVfork: return "vfork";
+    case StopKind::kExec: return "exec";
   }
   return "?";
 }

@@ -25,9 +25,11 @@
 namespace backstep::trace {
 
 // Version of the event vocabulary (the container has its own version).
+// 3: process trees and exec: stops of kinds fork, vfork and exec, the
+//    Process record, Exec records in mid-trace (with the file executed).
 // 2: MapEvents records hold their events compactly (trace/map_event_batch.h).
 // 1: MapEvents records hold 64-byte abi::MapEvents; still read.
-inline constexpr uint32_t kEventsVersion = 2;
+inline constexpr uint32_t kEventsVersion = 3;
 inline constexpr uint32_t kOldestEventsVersion = 1;
 
 enum class RecordType : uint16_t {
@@ -39,6 +41,7 @@ enum class RecordType : uint16_t {
   kFileMap = 6,
   kEnd = 7,
   kPatch = 8,
+  kProcess = 9,
 };
 
 struct Header {
@@ -60,11 +63,31 @@ struct Header {
   bool env_redacted = false;
 };
 
+// A process's new image: the first one (always the second record), and
+// one after every exec stop (StopKind::kExec) in mid-trace.
 struct Exec {
-  int32_t tid = 0;
+  int32_t tid = 0;  // the thread running the new image (the process's leader)
   user_regs_struct regs{};
   std::vector<std::byte> auxv;  // as the program saw it (vDSO hidden)
   std::array<std::byte, 16> at_random{};
+  // In mid-trace only (empty in the first): the file as the program named
+  // it to execve/execveat (a path, or "" with AT_EMPTY_PATH), the file the
+  // kernel ran (differs for a script: its interpreter), and the name of the
+  // copy of the named file under files/ (replay runs it when the original
+  // is gone or changed).
+  std::string path;
+  std::string exe;
+  std::string content;
+  int32_t former_tid = 0;  // the thread that called exec, when not the leader
+};
+
+// A new process (fork, vfork, clone without CLONE_THREAD), right after the
+// event stop of the thread that made it.
+struct ProcessStart {
+  int32_t pid = 0;     // as the program sees it (its leader's tid)
+  int32_t parent = 0;  // the process that made it
+  int32_t tid = 0;     // the thread that made it
+  uint64_t flags = 0;  // clone flags (fork: SIGCHLD; vfork: CLONE_VM | CLONE_VFORK | SIGCHLD)
 };
 
 enum class StopKind : uint8_t {
@@ -75,6 +98,9 @@ enum class StopKind : uint8_t {
   kRdtsc = 5,        // rdtsc/rdtscp trapped (PR_TSC_SIGSEGV) and emulated
   kClone = 6,        // PTRACE_EVENT_CLONE: `value` is the new thread's tid
   kExit = 7,         // PTRACE_EVENT_EXIT: `value` is the wait status
+  kFork = 8,         // PTRACE_EVENT_FORK: `value` is the new process's pid
+  kVfork = 9,        // PTRACE_EVENT_VFORK: `value` is the new process's pid
+  kExec = 10,        // PTRACE_EVENT_EXEC: `value` is the thread's tid from now on
 };
 
 // Where a memory write recorded with a syscall lands.
@@ -99,7 +125,8 @@ struct Stop {
   uint64_t ticks = 0;  // the thread's tick counter at the stop (0 without a block)
   user_regs_struct regs{};
   // kSyscallEntry/kSyscallExit: the syscall number; kSignal: the signal;
-  // kClone: the child's tid; kExit: the wait status; kTrap: trap reason;
+  // kClone, kFork, kVfork: the child's tid; kExit: the wait status;
+  // kExec: the thread's tid after exec (the leader's); kTrap: trap reason;
   // kRdtsc: the emulated counter value.
   int64_t value = 0;
   int64_t result = 0;  // kSyscallExit: the result; kSignal: si_code
@@ -164,7 +191,8 @@ struct End {
   bool interrupted = false;   // the recording was stopped (Ctrl-C), not the program
 };
 
-using Event = std::variant<Header, Exec, Stop, MapEvents, Switch, FileMap, End, Patch>;
+using Event =
+    std::variant<Header, Exec, Stop, MapEvents, Switch, FileMap, End, Patch, ProcessStart>;
 
 RecordType record_type(const Event& e);
 void encode(const Event& e, RecordBuilder& out);
