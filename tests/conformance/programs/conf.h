@@ -45,14 +45,29 @@ static inline void conf_sleep_ms(long ms) {
   }
 }
 
-/* State letter of thread `tid` of process `pid` (0: this process), from
- * /proc; '?' when it cannot be read. */
-static inline char conf_thread_state(pid_t pid, pid_t tid) {
+/* A thread's or process's directory in /proc ("/proc/PID/task/TID" or
+ * "/proc/PID"). Found through /proc/thread-self and /proc/self, never from
+ * gettid()/getpid(): those are ids in the caller's pid namespace, which
+ * need not be the namespace /proc shows. */
+typedef struct {
+  char path[64];
+} conf_proc_t;
+
+static inline conf_proc_t conf_proc_of(const char* link) {
+  conf_proc_t p;
+  char target[40] = {0};
+  if (readlink(link, target, sizeof target - 1) <= 0) target[0] = 0;
+  snprintf(p.path, sizeof p.path, "/proc/%s", target);
+  return p;
+}
+static inline conf_proc_t conf_this_thread(void) { return conf_proc_of("/proc/thread-self"); }
+static inline conf_proc_t conf_this_process(void) { return conf_proc_of("/proc/self"); }
+
+/* The state letter in PROC/stat ('S' sleeping, 'Z' zombie, ...); '?' when
+ * it cannot be read. */
+static inline char conf_state(const conf_proc_t* proc) {
   char path[96], buf[512];
-  if (pid == 0)
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-  else
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  snprintf(path, sizeof path, "%s/stat", proc->path);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return '?';
   ssize_t n = read(fd, buf, sizeof buf - 1);
@@ -63,12 +78,13 @@ static inline char conf_thread_state(pid_t pid, pid_t tid) {
   return p && p[1] == ' ' ? p[2] : '?';
 }
 
-/* Waits (up to 2 s) until the thread sleeps in the kernel: the way these
- * programs make sure a syscall is blocked before they interrupt it, so
- * that the outcome does not depend on timing. Returns 1 when it does. */
-static inline int conf_wait_sleeping(pid_t pid, pid_t tid) {
+/* Waits (up to 2 s) until the thread or process sleeps in the kernel: the
+ * way these programs make sure a syscall is blocked before they interrupt
+ * it, so that the outcome does not depend on timing. Returns 1 when it
+ * does. */
+static inline int conf_wait_sleeping(const conf_proc_t* proc) {
   for (int i = 0; i < 2000; i++) {
-    if (conf_thread_state(pid, tid) == 'S') return 1;
+    if (conf_state(proc) == 'S') return 1;
     conf_sleep_ms(1);
   }
   return 0;

@@ -29,14 +29,15 @@ int main(void) {
     if (fcntl(f, F_SETLK, &q) != -1 || (errno != EAGAIN && errno != EACCES)) code |= 2;
     struct flock other = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 50, .l_len = 5};
     if (fcntl(f, F_SETLK, &other) != 0) code |= 4;
-    write(sync_pipe[1], "k", 1);
+    conf_proc_t me = conf_this_process(); /* tell the parent where to look */
+    write(sync_pipe[1], &me, sizeof me);
     q.l_type = F_WRLCK;
     if (fcntl(f, F_SETLKW, &q) != 0) code |= 8; /* blocks until the parent unlocks */
     _exit(code);
   }
-  char b;
-  read(sync_pipe[0], &b, 1);
-  conf_wait_sleeping(c, 0); /* child is in F_SETLKW */
+  conf_proc_t child;
+  read(sync_pipe[0], &child, sizeof child);
+  conf_wait_sleeping(&child); /* child is in F_SETLKW */
   fl.l_type = F_UNLCK;
   fcntl(fd, F_SETLK, &fl);
   int st;

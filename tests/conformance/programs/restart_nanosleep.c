@@ -10,7 +10,7 @@
 
 static volatile sig_atomic_t hits;
 static pthread_t sleeper;
-static pid_t sleeper_tid;
+static conf_proc_t sleeper_proc;
 
 static void on_alrm(int sig) {
   (void)sig;
@@ -19,14 +19,14 @@ static void on_alrm(int sig) {
 
 static void* helper(void* arg) {
   (void)arg;
-  conf_wait_sleeping(0, sleeper_tid);
+  conf_wait_sleeping(&sleeper_proc);
   pthread_kill(sleeper, SIGALRM);
   return NULL;
 }
 
 int main(void) {
   sleeper = pthread_self();
-  sleeper_tid = conf_gettid();
+  sleeper_proc = conf_this_thread();
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_alrm;

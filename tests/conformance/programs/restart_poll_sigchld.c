@@ -15,27 +15,34 @@ static void on_chld(int sig) {
   chld++;
 }
 
-/* A child that exits once the parent sleeps; a second that then writes. */
+/* A child that exits once the parent sleeps; a second that then writes,
+ * once the first is gone (it holds a pipe open until it exits). */
 static void children(int wfd, pid_t* a, pid_t* b) {
-  pid_t parent = getpid();
+  conf_proc_t parent = conf_this_process();
+  int life[2];
+  pipe(life);
   fflush(stdout);
   *a = fork();
   if (*a == 0) {
-    conf_wait_sleeping(parent, 0);
+    close(life[0]);
+    conf_wait_sleeping(&parent);
     _exit(7);
   }
+  close(life[1]);
   *b = -1;
-  if (wfd < 0) return;
-  *b = fork();
-  if (*b == 0) {
-    conf_wait_sleeping(parent, 0);
-    /* The first child is gone (a zombie) before we write. */
-    for (int i = 0; i < 2000 && conf_thread_state(*a, 0) != 'Z'; i++) conf_sleep_ms(1);
-    conf_sleep_ms(5);
-    conf_wait_sleeping(parent, 0);
-    write(wfd, "x", 1);
-    _exit(0);
+  if (wfd >= 0) {
+    *b = fork();
+    if (*b == 0) {
+      char c;
+      while (read(life[0], &c, 1) > 0) {
+      }
+      conf_sleep_ms(5);
+      conf_wait_sleeping(&parent);
+      write(wfd, "x", 1);
+      _exit(0);
+    }
   }
+  close(life[0]);
 }
 
 int main(void) {

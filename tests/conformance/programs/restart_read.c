@@ -11,7 +11,7 @@
 
 static volatile sig_atomic_t hits;
 static pthread_t reader;
-static pid_t reader_tid;
+static conf_proc_t reader_proc;
 static int fds[2];
 static int restart;
 
@@ -22,11 +22,11 @@ static void on_usr1(int sig) {
 
 static void* helper(void* arg) {
   (void)arg;
-  conf_wait_sleeping(0, reader_tid);
+  conf_wait_sleeping(&reader_proc);
   pthread_kill(reader, SIGUSR1);
   if (restart) {
     conf_sleep_ms(5);
-    conf_wait_sleeping(0, reader_tid); /* asleep in the restarted read */
+    conf_wait_sleeping(&reader_proc); /* asleep in the restarted read */
     write(fds[1], "hello", 5);
   }
   return NULL;
@@ -60,7 +60,7 @@ static void one_round(int flags) {
 
 int main(void) {
   reader = pthread_self();
-  reader_tid = conf_gettid();
+  reader_proc = conf_this_thread();
   one_round(SA_RESTART);
   one_round(0);
   return conf_done();

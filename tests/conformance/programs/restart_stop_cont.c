@@ -11,16 +11,17 @@
 /* Child: stop the parent once it sleeps, continue it once it is stopped. */
 static pid_t stopper(int then_write_fd) {
   pid_t parent = getpid();
+  conf_proc_t parent_proc = conf_this_process();
   fflush(stdout);
   pid_t c = fork();
   if (c == 0) {
-    conf_wait_sleeping(parent, 0);
+    conf_wait_sleeping(&parent_proc);
     kill(parent, SIGSTOP);
-    for (int i = 0; i < 2000 && conf_thread_state(parent, 0) != 'T'; i++) conf_sleep_ms(1);
+    for (int i = 0; i < 2000 && conf_state(&parent_proc) != 'T'; i++) conf_sleep_ms(1);
     kill(parent, SIGCONT);
     if (then_write_fd >= 0) {
       conf_sleep_ms(5);
-      conf_wait_sleeping(parent, 0);
+      conf_wait_sleeping(&parent_proc);
       write(then_write_fd, "data", 4);
     }
     _exit(0);

@@ -2,7 +2,8 @@
  * A POSIX shared memory object (shm_open, so a file in /dev/shm) mapped
  * twice MAP_SHARED: a store through one mapping is read through the other
  * and by read() on a second descriptor; a thread writes through one while
- * the main thread waits and reads through the other. */
+ * the main thread waits and reads through the other. The object is
+ * unlinked at the end (shmap_unlinked covers unlinking early). */
 #include "conf.h"
 
 #include <pthread.h>
@@ -25,7 +26,6 @@ int main(void) {
   CHECK(fd >= 0, "shm_open");
   if (fd < 0) return conf_done();
   int fd2 = shm_open(name, O_RDONLY, 0);
-  shm_unlink(name);
   ftruncate(fd, 4 * 4096);
   a = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   volatile int* b = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -43,5 +43,6 @@ int main(void) {
   int v = 0;
   pread(fd2, &v, sizeof v, 2000 * sizeof(int));
   CHECK(v == 777, "read() on a second descriptor sees the store (%d)", v);
+  CHECK(shm_unlink(name) == 0, "shm_unlink");
   return conf_done();
 }

@@ -13,6 +13,7 @@ static volatile sig_atomic_t hits;
 static volatile pid_t hit_tid;
 static pthread_t main_thread;
 static pid_t main_tid;
+static conf_proc_t main_proc;
 
 static void on_usr1(int sig) {
   (void)sig;
@@ -22,7 +23,7 @@ static void on_usr1(int sig) {
 
 static void* waker(void* arg) {
   (void)arg;
-  if (!conf_wait_sleeping(0, main_tid)) printf("main never slept\n");
+  if (!conf_wait_sleeping(&main_proc)) printf("main never slept\n");
   pthread_kill(main_thread, SIGUSR1);
   return NULL;
 }
@@ -51,6 +52,7 @@ static void one_round(int flags, const char* what) {
 int main(void) {
   main_thread = pthread_self();
   main_tid = conf_gettid();
+  main_proc = conf_this_thread();
   one_round(0, "no SA_RESTART");
   one_round(SA_RESTART, "SA_RESTART");
   return conf_done();

@@ -9,7 +9,9 @@
 #include <pthread.h>
 #include <signal.h>
 
-static volatile pid_t handled_by, waiter_tid;
+static volatile pid_t handled_by;
+static conf_proc_t waiter_proc;
+static volatile int waiter_known;
 
 static void on_usr1(int sig) {
   (void)sig;
@@ -18,7 +20,8 @@ static void on_usr1(int sig) {
 
 static void* waiter(void* arg) {
   (void)arg;
-  waiter_tid = conf_gettid();
+  waiter_proc = conf_this_thread();
+  __atomic_store_n(&waiter_known, 1, __ATOMIC_SEQ_CST);
   sigset_t empty;
   sigemptyset(&empty);
   int r = sigsuspend(&empty);
@@ -39,12 +42,13 @@ int main(void) {
   pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by the waiter */
   for (int round = 0; round < 2; round++) {
     handled_by = 0;
-    waiter_tid = 0;
+    waiter_known = 0;
     pthread_t t;
     pthread_create(&t, NULL, waiter, NULL);
     if (round == 1) {
-      for (int i = 0; i < 2000 && !waiter_tid; i++) conf_sleep_ms(1);
-      conf_wait_sleeping(0, waiter_tid);
+      for (int i = 0; i < 2000 && !__atomic_load_n(&waiter_known, __ATOMIC_SEQ_CST); i++)
+        conf_sleep_ms(1);
+      conf_wait_sleeping(&waiter_proc);
     }
     pthread_kill(t, SIGUSR1);
     pthread_join(t, NULL);

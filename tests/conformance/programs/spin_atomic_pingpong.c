@@ -1,12 +1,12 @@
 /* conformance-class: 7
- * Two threads hand a token back and forth 300 times through a C11
+ * Two threads hand a token back and forth 100 times through a C11
  * atomic, each spinning (no syscalls) until it is its turn. */
 #include "conf.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define ROUNDS 300
+#define ROUNDS 100
 static atomic_int turn;
 static long work[2];
 
