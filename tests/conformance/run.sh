@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Conformance suite: does backstep record any Linux program faithfully?
 #
-#   tests/conformance/run.sh [-j N] [BUILD_DIR] [NAME...]
+#   tests/conformance/run.sh [-j 1|2] [BUILD_DIR] [NAME...]
 #
 # For each program (all of BUILD_DIR/tests/conformance/bin by default):
 #   1. runs it natively twice (stdout, stderr, exit status): both runs must
@@ -25,6 +25,8 @@ if [[ ${1:-} == -j ]]; then
   jobs=$2
   shift 2
 fi
+# Two at a time at most: each program runs under ptrace on a shared machine.
+[[ $jobs -ge 1 && $jobs -le 2 ]] || jobs=2
 build=$here/../../build
 if [[ $# -gt 0 && -d $1 ]]; then
   build=$1

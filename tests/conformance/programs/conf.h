@@ -6,7 +6,9 @@
 #ifndef CONF_H
 #define CONF_H
 
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* each program defines it before any system header */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,16 +20,16 @@
 
 static int conf_failures;
 
-#define CHECK(cond, ...)                 \
-  do {                                   \
-    if (cond) {                          \
-      printf("PASS ");                   \
-    } else {                             \
-      printf("FAIL ");                   \
-      conf_failures++;                   \
-    }                                    \
-    printf(__VA_ARGS__);                 \
-    printf("\n");                        \
+#define CHECK(cond, ...) \
+  do {                   \
+    if (cond) {          \
+      printf("PASS ");   \
+    } else {             \
+      printf("FAIL ");   \
+      conf_failures++;   \
+    }                    \
+    printf(__VA_ARGS__); \
+    printf("\n");        \
   } while (0)
 
 /* Prints the verdict, flushes, and returns the exit status for main. */

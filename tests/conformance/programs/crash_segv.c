@@ -1,6 +1,7 @@
 /* conformance-class: 1
  * Ends by a crash on purpose: output flushed, then a NULL store with the
  * default SIGSEGV action (exit status 139). */
+#define _GNU_SOURCE /* before any system header */
 #include "conf.h"
 
 int main(void) {

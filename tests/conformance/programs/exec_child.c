@@ -3,9 +3,10 @@
  * redirected into a pipe by dup2: the parent reads what /bin/echo
  * printed, and the exit status of `false`. The exec'd programs print
  * nothing to our stdout themselves. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <sys/wait.h>
+
+#include "conf.h"
 
 static pid_t run(char* const argv[], int out_fd) {
   fflush(stdout);

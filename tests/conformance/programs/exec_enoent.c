@@ -3,9 +3,10 @@
  * for a command not on PATH, EACCES for a file without execute
  * permission, ENOEXEC for a text file without #!; then the program goes
  * on and exits 0. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <sys/stat.h>
+
+#include "conf.h"
 
 int main(void) {
   char* args[] = {"nope", NULL};

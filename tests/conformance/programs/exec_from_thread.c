@@ -3,10 +3,11 @@
  * pthread_join and a third spins in nanosleep: the kernel kills the other
  * threads, the exec'ing thread becomes the leader, and the new image
  * (ourselves with "after") runs single-threaded and exits 0. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <dirent.h>
 #include <pthread.h>
+
+#include "conf.h"
 
 static char* self;
 

@@ -3,6 +3,7 @@
  * the first image prints, flushes and execs /proc/self/exe with "second";
  * the second image checks its arguments, that a CLOEXEC descriptor was
  * closed and a plain one kept, and exits 4. */
+#define _GNU_SOURCE /* before any system header */
 #include "conf.h"
 
 int main(int argc, char** argv) {

@@ -2,6 +2,7 @@
  * exec of `sh -c` from the main thread: the shell prints two lines (one
  * through a pipeline) and exits 5; our last output before exec is
  * flushed. */
+#define _GNU_SOURCE /* before any system header */
 #include "conf.h"
 
 int main(void) {

@@ -2,9 +2,10 @@
  * system() and popen() (posix_spawn of /bin/sh in a child): a command's
  * status, a command's output read by the parent, output written straight
  * to our stdout by the child shell, and a command writing to popen("w"). */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <sys/wait.h>
+
+#include "conf.h"
 
 int main(void) {
   fflush(stdout);

@@ -2,9 +2,10 @@
  * Large output: 4 MB to stdout through stdio in lines, one 1 MB write(2)
  * (a partial write must be continued), and writev of 64 pieces; a
  * checksum line at the end summarises what was written. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <sys/uio.h>
+
+#include "conf.h"
 
 static unsigned sum;
 static void account(const char* p, size_t n) {

@@ -3,6 +3,7 @@
  * printed in between lands in the file, not on stdout), dup3 with
  * O_CLOEXEC, F_DUPFD_CLOEXEC, F_GETFL/F_SETFL O_NONBLOCK on a pipe,
  * F_SETPIPE_SZ, and close_range. */
+#define _GNU_SOURCE /* before any system header */
 #include "conf.h"
 
 int main(void) {

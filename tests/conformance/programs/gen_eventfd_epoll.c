@@ -3,12 +3,13 @@
  * mode handing out ones; epoll over a pipe, an eventfd and a socket, level
  * and edge triggered, with a thread posting events while the main thread
  * waits in epoll_wait with a long timeout. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+
+#include "conf.h"
 
 static int efd, pfd[2], sv[2];
 

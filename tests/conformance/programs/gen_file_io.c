@@ -2,10 +2,11 @@
  * File I/O: writev/readv with several buffers, pread/pwrite at offsets
  * (the file offset untouched), preadv2/pwritev, lseek with SEEK_END,
  * SEEK_DATA/SEEK_HOLE on a sparse file, ftruncate, fstat sizes, O_APPEND. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <sys/stat.h>
 #include <sys/uio.h>
+
+#include "conf.h"
 
 int main(void) {
   char path[] = "/tmp/conf_io_XXXXXX";

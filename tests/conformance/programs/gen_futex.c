@@ -3,16 +3,16 @@
  * timeout returns ETIMEDOUT, a waiter woken by FUTEX_WAKE (counting the
  * woken), and FUTEX_WAKE_BITSET with a disjoint bitset wakes nobody while
  * an intersecting one wakes the waiter. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <linux/futex.h>
 #include <pthread.h>
+
+#include "conf.h"
 
 static int word, word2;
 static volatile int woken;
 
-static long futex(int* uaddr, int op, int val, const struct timespec* ts, int* uaddr2,
-                  int val3) {
+static long futex(int* uaddr, int op, int val, const struct timespec* ts, int* uaddr2, int val3) {
   return syscall(SYS_futex, uaddr, op, val, ts, uaddr2, val3);
 }
 

@@ -4,11 +4,12 @@
  * access), mremap growing in place and moving with the contents,
  * munmap of a middle page (a touch faults), MAP_PRIVATE copy-on-write of
  * a file, madvise(MADV_DONTNEED) zeroing anonymous memory, brk/sbrk. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+
+#include "conf.h"
 
 static sigjmp_buf env;
 static char* volatile fix_page; /* volatile: the handler reads it */
@@ -31,7 +32,8 @@ int main(void) {
   long pg = 4096;
   char* m = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   for (int i = 0; i < 4 * pg; i++) m[i] = (char)i;
-  char* f = mmap(m + pg, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  char* f =
+      mmap(m + pg, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   CHECK(f == m + pg && m[pg] == 0 && m[0] == 0 && m[2 * pg + 1] == 1, "MAP_FIXED replaced a page");
 
   mprotect(m, pg, PROT_READ);

@@ -2,9 +2,10 @@
  * A bounded queue with a mutex and two condition variables: 3 producers,
  * 2 consumers, 3000 items; the consumers' sums and counts add up, and
  * pthread_cond_timedwait on an empty queue times out. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
+
+#include "conf.h"
 
 #define CAP 8
 #define PER_PRODUCER 1000

@@ -4,12 +4,13 @@
  * /proc/self/status's Name and Threads lines, /proc/self/maps containing
  * the program, readlink /proc/self/exe, the descriptors in /proc/self/fd,
  * and getpid() == gettid() in the main thread. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
+
+#include "conf.h"
 
 static char* slurp(const char* path) {
   static char buf[65536];

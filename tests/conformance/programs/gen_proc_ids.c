@@ -3,10 +3,11 @@
  * to, /proc/<getpid()>/comm and /proc/self/task/<gettid()>/comm are our
  * own, and pthread_setname_np/pthread_getname_np on another thread (glibc
  * goes through /proc/self/task/<tid>/comm) work. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <sys/prctl.h>
+
+#include "conf.h"
 
 static pthread_barrier_t bar;
 static void* idle(void* arg) {

@@ -5,11 +5,12 @@
  * 10 ms of sleep are seen), gettimeofday and time agree with REALTIME.
  * Only the derived facts are printed, and a value computed from the
  * random bytes decides nothing visible. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <sys/auxv.h>
 #include <sys/random.h>
 #include <sys/time.h>
+
+#include "conf.h"
 
 static long long ns(clockid_t c) {
   struct timespec ts;

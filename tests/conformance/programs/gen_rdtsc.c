@@ -2,9 +2,10 @@
  * rdtsc and rdtscp, as inline asm (not through the vDSO): the counter
  * increases over a loop and across a sleep, rdtscp increases, and the
  * lfence;rdtsc idiom works. No value is printed. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <stdint.h>
+
+#include "conf.h"
 
 static inline uint64_t rdtsc(void) {
   uint32_t lo, hi;

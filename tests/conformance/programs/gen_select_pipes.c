@@ -4,12 +4,13 @@
  * select woken by a thread that writes; a 1 MB transfer through a pipe
  * between threads, and messages through a SOCK_SEQPACKET socketpair that
  * keep their boundaries. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <signal.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+
+#include "conf.h"
 
 #define BIG (1024 * 1024)
 static int p[2], q[2], sp[2];

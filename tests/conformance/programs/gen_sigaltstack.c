@@ -2,11 +2,12 @@
  * sigaltstack: a handler installed with SA_ONSTACK runs on the alternate
  * stack (a local's address lies inside it, sigaltstack reports
  * SS_ONSTACK); a stack overflow is caught there; SS_DISABLE turns it off. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
+
+#include "conf.h"
 
 static char* alt;
 static size_t alt_size = 64 * 1024;

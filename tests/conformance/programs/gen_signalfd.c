@@ -3,11 +3,12 @@
  * number first; ssi_code SI_USER for kill, SI_QUEUE with the value for
  * sigqueue); poll on the signalfd shows POLLIN only while one is pending;
  * a non-blocking read of nothing fails with EAGAIN. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+
+#include "conf.h"
 
 int main(void) {
   sigset_t set;
@@ -27,7 +28,8 @@ int main(void) {
   CHECK(poll(&p, 1, 0) == 1 && (p.revents & POLLIN), "pending: POLLIN");
   struct signalfd_siginfo si[4];
   ssize_t n = read(fd, si, sizeof si);
-  CHECK(n == 3 * (ssize_t)sizeof si[0], "three records in one read (%zd)", n / (ssize_t)sizeof si[0]);
+  CHECK(n == 3 * (ssize_t)sizeof si[0], "three records in one read (%zd)",
+        n / (ssize_t)sizeof si[0]);
   CHECK(si[0].ssi_signo == SIGUSR1 && si[1].ssi_signo == SIGUSR2 &&
             si[2].ssi_signo == (unsigned)SIGRTMIN,
         "in signal-number order");

@@ -3,10 +3,11 @@
  * and SIGSTOP cannot be blocked, masks are per thread (a new thread
  * inherits its creator's; changing it does not affect the creator), and
  * the mask is restored after a handler. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <signal.h>
+
+#include "conf.h"
 
 static sigset_t seen_in_thread;
 static volatile int mask_in_handler_has_usr2;

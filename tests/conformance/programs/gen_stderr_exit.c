@@ -2,6 +2,7 @@
  * Output on both streams, an atexit handler and an exit status of 3 on
  * purpose: stdout gets the report, stderr gets a diagnostic line, the
  * atexit handler prints last. */
+#define _GNU_SOURCE /* before any system header */
 #include "conf.h"
 
 static void at_exit_handler(void) {

@@ -3,12 +3,13 @@
  * (never printed), listen, connect, accept4, 256 KB echoed back with
  * send/recv, shutdown seen as EOF, getsockname/getpeername agree;
  * a UDP datagram with recvfrom too. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
+
+#include "conf.h"
 
 #define SIZE (256 * 1024)
 static int lsock;

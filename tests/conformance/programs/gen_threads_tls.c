@@ -4,9 +4,10 @@
  * thread's value, 40 short threads are created and joined (some
  * detached, counted through an atomic), and pthread_exit's value arrives
  * through join. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
+
+#include "conf.h"
 
 static __thread int tls_value = 5;
 static pthread_key_t key;

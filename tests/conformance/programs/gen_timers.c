@@ -4,11 +4,12 @@
  * si_value as given); timer_gettime while armed; setitimer(ITIMER_REAL)
  * periodic with a handler, counted with sigsuspend; timer_create with
  * SIGEV_THREAD (glibc runs the function in a thread of its own). */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <signal.h>
 #include <sys/time.h>
+
+#include "conf.h"
 
 static volatile sig_atomic_t alrm;
 static void on_alrm(int sig) {
@@ -47,8 +48,7 @@ int main(void) {
   int ok = 1;
   for (int i = 0; i < 5; i++) {
     siginfo_t si;
-    if (sigwaitinfo(&set, &si) != SIGRTMIN || si.si_code != SI_TIMER ||
-        si.si_value.sival_int != 77)
+    if (sigwaitinfo(&set, &si) != SIGRTMIN || si.si_code != SI_TIMER || si.si_value.sival_int != 77)
       ok = 0;
   }
   CHECK(ok, "five expirations with SI_TIMER and the value");

@@ -3,10 +3,11 @@
  * abort() (SIGABRT), one is killed by the parent with SIGKILL while
  * paused, one exits 255. waitpid reports each exactly; the parent goes
  * on and exits 0. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <signal.h>
 #include <sys/wait.h>
+
+#include "conf.h"
 
 static pid_t spawn(int how) {
   fflush(stdout);

@@ -2,11 +2,12 @@
  * clone() without CLONE_VM (a fork by hand, with its own stack): the
  * child's writes to its copy of memory do not reach the parent; it reports
  * through a pipe and its exit status; SIGCHLD is its exit signal. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
+
+#include "conf.h"
 
 static int value = 1;
 static int pfd[2];

@@ -3,10 +3,11 @@
  * 0-9 of a file; the child's F_GETLK sees it (and names the parent's pid),
  * its F_SETLK fails with EAGAIN, its F_SETLKW blocks until the parent
  * unlocks. Also flock() between two open file descriptions. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <sys/file.h>
 #include <sys/wait.h>
+
+#include "conf.h"
 
 int main(void) {
   char path[] = "/tmp/conf_lock_XXXXXX";

@@ -2,9 +2,10 @@
  * fork(): the child prints its own lines (stdout flushed before fork, the
  * parent waits before printing more, so the order is fixed) and exits
  * with 7; waitpid reports it. Then three children in turn. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <sys/wait.h>
+
+#include "conf.h"
 
 int main(void) {
   printf("parent before fork\n");

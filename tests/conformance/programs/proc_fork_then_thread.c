@@ -3,10 +3,11 @@
  * a thread, posix_spawn-like vfork+_exit, start two more; each thread
  * reports through join, and gettid() of every thread differs from the
  * process's and from the others'. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <sys/wait.h>
+
+#include "conf.h"
 
 static void* worker(void* arg) {
   long tid = conf_gettid();

@@ -3,10 +3,11 @@
  * child upper-cases it and writes it back through another, the parent
  * checks every byte (both directions larger than a pipe buffer, so the
  * two processes really alternate). */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <ctype.h>
 #include <sys/wait.h>
+
+#include "conf.h"
 
 #define SIZE (200 * 1024)
 

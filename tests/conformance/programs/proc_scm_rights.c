@@ -3,10 +3,11 @@
  * pipe, passes both descriptors to the parent; the parent reads the file
  * through the received descriptor and reads what the child writes into the
  * pipe; credentials arrive with SCM_CREDENTIALS. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <sys/socket.h>
 #include <sys/wait.h>
+
+#include "conf.h"
 
 int main(void) {
   char path[] = "/tmp/conf_scm_XXXXXX";

@@ -2,9 +2,10 @@
  * vfork(): the parent is suspended until the child _exits; the child
  * writes to stdout with write(2) and stores into the parent's memory (shared
  * until exec/exit, which vfork's contract allows for a plain variable). */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <sys/wait.h>
+
+#include "conf.h"
 
 static volatile int seen_by_child;
 

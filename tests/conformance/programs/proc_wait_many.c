@@ -2,10 +2,11 @@
  * Eight children exit with different statuses at different times; the
  * parent counts SIGCHLDs with a handler, reaps with wait() in any order
  * and prints the sorted statuses; WNOHANG before anyone exits returns 0. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <signal.h>
 #include <sys/wait.h>
+
+#include "conf.h"
 
 static volatile sig_atomic_t sigchlds;
 static void on_chld(int sig) {

@@ -6,13 +6,14 @@
  * SO_RCVTIMEO on a socket fails
  * with EINTR rather than restarting, and waitpid is restarted (last: it
  * forks, and nothing here depends on thread ids after that). */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+
+#include "conf.h"
 
 static volatile sig_atomic_t hits;
 static pthread_t target;

@@ -3,10 +3,11 @@
  * with EINTR even with SA_RESTART, and report a remaining time that is
  * positive and below the request; a relative clock_nanosleep returns the
  * error number instead of setting errno. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <signal.h>
+
+#include "conf.h"
 
 static volatile sig_atomic_t hits;
 static pthread_t sleeper;

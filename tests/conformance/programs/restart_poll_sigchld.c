@@ -3,11 +3,12 @@
  * poll goes on and later returns 1 with revents POLLIN for the data a
  * second child writes; with a SIGCHLD handler (SA_RESTART or not) poll
  * fails with EINTR. The children act only once the parent sleeps in poll. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
+
+#include "conf.h"
 
 static volatile sig_atomic_t chld;
 static void on_chld(int sig) {

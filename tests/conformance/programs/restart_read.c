@@ -4,10 +4,11 @@
  * written later; without SA_RESTART it fails with EINTR. A helper thread
  * signals only once the reader sleeps, and writes only once it sleeps
  * again, so the outcome never depends on timing. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <signal.h>
+
+#include "conf.h"
 
 static volatile sig_atomic_t hits;
 static pthread_t reader;

@@ -3,10 +3,11 @@
  * in nanosleep() and later in read(): no handler runs, so the kernel
  * restarts both transparently (nanosleep through restart_syscall) and they
  * complete as if nothing happened. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <signal.h>
 #include <sys/wait.h>
+
+#include "conf.h"
 
 /* Child: stop the parent once it sleeps, continue it once it is stopped. */
 static pid_t stopper(int then_write_fd) {
@@ -43,8 +44,7 @@ int main(void) {
   c = stopper(fds[1]);
   char buf[8] = {0};
   ssize_t n = read(fds[0], buf, sizeof buf - 1);
-  CHECK(n == 4 && strcmp(buf, "data") == 0, "read restarted across SIGSTOP/SIGCONT, got '%s'",
-        buf);
+  CHECK(n == 4 && strcmp(buf, "data") == 0, "read restarted across SIGSTOP/SIGCONT, got '%s'", buf);
   waitpid(c, &st, 0);
   CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "second stopper exited 0");
   return conf_done();

@@ -2,9 +2,10 @@
  * Two MAP_SHARED mappings of one regular file alias each other; after
  * mremap moves and grows one of them, they still alias; msync(MS_SYNC)
  * makes the stores reach the file, which a separate open() then reads. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <sys/mman.h>
+
+#include "conf.h"
 
 int main(void) {
   char path[] = "/tmp/conf_alias_XXXXXX";

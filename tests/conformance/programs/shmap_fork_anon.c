@@ -3,11 +3,12 @@
  * increments a shared counter with atomics and writes a string; the
  * parent, after waitpid, sees both. Then the parent and child take turns
  * through a flag in the shared page (child waits with a futex). */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+
+#include "conf.h"
 
 struct shared {
   int counter;
@@ -21,8 +22,7 @@ static void futex_wait(int* addr, int val) {
 static void futex_wake(int* addr) { syscall(SYS_futex, addr, FUTEX_WAKE, 1, NULL, NULL, 0); }
 
 int main(void) {
-  struct shared* s =
-      mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  struct shared* s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   fflush(stdout);
   pid_t c = fork();
   if (c == 0) {

@@ -3,9 +3,10 @@
  * through the mapping read back with read(); a second mapping through
  * /proc/self/fd/N (a new open of the same file) aliases the first; seals
  * stop growth. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <sys/mman.h>
+
+#include "conf.h"
 
 int main(void) {
   int fd = memfd_create("conf", MFD_CLOEXEC | MFD_ALLOW_SEALING);

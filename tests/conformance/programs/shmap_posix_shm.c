@@ -4,10 +4,11 @@
  * and by read() on a second descriptor; a thread writes through one while
  * the main thread waits and reads through the other. The object is
  * unlinked at the end (shmap_unlinked covers unlinking early). */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <sys/mman.h>
+
+#include "conf.h"
 
 static volatile int* a;
 static void* writer(void* arg) {

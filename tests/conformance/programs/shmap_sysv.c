@@ -2,11 +2,12 @@
  * System V shared memory: shmget(IPC_PRIVATE), two shmat attachments of
  * the same segment alias each other; a forked child attaches it too and
  * its stores are seen by the parent; IPC_STAT counts attachments. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
+
+#include "conf.h"
 
 int main(void) {
   int id = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);

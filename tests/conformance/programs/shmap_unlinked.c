@@ -2,9 +2,10 @@
  * MAP_SHARED of a regular file unlinked right after open: stores through
  * the mapping are visible to pread() on the fd, pwrite() on the fd is
  * visible through the mapping, and a second fd (dup) sees the same. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <sys/mman.h>
+
+#include "conf.h"
 
 int main(void) {
   char path[] = "/tmp/conf_unlinked_XXXXXX";

@@ -3,11 +3,12 @@
  * pwrite() into a file that is MAP_SHARED, a read() from a pipe into a
  * MAP_SHARED buffer, and truncation (reading past EOF in a mapping gives
  * SIGBUS). The mapping's contents are checked after each. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+
+#include "conf.h"
 
 static sigjmp_buf env;
 static void on_bus(int sig) { siglongjmp(env, sig); }

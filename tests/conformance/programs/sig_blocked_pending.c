@@ -3,9 +3,10 @@
  * signals merge, real-time signals queue (the handlers' order is printed),
  * and a signal still pending and blocked at exit does not change the exit
  * status (exit 3 on purpose). */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <signal.h>
+
+#include "conf.h"
 
 static int order[16];
 static volatile sig_atomic_t norder;

@@ -2,9 +2,10 @@
  * Default dispositions: SIGCHLD, SIGURG and SIGWINCH are ignored by
  * default (no effect, even with kill), SIGCONT continues (no effect on a
  * running process), and finally SIGTERM terminates: exit status 143. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <signal.h>
+
+#include "conf.h"
 
 int main(void) {
   CHECK(kill(getpid(), SIGCHLD) == 0, "SIGCHLD sent (default: ignore)");

@@ -3,9 +3,10 @@
  * kill() and raise(), sa_mask blocking during the handler, SA_NODEFER
  * (re-entry) and SA_RESETHAND (the second SIGURG takes the default action,
  * which for SIGURG is to ignore it). */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <signal.h>
+
+#include "conf.h"
 
 static volatile sig_atomic_t usr1_count, usr1_code, usr1_pid_ok, usr2_depth, usr2_max_depth,
     urg_count, mask_had_usr2;

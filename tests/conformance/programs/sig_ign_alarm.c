@@ -2,9 +2,10 @@
  * An ignored SIGALRM from alarm() must not interrupt anything nor end the
  * program; a later raise(SIGABRT) with the default action still kills it
  * (exit status 134). */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <signal.h>
+
+#include "conf.h"
 
 int main(void) {
   signal(SIGALRM, SIG_IGN);

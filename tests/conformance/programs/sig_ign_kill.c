@@ -3,9 +3,10 @@
  * nothing stays pending (blocked, it is pending until unblocked, then
  * dropped); then SIGUSR2 with its default action (terminate) still ends
  * the program (140). */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <signal.h>
+
+#include "conf.h"
 
 int main(void) {
   signal(SIGUSR1, SIG_IGN);

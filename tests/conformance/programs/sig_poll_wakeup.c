@@ -3,11 +3,12 @@
  * signal another thread sends once poll is asleep: with a handler it
  * fails with EINTR (even with SA_RESTART, poll is never restarted after a
  * handler); the handler ran exactly once in the polling thread. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+
+#include "conf.h"
 
 static volatile sig_atomic_t hits;
 static volatile pid_t hit_tid;

@@ -4,10 +4,11 @@
  * sent while every thread blocks it, it stays pending for the process
  * until a thread unblocks it; sent while that thread sleeps in a condition
  * variable, it wakes it and the wait goes on. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <signal.h>
+
+#include "conf.h"
 
 static volatile pid_t taker_tid, handled_by;
 static volatile sig_atomic_t count;

@@ -3,11 +3,12 @@
  * and siglongjmps out, a SIGFPE from an integer division by zero, and a
  * SIGILL from ud2, each recovered; then a SIGSEGV handler that fixes the
  * page (mprotect) and returns so the faulting store is retried. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+
+#include "conf.h"
 
 static sigjmp_buf env;
 static volatile void* fault_addr;
@@ -66,6 +67,7 @@ int main(void) {
   sa.sa_sigaction = on_fix;
   sigaction(SIGSEGV, &sa, NULL);
   ((volatile char*)page)[100] = 42;
-  CHECK(fixes == 1 && ((volatile char*)page)[100] == 42, "handler made the page writable, store retried");
+  CHECK(fixes == 1 && ((volatile char*)page)[100] == 42,
+        "handler made the page writable, store retried");
   return conf_done();
 }

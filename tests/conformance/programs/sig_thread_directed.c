@@ -2,10 +2,11 @@
  * Thread-directed signals: pthread_kill() and tgkill() reach exactly the
  * thread they name, even when another thread has the signal unblocked,
  * and a thread that blocks it keeps it pending for itself alone. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <signal.h>
+
+#include "conf.h"
 
 #define NT 3
 static pthread_t threads[NT];

@@ -2,10 +2,11 @@
  * Two threads take turns through signals alone: each waits in sigsuspend
  * and wakes the other with pthread_kill, 200 times. A lost or misdirected
  * signal hangs or miscounts. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <signal.h>
+
+#include "conf.h"
 
 #define ROUNDS 200
 static volatile sig_atomic_t got[2];
@@ -44,7 +45,7 @@ int main(void) {
   while (!tids[1]) sched_yield();
   player((void*)0L);
   pthread_join(th[1], NULL);
-  CHECK(got[0] == ROUNDS && got[1] == ROUNDS, "%d signals each way (%d, %d)", ROUNDS,
-        (int)got[0], (int)got[1]);
+  CHECK(got[0] == ROUNDS && got[1] == ROUNDS, "%d signals each way (%d, %d)", ROUNDS, (int)got[0],
+        (int)got[1]);
   return conf_done();
 }

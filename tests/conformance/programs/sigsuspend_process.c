@@ -3,10 +3,11 @@
  * blocked in sigsuspend: every thread blocks SIGUSR1 except inside the
  * main thread's sigsuspend, so only it can take the signal. Five rounds,
  * the worker waiting for a condition variable between them. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <signal.h>
+
+#include "conf.h"
 
 static volatile sig_atomic_t hits;
 static volatile pid_t handled_by;

@@ -4,10 +4,11 @@
  * right away and once after the waiter is asleep. Either way it can only
  * be delivered inside sigsuspend, so the outcome is fixed: the handler
  * runs in the waiter, sigsuspend returns -1/EINTR, the old mask is back. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <signal.h>
+
+#include "conf.h"
 
 static volatile pid_t handled_by;
 static conf_proc_t waiter_proc;

@@ -3,10 +3,11 @@
  * another with sigqueue (process-directed, blocked everywhere): every
  * value arrives, in order, with si_code SI_QUEUE; then sigtimedwait with
  * a zero timeout finds nothing (EAGAIN). */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <signal.h>
+
+#include "conf.h"
 
 #define N 20
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;

@@ -1,10 +1,11 @@
 /* conformance-class: 7
  * Two threads hand a token back and forth 100 times through a C11
  * atomic, each spinning (no syscalls) until it is its turn. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <stdatomic.h>
+
+#include "conf.h"
 
 #define ROUNDS 100
 static atomic_int turn;

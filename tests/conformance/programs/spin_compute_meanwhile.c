@@ -3,10 +3,11 @@
  * it started just before to have run meanwhile: it then waits for the
  * thread's result only by spinning on an atomic. On a native kernel the
  * new thread runs on another CPU or preempts the computation. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
 #include <stdatomic.h>
+
+#include "conf.h"
 
 static atomic_int done;
 static long result;

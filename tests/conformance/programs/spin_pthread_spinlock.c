@@ -1,9 +1,10 @@
 /* conformance-class: 7
  * Three threads increment a counter under a contended pthread_spin_lock
  * (pure user-space spinning), 20000 times each; the total is exact. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
+
+#include "conf.h"
 
 #define N 20000
 static pthread_spinlock_t lock;

@@ -3,10 +3,11 @@
  * (ITIMER_REAL, 10 ms) fires while the main thread spins on a flag the
  * handler sets; three rounds. Then ITIMER_VIRTUAL, which only counts while
  * the thread runs user code. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <signal.h>
 #include <sys/time.h>
+
+#include "conf.h"
 
 static volatile sig_atomic_t fired;
 static void on_timer(int sig) {

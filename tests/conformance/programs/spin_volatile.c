@@ -3,9 +3,10 @@
  * second thread sets it; the second thread then spins until the main
  * thread answers. A scheduler that never preempts a spinning thread hangs
  * here. */
-#include "conf.h"
-
+#define _GNU_SOURCE /* before any system header */
 #include <pthread.h>
+
+#include "conf.h"
 
 static volatile int flag, answer;
 
