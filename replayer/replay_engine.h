@@ -27,6 +27,7 @@
 #include "ptrace/syscall_injection.h"
 #include "ptrace/task.h"
 #include "replayer/replay_session.h"
+#include "replayer/terminal_fds.h"
 #include "trace/trace_reader.h"
 
 namespace backstep::replayer {
@@ -149,6 +150,8 @@ class ReplayEngine {
     RdtscPatcher patcher;
     // The address range of the tick counter's code in its executable.
     std::pair<uint64_t, uint64_t> tick_section{0, 0};
+    // Its descriptors that write to the program's stdout/stderr.
+    TerminalFds terminal;
   };
   struct Thread {
     Thread(pid_t tid, pid_t program_tid) : task(tid), vtid(program_tid) {}

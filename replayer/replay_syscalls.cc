@@ -226,13 +226,15 @@ void ReplayEngine::on_exit(size_t index, Thread& t, const trace::Stop& s, Regist
     t.file_map = nullptr;
   }
   if (options_.echo_output && s.result > 0) echo_output(t, s.result);
+  t.process->terminal.after_syscall(t.nr, t.args, s.result);
 }
 
 // What the program printed on its terminal, printed again.
 void ReplayEngine::echo_output(Thread& t, int64_t result) {
   if (t.nr != SYS_write && t.nr != SYS_writev) return;
-  int fd = static_cast<int>(t.args[0]);
-  if (fd != 1 && fd != 2) return;
+  std::optional<int> stream = t.process->terminal.stream_of(static_cast<int>(t.args[0]));
+  if (!stream) return;
+  int fd = *stream;
   std::vector<char> data;
   if (t.nr == SYS_write) {
     data.resize(static_cast<size_t>(result));
