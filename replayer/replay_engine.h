@@ -28,6 +28,7 @@
 #include "ptrace/syscall_injection.h"
 #include "ptrace/task.h"
 #include "replayer/replay_session.h"
+#include "replayer/terminal_fds.h"
 #include "trace/trace_reader.h"
 
 namespace backstep::replayer {
@@ -153,11 +154,9 @@ class ReplayEngine {
     // The address range of the tick counter's code in its executable.
     std::pair<uint64_t, uint64_t> tick_section{0, 0};
     bool dying = false;             // exit_group or a fatal signal on its way
-    // Bit fd set: fd 1 or 2 no longer is the terminal replay writes to (a
-    // dup2 over it, a close): what the process writes there is not echoed
-    // (popen's child writes into a pipe).
-    unsigned redirected = 0;
     std::optional<WaitStatus> end;  // how its leader ended
+    // Its descriptors that write to the program's stdout/stderr.
+    TerminalFds terminal;
   };
   struct Thread {
     Thread(pid_t tid, pid_t program_tid) : task(tid), vtid(program_tid) {}

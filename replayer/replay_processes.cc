@@ -44,7 +44,7 @@ void ReplayEngine::on_new_task(size_t index, Thread& t, const trace::Stop& s) {
     if (is_copy_) p.vpid = static_cast<pid_t>(s.value);
     p.patcher = t.process->patcher;
     p.tick_section = t.process->tick_section;
-    p.redirected = t.process->redirected;
+    p.terminal = t.process->terminal;  // a fork copies the descriptors
     child.block = t.block;
   }
   // Its first stop, now: from this record on, the task exists and can be

@@ -236,23 +236,16 @@ void ReplayEngine::on_exit(size_t index, Thread& t, const trace::Stop& s, Regist
     t.process->mem.write_or_throw(f.addr, buf.data(), static_cast<size_t>(in.gcount()));
     t.file_map = nullptr;
   }
-  if (s.result >= 0) {
-    // What fds 1 and 2 are, for echo_output: dup2/dup3 over them or close.
-    if ((t.nr == SYS_dup2 || t.nr == SYS_dup3) && (t.args[1] == 1 || t.args[1] == 2) &&
-        t.args[0] != t.args[1]) {
-      t.process->redirected |= 1u << t.args[1];
-    } else if (t.nr == SYS_close && (t.args[0] == 1 || t.args[0] == 2)) {
-      t.process->redirected |= 1u << t.args[0];
-    }
-  }
   if (options_.echo_output && s.result > 0) echo_output(t, s.result);
+  t.process->terminal.after_syscall(t.nr, t.args, s.result);
 }
 
 // What the program printed on its terminal, printed again.
 void ReplayEngine::echo_output(Thread& t, int64_t result) {
   if (t.nr != SYS_write && t.nr != SYS_writev) return;
-  int fd = static_cast<int>(t.args[0]);
-  if ((fd != 1 && fd != 2) || (t.process->redirected & (1u << fd))) return;
+  std::optional<int> stream = t.process->terminal.stream_of(static_cast<int>(t.args[0]));
+  if (!stream) return;
+  int fd = *stream;
   std::vector<char> data;
   if (t.nr == SYS_write) {
     data.resize(static_cast<size_t>(result));
