@@ -1,4 +1,5 @@
 #include "ptrace/inferior.h"
+#include "ptrace/stop_waiter.h"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -71,6 +72,7 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
   // rdtsc/rdtscp fault with SIGSEGV so the tracer can record their values.
   ::prctl(PR_SET_TSC, PR_TSC_SIGSEGV);
   if (spec.own_process_group) ::setpgid(0, 0);
+  restore_launch_signal_mask();  // the tracer's StopWaiter blocks SIGCHLD
   int err = 0;
   if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) err = errno;
   char go = 0;
