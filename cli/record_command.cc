@@ -90,8 +90,9 @@ void add_record_command(CLI::App& app, Subcommands& out) {
       ->check(CLI::PositiveNumber);
   record
       ->add_option("--wall-timeslice", args->wall_timeslice_ms,
-                   "Milliseconds a thread may run without a stop, in code that counts no ticks, "
-                   "while another could run, before it is interrupted (default 2; 0: never)")
+                   "Milliseconds of its own CPU time a thread may run without a stop, in code "
+                   "that counts no ticks, while another could run, before it is interrupted "
+                   "(default 2; at least 50 for an instrumented thread; 0: never)")
       ->check(CLI::NonNegativeNumber);
   auto* bind =
       record

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <fstream>
 
 #include "base/errors.h"
 #include "ptrace/interrupt_signature.h"
@@ -40,13 +41,29 @@ constexpr int kObserveSteps = 512;
 constexpr size_t kMaxSignatureRanges = 16;
 constexpr uint64_t kMaxRangeBytes = 64;
 
+// An instrumented thread is interrupted only after this much CPU time
+// without a tick: it counts ticks wherever it runs its own code, so only a
+// long stretch in libc (pthread_spin_lock) gets there, and its schedule
+// stays the one its seed makes.
+constexpr microseconds kInstrumentedSlice{50'000};
+
+// CPU time `tid` has run (/proc/.../schedstat, ns), if the kernel says. The
+// timeslice is CPU time, not wall time: a thread the machine's load keeps
+// off the CPU has not been running, and is not interrupted for it.
+std::optional<uint64_t> cpu_ns(pid_t tgid, pid_t tid) {
+  std::ifstream in(fmt::format("/proc/{}/task/{}/schedstat", tgid, tid));
+  uint64_t ns = 0;
+  if (in >> ns) return ns;
+  return std::nullopt;
+}
+
 bool is_interrupt_stop(const WaitStatus& st) {
   return st.ptrace_event() == PTRACE_EVENT_STOP && st.stop_signal() == SIGTRAP;
 }
 
 bool is_step_trap(const Task& task, const WaitStatus& st) {
-  return st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
-         st.stop_signal() == SIGTRAP && task.siginfo().si_code == TRAP_TRACE;
+  return st.stopped() && !st.syscall_stop() && !st.ptrace_event() && st.stop_signal() == SIGTRAP &&
+         task.siginfo().si_code == TRAP_TRACE;
 }
 
 // Whether the instruction at `code` may be single-stepped while the
@@ -63,12 +80,22 @@ bool steppable(const uint8_t* code, size_t len) {
   if (i < len && (code[i] & 0xf0) == 0x40) ++i;  // REX
   if (i >= len) return false;
   switch (code[i]) {
-    case 0xcc: case 0xcd: case 0xce: case 0xf1: case 0xf4: case 0x9c:
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xf1:
+    case 0xf4:
+    case 0x9c:
       return false;
     case 0x0f:
       if (i + 1 >= len) return false;
       switch (code[i + 1]) {
-        case 0x05: case 0x07: case 0x34: case 0x35: case 0x0b: case 0xa2:
+        case 0x05:
+        case 0x07:
+        case 0x34:
+        case 0x35:
+        case 0x0b:
+        case 0xa2:
           return false;  // syscall, sysret, sysenter, sysexit, ud2, cpuid
         default:
           return true;
@@ -151,7 +178,8 @@ bool Session::others_could_run(const Thread& t) const {
     }
     // Those may come back and be admitted at a decision; a futex waiter
     // without a timeout needs a wake, which is a syscall: a stop anyway.
-    if (o.state == Thread::State::kInKernel && (o.wait == Wait::kTimed || o.wait == Wait::kUntimed)) {
+    if (o.state == Thread::State::kInKernel &&
+        (o.wait == Wait::kTimed || o.wait == Wait::kUntimed)) {
       return true;
     }
   }
@@ -190,8 +218,11 @@ std::optional<WaitStatus> Session::wait_or_preempt(Thread& t) {
   microseconds slice = t.in_syscall || dying_ ? microseconds(0)
                                               : scheduler_.next_wall_timeslice(newcomer_waiting(t));
   if (slice.count() == 0) return wait_for_thread(tid);
+  if (t.block) slice = std::max(slice, kInstrumentedSlice);
   const auto started = Clock::now();
   auto deadline = started + slice;
+  const std::optional<uint64_t> cpu_start = cpu_ns(inferior_.leader(), tid);
+  uint64_t cpu_from = cpu_start.value_or(0);  // since the last tick seen
   auto ticks_now = [&]() -> std::optional<uint64_t> {
     if (!t.block) return std::nullopt;
     return ThreadBlockView(mem_, *t.block).ticks();
@@ -210,6 +241,9 @@ std::optional<WaitStatus> Session::wait_or_preempt(Thread& t) {
       asked = false;
       WaitStatus stop{};
       auto ran = std::chrono::duration_cast<microseconds>(Clock::now() - started);
+      if (auto cpu = cpu_ns(inferior_.leader(), tid); cpu && cpu_start) {
+        ran = microseconds((*cpu - *cpu_start) / 1000);
+      }
       switch (preempt(t, ran, stop)) {
         case Preemption::kRecorded:
           return std::nullopt;
@@ -243,11 +277,19 @@ std::optional<WaitStatus> Session::wait_or_preempt(Thread& t) {
         deadline = now + slice;
         continue;
       }
+      std::optional<uint64_t> cpu = cpu_ns(inferior_.leader(), tid);
       if (auto ticks = ticks_now(); ticks && ticks != ticks_seen) {
         // Counting ticks: its tick limit preempts it where replay finds
         // the point by counting, and where a seed decides.
         ticks_seen = ticks;
+        if (cpu) cpu_from = *cpu;
         deadline = now + slice;
+        continue;
+      }
+      if (cpu && *cpu - cpu_from < static_cast<uint64_t>(slice.count()) * 1000) {
+        // Off the CPU for part of the slice (a loaded machine): what is
+        // left of it, in the thread's own time.
+        deadline = now + microseconds(slice.count() - (*cpu - cpu_from) / 1000);
         continue;
       }
     }
@@ -276,8 +318,9 @@ WaitStatus Session::clear_interrupt_wakeup(Thread& t) {
   };
   WaitStatus exit = step();
   if (!exit.syscall_stop()) {
-    throw Error(fmt::format("interrupting thread {}: expected the exit of a skipped syscall, found {}",
-                            t.vtid, exit.describe()));
+    throw Error(
+        fmt::format("interrupting thread {}: expected the exit of a skipped syscall, found {}",
+                    t.vtid, exit.describe()));
   }
   Registers back = entry;
   back.rax = entry.orig_rax;
@@ -288,6 +331,10 @@ WaitStatus Session::clear_interrupt_wakeup(Thread& t) {
 
 Session::Preemption Session::preempt(Thread& t, microseconds ran, WaitStatus& stop) {
   const Registers at = t.task.regs();
+  auto ticks_now = [&]() -> uint64_t {
+    return t.block ? ThreadBlockView(mem_, *t.block).ticks() : 0;
+  };
+  const uint64_t ticks_at = ticks_now();
   if (!decoder_) decoder_.emplace();
   if (!disassembler_) disassembler_.emplace();
   // Once round the loop, single-stepping, noting what it writes: if the
@@ -339,8 +386,10 @@ Session::Preemption Session::preempt(Thread& t, microseconds ran, WaitStatus& st
     }
     if (outcome) return *outcome;
   }
-  if (steps == 0) {
-    // It stands at a syscall or a trap: that stop comes at once.
+  if (steps == 0 || ticks_now() != ticks_at) {
+    // Nothing to step (it stands at a syscall or a trap: that stop comes at
+    // once), or the loop counts ticks after all: its tick limit will do,
+    // and an instant inside the tick counter is no position replay names.
     t.task.resume(static_cast<Resume>(resumptions_[t.task.tid()].how), 0);
     return Preemption::kRunning;
   }

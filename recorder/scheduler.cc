@@ -40,11 +40,12 @@ uint64_t Scheduler::next_timeslice() {
 std::chrono::microseconds Scheduler::next_wall_timeslice(bool newcomer_waiting) {
   std::chrono::microseconds slice = options_.wall_timeslice;
   if (slice.count() <= 0) return std::chrono::microseconds(0);
-  if (newcomer_waiting) slice = std::min(slice, std::chrono::microseconds(500));
+  if (newcomer_waiting) slice = std::min(slice, std::chrono::microseconds(1000));
   if (chaos_scheduling()) {
-    // Anywhere from an eighth of the slice to all of it.
+    // Anywhere from half the slice to all of it: shorter would interrupt
+    // ordinary code between its syscalls, where a seed alone decides.
     auto n = static_cast<uint64_t>(slice.count());
-    slice = std::chrono::microseconds(n / 8 + wall_rng_() % (n - n / 8 + 1));
+    slice = std::chrono::microseconds(n / 2 + wall_rng_() % (n - n / 2 + 1));
   }
   return std::max(slice, std::chrono::microseconds(100));
 }

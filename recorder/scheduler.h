@@ -81,8 +81,8 @@ class Scheduler {
   bool chaos_scheduling() const;
   Options options_;
   std::mt19937_64 rng_;
-  std::mt19937_64 wall_rng_;  // apart from rng_: interrupts do not shift seeded decisions
-  std::map<pid_t, uint64_t> priority_;                  // chaos: random priorities
+  std::mt19937_64 wall_rng_;            // apart from rng_: interrupts do not shift seeded decisions
+  std::map<pid_t, uint64_t> priority_;  // chaos: random priorities
   std::map<int32_t, std::deque<ForcedSwitch>> forced_;  // per thread, in its order
 };
 

@@ -98,7 +98,8 @@ class Session {
   // records where (a kInterrupt stop) and lets the scheduler switch, and
   // then returns nothing.
   std::optional<WaitStatus> wait_or_preempt(Thread& t);
-  std::optional<WaitStatus> wait_for_thread_until(pid_t tid, StopWaiter::Clock::time_point deadline);
+  std::optional<WaitStatus> wait_for_thread_until(pid_t tid,
+                                                  StopWaiter::Clock::time_point deadline);
   bool others_could_run(const Thread& t) const;
   bool newcomer_waiting(const Thread& t) const;
   // At the stop PTRACE_INTERRUPT brought: records the instant (kRecorded),

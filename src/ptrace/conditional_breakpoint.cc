@@ -18,7 +18,7 @@ namespace {
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kCodeBytes = 4 * kPage;  // code first, then one page of data
 constexpr uint64_t kStubBytes = kCodeBytes + kPage;
-constexpr uint64_t kReach = 1ull << 30;     // stays well inside a rel32's +-2 GiB
+constexpr uint64_t kReach = 1ull << 30;  // stays well inside a rel32's +-2 GiB
 constexpr size_t kMaxPatch = 32;
 
 struct Capstone {
@@ -31,14 +31,22 @@ struct Capstone {
 };
 
 bool is_control_flow(csh h, const cs_insn& insn) {
-  for (int g : {CS_GRP_JUMP, CS_GRP_CALL, CS_GRP_RET, CS_GRP_INT, CS_GRP_IRET,
-                CS_GRP_BRANCH_RELATIVE}) {
+  for (int g :
+       {CS_GRP_JUMP, CS_GRP_CALL, CS_GRP_RET, CS_GRP_INT, CS_GRP_IRET, CS_GRP_BRANCH_RELATIVE}) {
     if (cs_insn_group(h, &insn, static_cast<uint8_t>(g))) return true;
   }
   switch (insn.id) {
-    case X86_INS_SYSCALL: case X86_INS_SYSENTER: case X86_INS_INT3: case X86_INS_INT:
-    case X86_INS_UD2: case X86_INS_HLT: case X86_INS_PUSHF: case X86_INS_PUSHFQ:
-    case X86_INS_POPF: case X86_INS_POPFQ: case X86_INS_XBEGIN:
+    case X86_INS_SYSCALL:
+    case X86_INS_SYSENTER:
+    case X86_INS_INT3:
+    case X86_INS_INT:
+    case X86_INS_UD2:
+    case X86_INS_HLT:
+    case X86_INS_PUSHF:
+    case X86_INS_PUSHFQ:
+    case X86_INS_POPF:
+    case X86_INS_POPFQ:
+    case X86_INS_XBEGIN:
       return true;
     default:
       return false;
@@ -199,10 +207,10 @@ std::unique_ptr<ConditionalBreakpoint> ConditionalBreakpoint::install(
   if (!where) return fail("no room for a stub near the code");
   InjectedResult mapped;
   try {
-    mapped = inject_syscall(task, mem, at, SYS_mmap,
-                            {*where, kStubBytes, PROT_READ | PROT_WRITE | PROT_EXEC,
-                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-                             static_cast<uint64_t>(-1), 0});
+    mapped = inject_syscall(
+        task, mem, at, SYS_mmap,
+        {*where, kStubBytes, PROT_READ | PROT_WRITE | PROT_EXEC,
+         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, static_cast<uint64_t>(-1), 0});
   } catch (const Error& e) {
     return fail(e.what());
   }
@@ -270,10 +278,10 @@ std::unique_ptr<ConditionalBreakpoint> ConditionalBreakpoint::install(
   }
   // The general registers but rsp: cmp reg, [rip+k] ; jne miss.
   const Registers& r = target.regs;
-  const std::pair<int, uint64_t> regs[] = {
-      {0, r.rax}, {1, r.rcx}, {2, r.rdx}, {3, r.rbx}, {5, r.rbp}, {6, r.rsi}, {7, r.rdi},
-      {8, r.r8},  {9, r.r9},  {10, r.r10}, {11, r.r11}, {12, r.r12}, {13, r.r13},
-      {14, r.r14}, {15, r.r15}};
+  const std::pair<int, uint64_t> regs[] = {{0, r.rax},  {1, r.rcx},  {2, r.rdx},  {3, r.rbx},
+                                           {5, r.rbp},  {6, r.rsi},  {7, r.rdi},  {8, r.r8},
+                                           {9, r.r9},   {10, r.r10}, {11, r.r11}, {12, r.r12},
+                                           {13, r.r13}, {14, r.r14}, {15, r.r15}};
   for (const auto& [num, value] : regs) {
     uint64_t k = constant(&value, 8);
     c.bytes({static_cast<uint8_t>(0x48 | (num >= 8 ? 0x04 : 0)), 0x3b,

@@ -36,15 +36,15 @@ std::string register_mismatch(const Registers& want, const Registers& got) {
     unsigned long long Registers::*member;
   };
   static const Field fields[] = {
-      {"rip", &Registers::rip},       {"rsp", &Registers::rsp},
-      {"rbp", &Registers::rbp},       {"rax", &Registers::rax},
-      {"rbx", &Registers::rbx},       {"rcx", &Registers::rcx},
-      {"rdx", &Registers::rdx},       {"rsi", &Registers::rsi},
-      {"rdi", &Registers::rdi},       {"r8", &Registers::r8},
-      {"r9", &Registers::r9},         {"r10", &Registers::r10},
-      {"r11", &Registers::r11},       {"r12", &Registers::r12},
-      {"r13", &Registers::r13},       {"r14", &Registers::r14},
-      {"r15", &Registers::r15},       {"orig_rax", &Registers::orig_rax},
+      {"rip", &Registers::rip},         {"rsp", &Registers::rsp},
+      {"rbp", &Registers::rbp},         {"rax", &Registers::rax},
+      {"rbx", &Registers::rbx},         {"rcx", &Registers::rcx},
+      {"rdx", &Registers::rdx},         {"rsi", &Registers::rsi},
+      {"rdi", &Registers::rdi},         {"r8", &Registers::r8},
+      {"r9", &Registers::r9},           {"r10", &Registers::r10},
+      {"r11", &Registers::r11},         {"r12", &Registers::r12},
+      {"r13", &Registers::r13},         {"r14", &Registers::r14},
+      {"r15", &Registers::r15},         {"orig_rax", &Registers::orig_rax},
       {"fs_base", &Registers::fs_base}, {"gs_base", &Registers::gs_base},
   };
   for (const Field& f : fields) {

@@ -66,7 +66,8 @@ std::optional<WaitStatus> StopWaiter::wait(pid_t tid, Clock::time_point deadline
     if (now >= deadline) return std::nullopt;
     auto left = std::min<Clock::duration>(deadline - now, kLongestPoll);
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-    timespec timeout{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    timespec timeout{static_cast<time_t>(ns / 1'000'000'000),
+                     static_cast<long>(ns % 1'000'000'000)};
     pollfd p{fd_.get(), POLLIN, 0};
     if (::ppoll(&p, 1, &timeout, nullptr) < 0) {
       if (errno != EINTR) throw_errno("poll");

@@ -47,5 +47,4 @@ class StopWaiter {
 // program starts with the signal mask backstep was given.
 void restore_launch_signal_mask();
 
-
 }  // namespace backstep
