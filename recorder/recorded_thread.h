@@ -33,6 +33,7 @@ struct Thread {
   Process* process = nullptr;  // the process it belongs to (never null once known)
   enum class State { kStarting, kStopped, kInKernel, kDead } state = State::kStarting;
   bool in_syscall = false;  // between entry and exit stops
+  bool has_run = false;     // resumed at least once (preemption lets newcomers in early)
   sys::SyscallArgs call{};
   std::optional<int64_t> forced_result;  // the tracer's answer (registration, rseq)
   bool seeded_random = false;            // getrandom answered from the seed

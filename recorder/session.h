@@ -8,6 +8,8 @@
 //                       faults, runtime traps and rdtsc emulation
 //   blocked_threads.cc  threads blocked in the kernel: settle, arrival,
 //                       admission (see "Blocked threads" in ARCHITECTURE.md)
+//   preemption.cc       threads that run a wall-clock timeslice without a
+//                       stop: interrupted, their instant made findable
 #pragma once
 
 #include <chrono>
@@ -20,9 +22,12 @@
 #include <string>
 #include <vector>
 
+#include "disasm/disassembler.h"
+#include "disasm/memory_access.h"
 #include "ptrace/cpu_binding.h"
 #include "ptrace/inferior.h"
 #include "ptrace/rdtsc_patcher.h"
+#include "ptrace/stop_waiter.h"
 #include "recorder/futex_queues.h"
 #include "recorder/recorded_process.h"
 #include "recorder/recorded_thread.h"
@@ -91,9 +96,28 @@ class Session {
   bool admit_any_arrived();
   void note_clone(Thread& parent, Thread& child);
 
+  // ---- preemption.cc ----
+  // Waits for the running thread's next stop; when it runs a wall-clock
+  // timeslice without one while another thread could run, interrupts it,
+  // records where (a kInterrupt stop) and lets the scheduler switch, and
+  // then returns nothing.
+  std::optional<WaitStatus> wait_or_preempt(Thread& t);
+  std::optional<WaitStatus> wait_for_thread_until(pid_t tid,
+                                                  StopWaiter::Clock::time_point deadline);
+  bool others_could_run(const Thread& t) const;
+  bool newcomer_waiting(const Thread& t) const;
+  // At the stop PTRACE_INTERRUPT brought: records the instant (kRecorded),
+  // or leaves `stop` to handle as usual (the thread met a real stop while
+  // the recorder looked at its loop), or lets the thread go on (kRunning).
+  enum class Preemption { kRecorded, kStopped, kRunning };
+  Preemption preempt(Thread& t, std::chrono::microseconds ran, WaitStatus& stop);
+  WaitStatus clear_interrupt_wakeup(Thread& t);
+
   RecordOptions options_;
   Scheduler scheduler_;
   std::optional<CpuBinding> binding_;
+  // Before writer_: every thread the recorder starts must block SIGCHLD.
+  StopWaiter waiter_;
   trace::TraceWriter writer_;
   Inferior inferior_;
   // Every process of the program, by the tracer's view of its pid; kept
@@ -119,6 +143,8 @@ class Session {
   // seeded_bytes), so that a seed alone reproduces a run.
   std::mt19937_64 inputs_rng_{options_.scheduler.seed ^ 0x5eed5eed5eed5eedull};
   uint64_t seeded_tsc_ = 1'000'000'000;
+  std::optional<AccessDecoder> decoder_;  // stores of a preempted loop
+  std::optional<Disassembler> disassembler_;
 };
 
 }  // namespace backstep::recorder

@@ -292,6 +292,7 @@ void ReplayEngine::play_stop(size_t index, const trace::Stop& s) {
   }
   Thread& t = *found;
   int sig = begin_run(index, t, s);
+  if (s.kind == StopKind::kInterrupt) return play_interrupt(index, t, s, sig);
   complete_stop(index, t, s, resume_run(index, t, static_cast<Resume>(s.resumed.how), sig));
 }
 
@@ -363,6 +364,8 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
     case StopKind::kExit:
       expect(st.ptrace_event() == PTRACE_EVENT_EXIT, "not an exit");
       break;
+    case StopKind::kInterrupt:
+      break;  // found by its state (play_interrupt, step), checked below
   }
   uint64_t ticks = t.block ? ThreadBlockView(t.process->mem, *t.block).ticks() : 0;
   if (ticks != s.ticks) {
@@ -448,6 +451,7 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       }
       break;
     case StopKind::kSignal:
+    case StopKind::kInterrupt:
       break;
   }
 }
@@ -578,6 +582,13 @@ bool ReplayEngine::step(int32_t vtid) {
     }
     return true;
   }
+  if (s.kind == StopKind::kInterrupt && !t.run_started && s.resumed.signal == 0 &&
+      at_interrupt(t, s)) {
+    // A run that is over before it starts (see play_interrupt): the next
+    // instruction is the next run's.
+    play_record();
+    return step(vtid);
+  }
   int sig = begin_run(index, t, s);
   // A watch trap inside a single step would look like the recorded stop.
   sync_watch(t, std::nullopt);
@@ -587,6 +598,13 @@ bool ReplayEngine::step(int32_t vtid) {
     siginfo_t si = t.task.siginfo();
     if (si.si_code == TRAP_TRACE || si.si_code == TRAP_HWBKPT) {
       after_step(t);
+      if (s.kind == StopKind::kInterrupt && at_interrupt(t, s)) {
+        // The first moment with the recorded state: the interrupt stop.
+        complete_stop(index, t, s, st);
+        pending_signal_ = 0;
+        last_tid_ = s.tid;
+        next_ = index + 1;
+      }
       return true;
     }
   }

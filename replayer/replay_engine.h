@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -250,6 +251,27 @@ class ReplayEngine {
   // Plays other threads' records until the next Stop record is vtid's.
   bool play_until_turn_of(int32_t vtid);
 
+  // ---- replay_preemption.cc: kInterrupt stops ----
+  // Runs t (its run begun, `sig` to deliver) to the first moment of the run
+  // with the recorded state of `s`; a divergence if it meets another stop
+  // first or does not get there in time.
+  void play_interrupt(size_t index, Thread& t, const trace::Stop& s, int sig);
+  // Whether t stands at the instant `s` recorded (empty), else what differs.
+  std::string interrupt_mismatch(Thread& t, const trace::Stop& s) const;
+  bool at_interrupt(Thread& t, const trace::Stop& s) const {
+    return interrupt_mismatch(t, s).empty();
+  }
+  // While play_interrupt runs the thread: resume_run plants an int3 at `pc`
+  // too, returns at once when it is hit, and gives up at `deadline`.
+  struct Seek {
+    size_t index = 0;
+    uint64_t pc = 0;
+    std::chrono::steady_clock::time_point deadline;
+    bool hit = false;
+    bool plant = true;  // false while a ConditionalBreakpoint watches pc instead
+  };
+  WaitStatus wait_for_thread_until(size_t index, pid_t tid);
+
   const trace::Trace& trace_;
   ReplayOptions options_;
   Inferior inferior_;
@@ -266,6 +288,7 @@ class ReplayEngine {
   pid_t last_tid_ = 0;
   std::vector<uint64_t> breakpoints_;
   BreakpointHit on_breakpoint_;
+  std::optional<Seek> seek_;
   std::optional<ValueWatch> watch_;
   WatchTrap on_watch_;
   bool is_copy_ = false;  // a fork()ed copy: kernel thread ids are not the recorded ones

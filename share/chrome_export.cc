@@ -150,6 +150,7 @@ class ChromeTraceBuilder {
         break;
       case trace::StopKind::kTrap:
       case trace::StopKind::kRdtsc:
+      case trace::StopKind::kInterrupt:
         break;  // scheduling and emulation details: in jsonl, not on the timeline
     }
   }

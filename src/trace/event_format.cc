@@ -31,6 +31,9 @@ std::string stop_detail(const Stop& s) {
       return fmt::format("new thread {}", s.value);
     case StopKind::kExit:
       return fmt::format("status {:#x}", s.value);
+    case StopKind::kInterrupt:
+      return fmt::format("after {} us, {} memory range(s) in its signature", s.result,
+                         s.writes.size());
   }
   return {};
 }

@@ -148,7 +148,8 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
       Stop s;
       s.tid = i32();
       s.kind = static_cast<StopKind>(p.u8());
-      if (s.kind < StopKind::kSyscallEntry || s.kind > StopKind::kExit) {
+      if (s.kind < StopKind::kSyscallEntry || s.kind > StopKind::kInterrupt ||
+          (s.kind == StopKind::kInterrupt && events_version < 3)) {
         throw TraceError("malformed stop record: unknown kind");
       }
       s.resumed.how = p.u8();
@@ -252,6 +253,7 @@ const char* stop_kind_name(StopKind k) {
     case StopKind::kRdtsc: return "rdtsc";
     case StopKind::kClone: return "clone";
     case StopKind::kExit: return "exit";
+    case StopKind::kInterrupt: return "interrupt";
   }
   return "?";
 }
@@ -265,6 +267,7 @@ const char* switch_reason_name(SwitchReason r) {
     case SwitchReason::kExited: return "exited";
     case SwitchReason::kChaos: return "chaos";
     case SwitchReason::kYield: return "yield";
+    case SwitchReason::kInterrupt: return "interrupt";
   }
   return "?";
 }

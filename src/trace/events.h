@@ -25,9 +25,11 @@
 namespace backstep::trace {
 
 // Version of the event vocabulary (the container has its own version).
+// 3: Stop records of kind kInterrupt, Switch records of reason kInterrupt
+//    (a thread preempted by the wall clock; see recorder/preemption.cc).
 // 2: MapEvents records hold their events compactly (trace/map_event_batch.h).
 // 1: MapEvents records hold 64-byte abi::MapEvents; still read.
-inline constexpr uint32_t kEventsVersion = 2;
+inline constexpr uint32_t kEventsVersion = 3;
 inline constexpr uint32_t kOldestEventsVersion = 1;
 
 enum class RecordType : uint16_t {
@@ -75,6 +77,14 @@ enum class StopKind : uint8_t {
   kRdtsc = 5,        // rdtsc/rdtscp trapped (PR_TSC_SIGSEGV) and emulated
   kClone = 6,        // PTRACE_EVENT_CLONE: `value` is the new thread's tid
   kExit = 7,         // PTRACE_EVENT_EXIT: `value` is the wait status
+  // The recorder interrupted the thread (it ran a wall-clock timeslice
+  // without a stop while others could run). Replay finds the instant again
+  // by its signature: `regs` (all of them), `ticks`, `value` (a digest of
+  // the vector registers, see ptrace/interrupt_signature.h) and `writes`,
+  // which here are memory the thread must hold at the instant (compared,
+  // never written). `result`: microseconds the thread had run (bounds the
+  // search). Events version 3.
+  kInterrupt = 8,
 };
 
 // Where a memory write recorded with a syscall lands.
@@ -100,10 +110,13 @@ struct Stop {
   user_regs_struct regs{};
   // kSyscallEntry/kSyscallExit: the syscall number; kSignal: the signal;
   // kClone: the child's tid; kExit: the wait status; kTrap: trap reason;
-  // kRdtsc: the emulated counter value.
+  // kRdtsc: the emulated counter value; kInterrupt: the vector registers' digest.
   int64_t value = 0;
-  int64_t result = 0;  // kSyscallExit: the result; kSignal: si_code
-  std::vector<MemWrite> writes;  // kSyscallExit: memory the syscall wrote
+  // kSyscallExit: the result; kSignal: si_code; kInterrupt: microseconds run.
+  int64_t result = 0;
+  // kSyscallExit: memory the syscall wrote; kInterrupt: memory the thread
+  // holds at the instant (part of its signature).
+  std::vector<MemWrite> writes;
   // kSignal, for a signal from outside the program (a timer, another
   // process): its siginfo_t as the kernel queued it, which replay gives the
   // handler again. Empty otherwise, and in traces made before it was kept.
@@ -124,6 +137,7 @@ enum class SwitchReason : uint8_t {
   kExited = 4,
   kChaos = 5,      // chaos: a switch at another scheduling point
   kYield = 6,      // sched_yield
+  kInterrupt = 7,  // a wall-clock timeslice ran out (a kInterrupt stop)
 };
 
 struct Switch {
