@@ -8,6 +8,8 @@
 //                       faults, runtime traps and rdtsc emulation
 //   blocked_threads.cc  threads blocked in the kernel: settle, arrival,
 //                       admission (see "Blocked threads" in ARCHITECTURE.md)
+//   shared_mappings.cc  mappings of files: the file objects they map, and
+//                       what syscalls change in mapped files
 #pragma once
 
 #include <chrono>
@@ -23,6 +25,7 @@
 #include "ptrace/inferior.h"
 #include "ptrace/rdtsc_patcher.h"
 #include "recorder/futex_queues.h"
+#include "recorder/mapped_files.h"
 #include "recorder/recorded_thread.h"
 #include "recorder/recorder.h"
 #include "recorder/scheduler.h"
@@ -67,6 +70,12 @@ class Session {
   void note_affinity_call(Thread& t);
   void after_affinity_call(Thread& t, int64_t result);
 
+  // ---- shared_mappings.cc ----
+  void record_file_map(Thread& t, uint64_t addr);
+  void record_file_changes(Thread& t, int64_t result);
+  // Whether a mapping of `id` outside [start, end) is live.
+  bool mapped_elsewhere(FileId id, uint64_t start, uint64_t end);
+
   // ---- signal_recorder.cc ----
   // At a signal stop of the running thread: true when the signal is held
   // for a later scheduling point (the thread has been let go again).
@@ -108,6 +117,7 @@ class Session {
   std::set<std::string> warned_text_;
   SpinWatch spin_watch_;
   FutexQueues futexes_;
+  MappedFiles files_;
   std::deque<pid_t> due_;   // must come back before the next decision, in this order
   uint64_t decisions_ = 0;  // scheduling decisions made: the recording's clock
   // Under --chaos the program's randomness comes from the seed too (see

@@ -26,6 +26,7 @@
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/syscall_injection.h"
 #include "ptrace/task.h"
+#include "replayer/backing_files.h"
 #include "replayer/replay_session.h"
 #include "trace/trace_reader.h"
 
@@ -211,6 +212,9 @@ class ReplayEngine {
   int signal_ending_wait(size_t entry_index, pid_t tid) const;
   bool wait_with_mask(size_t index, Thread& t, Registers& regs);
   const trace::FileMap* file_map_before_exit(size_t from, pid_t tid) const;
+  // replay_mappings.cc: maps f's backing file in place of the mmap that
+  // thread t has entered (record `index`), which is then emulated.
+  void map_backing_file(size_t index, Thread& t, const trace::FileMap& f);
   bool in_tick_section(uint64_t pc) const {
     return pc >= tick_section_.first && pc < tick_section_.second;
   }
@@ -248,6 +252,7 @@ class ReplayEngine {
   WatchTrap on_watch_;
   bool is_copy_ = false;  // a fork()ed copy: kernel thread ids are not the recorded ones
   std::function<void()> record_hook_;
+  BackingFiles backing_;
 };
 
 }  // namespace backstep::replayer

@@ -160,10 +160,16 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
         execute = false;
         break;
       }
+      const trace::FileMap* f = file_map_before_exit(index + 1, t.vtid);
+      if (f && backing_.backs(f->object)) {
+        map_backing_file(index, t, *f);
+        execute = false;
+        break;
+      }
       // Same address as recorded; file contents come from the trace.
       set_syscall_arg(regs, 0, static_cast<uint64_t>(exit->result));
       uint64_t flags = t.args[3] | MAP_FIXED;
-      if (const trace::FileMap* f = file_map_before_exit(index + 1, t.vtid)) {
+      if (f) {
         t.file_map = f;
         flags = (flags & ~static_cast<uint64_t>(MAP_SHARED | MAP_SHARED_VALIDATE)) | MAP_PRIVATE |
                 MAP_ANONYMOUS;
