@@ -108,6 +108,44 @@ TEST_P(SharedFiles, PrivateMappingsOfUnreachableFiles) {
   expect_same_everywhere({"private", a.path().string()}, {"private", b.path().string()}, "t");
 }
 
+// write with O_APPEND, writev, pwritev2, sendfile, copy_file_range,
+// fallocate, truncate and open(O_TRUNC) change what a mapping shows; reading
+// past the end raises SIGBUS; a read-only fd's mapping cannot become writable.
+TEST_P(SharedFiles, EverySyscallThatChangesAMappedFile) {
+  TempDir a;
+  TempDir b;
+  RunResult nat = native({"syscalls", a.path().string()});
+  ASSERT_TRUE(contains(nat.out, "past the end raised SIGBUS")) << nat.describe();
+  ASSERT_TRUE(contains(nat.out, "read-only fd's mapping: Permission denied")) << nat.describe();
+  expect_same_everywhere({"syscalls", a.path().string()}, {"syscalls", b.path().string()}, "t");
+}
+
+// A mapping after every other mapping of the file is gone starts a new
+// file object, read anew.
+TEST_P(SharedFiles, MappingAfterAllAreGoneIsANewObject) {
+  std::string t = expect_same_everywhere({"memfd"}, {"memfd"}, "t");
+  std::vector<uint64_t> objects;
+  for (const auto& e : dump_json(tmp_ / t, xdg())) {
+    if (e.value("type", "") == "file_map" && contains(e.value("path", ""), "/memfd:shared_files")) {
+      objects.push_back(e.value("object", 0u));
+    }
+  }
+  // alias(): a, b and c; then s and p, after a, b and c were unmapped.
+  ASSERT_EQ(objects.size(), 5u);
+  EXPECT_EQ(objects[0], objects[1]);
+  EXPECT_EQ(objects[0], objects[2]);
+  EXPECT_NE(objects[2], objects[3]);
+  EXPECT_EQ(objects[3], objects[4]);
+}
+
+// A device is not a file the trace can keep: a one-line error naming it.
+TEST_P(SharedFiles, MappingADeviceStopsTheRecording) {
+  RunResult rec = record({"device"}, "t");
+  EXPECT_NE(rec.shell_status(), 0) << rec.describe();
+  EXPECT_TRUE(contains(rec.err, "the program mapped /dev/zero, which is not a regular file"))
+      << rec.describe();
+}
+
 // Two threads that talk only through two mappings of one memfd.
 TEST_P(SharedFiles, ThreadsTalkThroughTwoMappings) {
   expect_same_everywhere({"threads"}, {"threads"}, "fair");

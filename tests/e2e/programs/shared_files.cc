@@ -4,10 +4,15 @@
 // prints the same only if its mappings alias as natively and show the
 // effects of write(), pwrite(), ftruncate() and mremap() on the file.
 //
-// Usage: shared_files unlinked DIR | file DIR | shm NAME | memfd | private DIR | threads
+// Usage: shared_files unlinked DIR | file DIR | shm NAME | memfd | private DIR | syscalls DIR | device | threads
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <pthread.h>
 #include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/sendfile.h>
+#include <sys/uio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -188,6 +193,71 @@ int private_maps(const std::string& dir) {
   return 0;
 }
 
+sigjmp_buf g_bus_jump;
+void on_bus(int) { siglongjmp(g_bus_jump, 1); }
+
+// The other ways a syscall changes a mapped file, each seen through a shared
+// mapping: O_APPEND writes, writev, sendfile and copy_file_range into it,
+// fallocate punching a hole, truncate() and open(O_TRUNC) by its path, and
+// a read-only fd whose mapping may not become writable. Reading past the
+// end of the file raises SIGBUS.
+int syscalls(const std::string& dir) {
+  std::string path = dir + "/syscalls";
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) fail("open");
+  fill(fd, "syscalls");
+  char* m = map(4 * kPage, PROT_READ, MAP_SHARED, fd);
+  int app = open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (app < 0 || write(app, "appended", 8) != 8) fail("append");
+  std::printf("syscalls: append '%.8s'\n", m + 2 * kPage);
+  iovec iov[2] = {{const_cast<char*>("vec"), 3}, {const_cast<char*>("tor"), 3}};
+  if (lseek(fd, 10, SEEK_SET) != 10 || writev(fd, iov, 2) != 6) fail("writev");
+  std::printf("syscalls: writev '%.6s'\n", m + 10);
+  if (pwritev2(fd, iov, 1, 20, 0) != 3) fail("pwritev2");
+  std::printf("syscalls: pwritev2 '%.3s'\n", m + 20);
+  std::string src_path = dir + "/source";  // copy_file_range stays on one file system
+  int src = open(src_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (src < 0 || write(src, "from sendfile and copy_file_range", 33) != 33) fail("source");
+  unlink(src_path.c_str());
+  off_t from = 0;
+  if (lseek(fd, 30, SEEK_SET) != 30 || sendfile(fd, src, &from, 13) != 13) fail("sendfile");
+  std::printf("syscalls: sendfile '%.13s'\n", m + 30);
+  loff_t in = 18;
+  loff_t out = 50;
+  if (copy_file_range(src, &in, fd, &out, 15, 0) != 15) fail("copy_file_range");
+  std::printf("syscalls: copy_file_range '%.15s'\n", m + 50);
+  if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, kPage) != 0) {
+    std::printf("syscalls: no hole punched\n");
+  } else {
+    std::printf("syscalls: after the hole '%.8s' (%d)\n", m + 10, m[10] == 0);
+  }
+  if (truncate(path.c_str(), kPage + 5) != 0) fail("truncate");
+  std::printf("syscalls: truncated, last byte '%c'\n", m[kPage + 4]);
+  struct sigaction sa {};
+  sa.sa_handler = on_bus;
+  sigaction(SIGBUS, &sa, nullptr);
+  if (sigsetjmp(g_bus_jump, 1) == 0) {
+    std::printf("syscalls: past the end reads %d\n", m[3 * kPage]);
+  } else {
+    std::printf("syscalls: past the end raised SIGBUS\n");
+  }
+  int again = open(path.c_str(), O_RDWR | O_TRUNC | O_CLOEXEC);
+  if (again < 0) fail("open O_TRUNC");
+  if (sigsetjmp(g_bus_jump, 1) == 0) {
+    std::printf("syscalls: after O_TRUNC reads %d\n", m[0]);
+  } else {
+    std::printf("syscalls: after O_TRUNC, SIGBUS\n");
+  }
+  if (ftruncate(again, kPage) != 0) fail("ftruncate");
+  std::printf("syscalls: zeros again %d\n", m[0] == 0 && m[kPage - 1] == 0);
+  int ro = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  char* r = map(kPage, PROT_READ, MAP_SHARED, ro);
+  std::printf("syscalls: mprotect of a read-only fd's mapping: %s\n",
+              mprotect(r, kPage, PROT_READ | PROT_WRITE) == 0 ? "allowed" : std::strerror(errno));
+  unlink(path.c_str());
+  return 0;
+}
+
 // Threads that talk only through two shared mappings of one memfd: the
 // producer writes through its mapping, the consumer reads through another.
 struct Channel {
@@ -244,11 +314,19 @@ int main(int argc, char** argv) {
     status = memfd();
   } else if (mode == "private" && !arg.empty()) {
     status = private_maps(arg);
+  } else if (mode == "syscalls" && !arg.empty()) {
+    status = syscalls(arg);
+  } else if (mode == "device") {
+    // Not a file: recording stops with an error.
+    int fd = open("/dev/zero", O_RDWR | O_CLOEXEC);
+    char* z = map(kPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+    std::printf("device: reads %d\n", z[0]);
+    status = 0;
   } else if (mode == "threads") {
     status = threads();
   } else {
     std::fprintf(stderr,
-                 "usage: shared_files unlinked DIR | file DIR | shm NAME | memfd | private DIR | threads\n");
+                 "usage: shared_files unlinked DIR | file DIR | shm NAME | memfd | private DIR | syscalls DIR | device | threads\n");
   }
   std::fflush(stdout);
   return status;
