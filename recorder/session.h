@@ -15,6 +15,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -26,6 +27,7 @@
 #include "ptrace/rdtsc_patcher.h"
 #include "recorder/futex_queues.h"
 #include "recorder/mapped_files.h"
+#include "recorder/recorded_process.h"
 #include "recorder/recorded_thread.h"
 #include "recorder/recorder.h"
 #include "recorder/scheduler.h"
@@ -44,6 +46,8 @@ class Session {
   void start();
   void loop();
   Thread& thread(pid_t tid);
+  Process& process(pid_t tgid);
+  pid_t process_of(pid_t tid) const;
   std::vector<pid_t> runnable() const;
   void resume(Thread& t, Resume how);
   WaitStatus wait_for_thread(pid_t tid);
@@ -73,8 +77,9 @@ class Session {
   // ---- shared_mappings.cc ----
   void record_file_map(Thread& t, uint64_t addr);
   void record_file_changes(Thread& t, int64_t result);
-  // Whether a mapping of `id` outside [start, end) is live.
-  bool mapped_elsewhere(FileId id, uint64_t start, uint64_t end);
+  void record_shm_attach(Thread& t, uint64_t addr);
+  // Whether a mapping of `id` outside [start, end) is live in t's process.
+  bool mapped_elsewhere(const Thread& t, FileId id, uint64_t start, uint64_t end);
 
   // ---- signal_recorder.cc ----
   // At a signal stop of the running thread: true when the signal is held
@@ -101,8 +106,9 @@ class Session {
   std::optional<CpuBinding> binding_;
   trace::TraceWriter writer_;
   Inferior inferior_;
-  AddressSpace mem_;
-  RdtscPatcher patcher_;
+  // Every process of the program, by the tracer's view of its pid; kept
+  // after they end (threads point at them).
+  std::map<pid_t, std::unique_ptr<Process>> processes_;
   std::map<pid_t, Thread> threads_;
   pid_t current_ = 0;
   std::map<pid_t, trace::Resumption> resumptions_;

@@ -12,9 +12,10 @@
 #include <linux/fs.h>
 #include <linux/openat2.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -74,8 +75,8 @@ std::vector<std::byte> read_range(int fd, uint64_t offset, uint64_t len) {
 
 }  // namespace
 
-bool Session::mapped_elsewhere(FileId id, uint64_t start, uint64_t end) {
-  for (const ProcMapping& m : read_proc_maps(inferior_.leader())) {
+bool Session::mapped_elsewhere(const Thread& t, FileId id, uint64_t start, uint64_t end) {
+  for (const ProcMapping& m : read_proc_maps(t.process->tgid)) {
     if (is(m, id) && (m.end <= start || m.start >= end)) return true;
   }
   return false;
@@ -92,14 +93,14 @@ void Session::record_file_map(Thread& t, uint64_t addr) {
     throw Error(fmt::format("cannot record the mapping of {}: it cannot be read", t.mapped_path));
   }
   if (!S_ISREG(st.st_mode)) {
-    throw Error(fmt::format(
-        "the program mapped {}, which is not a regular file: not supported yet", t.mapped_path));
+    throw Error(fmt::format("the program mapped {}, which is not a regular file: not supported yet",
+                            t.mapped_path));
   }
   const FileId id{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
   const uint64_t end = addr + ((length + 4095) & ~uint64_t{4095});
   bool live_elsewhere = false;
   if (shared || files_.object(id)) {
-    std::vector<ProcMapping> maps = read_proc_maps(inferior_.leader());
+    std::vector<ProcMapping> maps = read_proc_maps(t.process->tgid);
     if (shared) {
       // Aliasing is decided by the identity fstat gives, and whether the
       // file is still mapped by the one /proc shows: they must agree (an
@@ -129,12 +130,55 @@ void Session::record_file_map(Thread& t, uint64_t addr) {
   f.object = files_.note_map(id, shared, live_elsewhere);
   f.dev = id.dev;
   f.ino = id.ino;
-  if (auto info = fd_info(t.task.tid(), fd)) f.access = static_cast<uint8_t>(info->flags & O_ACCMODE);
+  if (auto info = fd_info(t.task.tid(), fd))
+    f.access = static_cast<uint8_t>(info->flags & O_ACCMODE);
   try {
     f.content = writer_.keep_open_file(t.mapped_path, link, /*reuse=*/!files_.ever_shared(id));
   } catch (const std::exception& e) {
     throw Error(fmt::format("cannot record the mapping of {}: {}", t.mapped_path, e.what()));
   }
+  writer_.write(f);
+}
+
+// shmat: a SysV shm segment is a file of the kernel's shm file system, one
+// with no fd to read it through. Recorded as a FileMap of that file (its
+// content read from the new attachment), so that replay maps a backing file
+// for it and attachments of one segment alias as mappings of one file do.
+void Session::record_shm_attach(Thread& t, uint64_t addr) {
+  const ProcMapping* seg = nullptr;
+  std::vector<ProcMapping> maps = read_proc_maps(t.process->tgid);
+  for (const ProcMapping& m : maps) seg = m.start == addr ? &m : seg;
+  struct shmid_ds ds {};
+  if (!seg || seg->inode == 0 || ::shmctl(static_cast<int>(t.call.arg[0]), IPC_STAT, &ds) != 0) {
+    throw Error(fmt::format("cannot find the SysV shm segment {} attached at {:#x}",
+                            static_cast<int>(t.call.arg[0]), addr));
+  }
+  const FileId id{makedev(seg->dev_major, seg->dev_minor), seg->inode};
+  const uint64_t size = ds.shm_segsz;
+  const uint64_t end = addr + ((size + 4095) & ~uint64_t{4095});
+  bool live_elsewhere = false;
+  for (const ProcMapping& m : maps) {
+    live_elsewhere = live_elsewhere || (is(m, id) && (m.end <= addr || m.start >= end));
+  }
+  const auto shmflg = static_cast<int>(t.call.arg[2]);
+  std::vector<std::byte> content(size);
+  if (!t.process->mem.read_bulk(addr, content.data(), content.size())) {
+    throw Error(fmt::format("cannot read the SysV shm segment attached at {:#x}", addr));
+  }
+  trace::FileMap f;
+  f.tid = t.vtid;
+  f.addr = addr;
+  f.length = size;
+  f.prot = (shmflg & SHM_RDONLY) ? PROT_READ : PROT_READ | PROT_WRITE;
+  if (shmflg & SHM_EXEC) f.prot |= PROT_EXEC;
+  f.flags = MAP_SHARED;
+  f.path = seg->path + " (deleted)";
+  f.file_size = size;
+  f.object = files_.note_map(id, /*shared=*/true, live_elsewhere);
+  f.dev = id.dev;
+  f.ino = id.ino;
+  f.access = static_cast<uint8_t>((shmflg & SHM_RDONLY) ? O_RDONLY : O_RDWR);
+  f.content = writer_.keep_content(content);
   writer_.write(f);
 }
 
@@ -176,14 +220,15 @@ void Session::record_file_changes(Thread& t, int64_t result) {
                         : t.call.nr == SYS_openat ? a[2]
                         : t.call.nr == SYS_creat  ? uint64_t{O_TRUNC}
                                                   : 0;
-      if (t.call.nr == SYS_openat2) mem_.read(a[2], &oflags, sizeof oflags);  // open_how.flags
+      if (t.call.nr == SYS_openat2)
+        t.process->mem.read(a[2], &oflags, sizeof oflags);  // open_how.flags
       if (!(oflags & O_TRUNC)) return;
       fd = static_cast<int>(result);
       what = What::kSize;
       break;
     }
     case SYS_truncate:
-      path = mem_.read_string(a[0], 4096);
+      path = t.process->mem.read_string(a[0], 4096);
       if (path.empty()) return;
       if (path[0] != '/') path = fmt::format("/proc/{}/cwd/{}", t.task.tid(), path);
       what = What::kSize;
@@ -202,7 +247,7 @@ void Session::record_file_changes(Thread& t, int64_t result) {
   }
   std::optional<uint32_t> object = files_.object(id);
   if (!object) return;
-  if (!mapped_elsewhere(id, 0, 0)) {
+  if (!mapped_elsewhere(t, id, 0, 0)) {
     files_.forget(id);
     return;
   }

@@ -54,8 +54,8 @@ int BackingFiles::file_for(const trace::FileMap& f) {
   if (auto it = files_.find(f.object); it != files_.end()) return it->second.get();
   std::string name = fmt::format("{}{}", kBackingFilePrefix, f.object);
   UniqueFd fd(::memfd_create(name.c_str(), MFD_CLOEXEC));
-  if (!fd) throw Error(fmt::format("cannot make a backing file for {}: {}", f.path,
-                                   std::strerror(errno)));
+  if (!fd)
+    throw Error(fmt::format("cannot make a backing file for {}: {}", f.path, std::strerror(errno)));
   UniqueFd copy(::open(trace_->file_copy(f.content).c_str(), O_RDONLY | O_CLOEXEC));
   if (!copy) throw Error(fmt::format("the trace lacks its copy of {}", f.path));
   std::vector<std::byte> buf(size_t{1} << 20);

@@ -296,4 +296,19 @@ std::string TraceWriter::keep_open_file(const std::string& path, const std::stri
   return name;
 }
 
+std::string TraceWriter::keep_content(std::span<const std::byte> content) {
+  XXH128_hash_t h = XXH3_128bits(content.data(), content.size());
+  std::string name = fmt::format("{:016x}{:016x}", h.high64, h.low64);
+  std::filesystem::path final_path = dir_ / kFilesDir / name;
+  if (std::filesystem::exists(final_path)) return name;
+  std::filesystem::path tmp = dir_ / kFilesDir / ".incoming.tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd || detail::write_all(fd.get(), content.data(), content.size()) != 0) {
+    throw TraceError(fmt::format("cannot write {}", tmp.string()));
+  }
+  fd.reset();
+  std::filesystem::rename(tmp, final_path);
+  return name;
+}
+
 }  // namespace backstep::trace

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,9 @@ class TraceWriter {
   // through a shared mapping need not move its mtime. Throws TraceError for
   // anything but a regular file.
   std::string keep_open_file(const std::string& path, const std::string& source, bool reuse);
+  // Keeps `content` (memory that is not a file the recorder can open: a
+  // SysV shm segment) like a file's copy; returns its name.
+  std::string keep_content(std::span<const std::byte> content);
   // Waits until every record handed over is in the file.
   void flush();
   // flush() and close the file; throws TraceError if any write failed.

@@ -146,6 +146,10 @@ TEST_P(SharedFiles, MappingADeviceStopsTheRecording) {
       << rec.describe();
 }
 
+// SysV shm: attachments of one segment alias (a read-only one too), shmdt
+// unmaps, a segment attached again keeps its content.
+TEST_P(SharedFiles, SysVAttachmentsAlias) { expect_same_everywhere({"sysv"}, {"sysv"}, "t"); }
+
 // Two threads that talk only through two mappings of one memfd.
 TEST_P(SharedFiles, ThreadsTalkThroughTwoMappings) {
   expect_same_everywhere({"threads"}, {"threads"}, "fair");

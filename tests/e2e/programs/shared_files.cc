@@ -4,17 +4,19 @@
 // prints the same only if its mappings alias as natively and show the
 // effects of write(), pwrite(), ftruncate() and mremap() on the file.
 //
-// Usage: shared_files unlinked DIR | file DIR | shm NAME | memfd | private DIR | syscalls DIR | device | threads
+// Usage: shared_files unlinked DIR | file DIR | shm NAME | memfd | private DIR | syscalls DIR |
+// device | sysv | threads
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <sys/sendfile.h>
-#include <sys/uio.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -258,6 +260,32 @@ int syscalls(const std::string& dir) {
   return 0;
 }
 
+// SysV shm: two attachments of one segment alias, a read-only one sees the
+// stores, a detached one is gone; a segment attached again after every
+// attachment was detached keeps its content.
+int sysv() {
+  int id = shmget(IPC_PRIVATE, 3 * kPage + 100, IPC_CREAT | 0600);
+  if (id < 0) fail("shmget");
+  char* a = static_cast<char*>(shmat(id, nullptr, 0));
+  char* b = static_cast<char*>(shmat(id, nullptr, 0));
+  char* r = static_cast<char*>(shmat(id, nullptr, SHM_RDONLY));
+  if (a == reinterpret_cast<char*>(-1) || b == a || r == a) fail("shmat");
+  std::strcpy(a + 3 * kPage + 10, "in the last page");
+  std::printf("sysv: b reads '%.24s', r reads '%.24s'\n", b + 3 * kPage + 10, r + 3 * kPage + 10);
+  struct shmid_ds ds {};
+  if (shmctl(id, IPC_STAT, &ds) != 0) fail("shmctl");
+  std::printf("sysv: %lu attachments of %zu bytes\n", static_cast<unsigned long>(ds.shm_nattch),
+              static_cast<size_t>(ds.shm_segsz));
+  if (shmdt(a) != 0 || shmdt(b) != 0 || shmdt(r) != 0) fail("shmdt");
+  std::printf("sysv: shmdt of a detached address: %s\n",
+              shmdt(a) == 0 ? "succeeded" : std::strerror(errno));
+  char* c = static_cast<char*>(shmat(id, nullptr, 0));
+  std::printf("sysv: attached again reads '%.24s'\n", c + 3 * kPage + 10);
+  shmctl(id, IPC_RMID, nullptr);
+  shmdt(c);
+  return 0;
+}
+
 // Threads that talk only through two shared mappings of one memfd: the
 // producer writes through its mapping, the consumer reads through another.
 struct Channel {
@@ -322,11 +350,14 @@ int main(int argc, char** argv) {
     char* z = map(kPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
     std::printf("device: reads %d\n", z[0]);
     status = 0;
+  } else if (mode == "sysv") {
+    status = sysv();
   } else if (mode == "threads") {
     status = threads();
   } else {
     std::fprintf(stderr,
-                 "usage: shared_files unlinked DIR | file DIR | shm NAME | memfd | private DIR | syscalls DIR | device | threads\n");
+                 "usage: shared_files unlinked DIR | file DIR | shm NAME | memfd | private DIR | "
+                 "syscalls DIR | device | sysv | threads\n");
   }
   std::fflush(stdout);
   return status;
