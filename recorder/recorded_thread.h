@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ptrace/task.h"
+#include "recorder/mapped_files.h"
 #include "runtime/abi.h"
 #include "syscalls/syscall_table.h"
 
@@ -38,6 +39,7 @@ struct Thread {
   std::optional<int64_t> forced_result;  // the tracer's answer (registration, rseq)
   bool seeded_random = false;            // getrandom answered from the seed
   std::string mapped_path;               // mmap of a file: its path at entry
+  std::optional<FileId> fd_file;         // a write's fd: the regular file it writes
   bool cloned = false;                   // this clone call made a traced thread
   std::optional<uint64_t> block;         // ThreadBlock address
   uint64_t ticks = 0;

@@ -10,6 +10,8 @@
 //                       admission (see "Blocked threads" in ARCHITECTURE.md)
 //   preemption.cc       threads that run a wall-clock timeslice without a
 //                       stop: interrupted, their instant made findable
+//   shared_mappings.cc  mappings of files: the file objects they map, and
+//                       what syscalls change in mapped files
 #pragma once
 
 #include <chrono>
@@ -29,6 +31,7 @@
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/stop_waiter.h"
 #include "recorder/futex_queues.h"
+#include "recorder/mapped_files.h"
 #include "recorder/recorded_process.h"
 #include "recorder/recorded_thread.h"
 #include "recorder/recorder.h"
@@ -75,6 +78,13 @@ class Session {
   bool may_block(Thread& t);
   void note_affinity_call(Thread& t);
   void after_affinity_call(Thread& t, int64_t result);
+
+  // ---- shared_mappings.cc ----
+  void record_file_map(Thread& t, uint64_t addr);
+  void record_file_changes(Thread& t, int64_t result);
+  void record_shm_attach(Thread& t, uint64_t addr);
+  // Whether a mapping of `id` outside [start, end) is live in t's process.
+  bool mapped_elsewhere(const Thread& t, FileId id, uint64_t start, uint64_t end);
 
   // ---- signal_recorder.cc ----
   // At a signal stop of the running thread: true when the signal is held
@@ -137,6 +147,7 @@ class Session {
   std::set<std::string> warned_text_;
   SpinWatch spin_watch_;
   FutexQueues futexes_;
+  MappedFiles files_;
   std::deque<pid_t> due_;   // must come back before the next decision, in this order
   uint64_t decisions_ = 0;  // scheduling decisions made: the recording's clock
   // Under --chaos the program's randomness comes from the seed too (see

@@ -125,7 +125,7 @@ std::optional<ReplayPosition> ReplayPosition::parse(std::string_view text) {
 }
 
 ReplayEngine::ReplayEngine(const trace::Trace& trace, bool echo_output)
-    : trace_(trace), inferior_(launch(trace)) {
+    : trace_(trace), inferior_(launch(trace)), backing_(trace) {
   options_.echo_output = echo_output;
   process(inferior_.leader()).tick_section = find_tick_section(trace_);
   start();
@@ -505,6 +505,10 @@ bool ReplayEngine::play_record() {
     in.patcher.apply(in.mem, sites);
   } else if (const auto* m = std::get_if<trace::MapEvents>(&ev[i])) {
     result_.map_events += m->events.size();
+  } else if (const auto* c = std::get_if<trace::FileChange>(&ev[i])) {
+    // The thread is inside the emulated syscall that made the change: its
+    // exit is the next stop played.
+    backing_.apply(*c);
   } else if (const auto* e = std::get_if<trace::End>(&ev[i])) {
     play_end(i, *e);
   }

@@ -27,6 +27,7 @@
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/syscall_injection.h"
 #include "ptrace/task.h"
+#include "replayer/backing_files.h"
 #include "replayer/replay_session.h"
 #include "replayer/terminal_fds.h"
 #include "trace/trace_reader.h"
@@ -153,6 +154,10 @@ class ReplayEngine {
     std::pair<uint64_t, uint64_t> tick_section{0, 0};
     // Its descriptors that write to the program's stdout/stderr.
     TerminalFds terminal;
+    // SysV shm attachments, replayed as mappings of backing files (shmat,
+    // shmdt in replay_syscalls.cc): address -> length. None when a copy is
+    // made (no copy is made while memory is shared).
+    std::map<uint64_t, uint64_t> shm_attached;
   };
   struct Thread {
     Thread(pid_t tid, pid_t program_tid) : task(tid), vtid(program_tid) {}
@@ -230,6 +235,9 @@ class ReplayEngine {
   int signal_ending_wait(size_t entry_index, pid_t tid) const;
   bool wait_with_mask(size_t index, Thread& t, Registers& regs);
   const trace::FileMap* file_map_before_exit(size_t from, pid_t tid) const;
+  // replay_mappings.cc: maps f's backing file in place of the mmap that
+  // thread t has entered (record `index`), which is then emulated.
+  void map_backing_file(size_t index, Thread& t, const trace::FileMap& f);
   static bool in_tick_section(const Thread& t, uint64_t pc) {
     return pc >= t.process->tick_section.first && pc < t.process->tick_section.second;
   }
@@ -293,6 +301,7 @@ class ReplayEngine {
   WatchTrap on_watch_;
   bool is_copy_ = false;  // a fork()ed copy: kernel thread ids are not the recorded ones
   std::function<void()> record_hook_;
+  BackingFiles backing_;
 };
 
 }  // namespace backstep::replayer

@@ -95,6 +95,7 @@ class ChromeTraceBuilder {
 
   void on_record(const trace::Header&, size_t) {}
   void on_record(const trace::FileMap&, size_t) {}
+  void on_record(const trace::FileChange&, size_t) {}
   void on_record(const trace::Patch&, size_t) {}
 
   void on_record(const trace::Exec& x, size_t i) {

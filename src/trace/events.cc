@@ -45,7 +45,8 @@ RecordType record_type(const Event& e) {
                  [](const Switch&) { return RecordType::kSwitch; },
                  [](const FileMap&) { return RecordType::kFileMap; },
                  [](const End&) { return RecordType::kEnd; },
-                 [](const Patch&) { return RecordType::kPatch; }},
+                 [](const Patch&) { return RecordType::kPatch; },
+                 [](const FileChange&) { return RecordType::kFileChange; }},
       e);
 }
 
@@ -89,6 +90,7 @@ void encode(const Event& e, RecordBuilder& b) {
             b.u32(static_cast<uint32_t>(f.tid)).u64(f.addr).u64(f.length);
             b.u32(static_cast<uint32_t>(f.prot)).u32(static_cast<uint32_t>(f.flags)).u64(f.offset);
             b.str(f.path).str(f.content).u64(f.file_size);
+            b.u32(f.object).u64(f.dev).u64(f.ino).u8(f.access);
           },
           [&](const End& x) {
             b.u8(x.exited).u32(static_cast<uint32_t>(x.code)).str(x.fatal_message);
@@ -97,6 +99,10 @@ void encode(const Event& e, RecordBuilder& b) {
           [&](const Patch& x) {
             b.u32(static_cast<uint32_t>(x.sites.size()));
             for (const auto& site : x.sites) b.u64(site.addr).u8(site.length);
+          },
+          [&](const FileChange& c) {
+            b.u32(static_cast<uint32_t>(c.tid)).u32(c.object).u64(c.offset).bytes(c.data);
+            b.u64(c.size);
           }},
       e);
 }
@@ -211,6 +217,12 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
       f.path = p.str();
       f.content = p.str();
       f.file_size = p.u64();
+      if (events_version >= 3) {
+        f.object = p.u32();
+        f.dev = p.u64();
+        f.ino = p.u64();
+        f.access = p.u8();
+      }
       out = std::move(f);
       break;
     }
@@ -235,6 +247,16 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
         x.sites.push_back(site);
       }
       out = std::move(x);
+      break;
+    }
+    case RecordType::kFileChange: {
+      FileChange c;
+      c.tid = i32();
+      c.object = p.u32();
+      c.offset = p.u64();
+      c.data = to_vec(p.bytes());
+      c.size = p.u64();
+      out = std::move(c);
       break;
     }
     default:

@@ -26,7 +26,10 @@ namespace backstep::trace {
 
 // Version of the event vocabulary (the container has its own version).
 // 3: Stop records of kind kInterrupt, Switch records of reason kInterrupt
-//    (a thread preempted by the wall clock; see recorder/preemption.cc).
+//    (a thread preempted by the wall clock; see recorder/preemption.cc);
+//    FileMap records name the file object they map (its identity, so that
+//    replay can make mappings of one file alias), and FileChange records
+//    carry what syscalls changed in a mapped file.
 // 2: MapEvents records hold their events compactly (trace/map_event_batch.h).
 // 1: MapEvents records hold 64-byte abi::MapEvents; still read.
 inline constexpr uint32_t kEventsVersion = 3;
@@ -41,6 +44,7 @@ enum class RecordType : uint16_t {
   kFileMap = 6,
   kEnd = 7,
   kPatch = 8,
+  kFileChange = 9,
 };
 
 struct Header {
@@ -155,9 +159,31 @@ struct FileMap {
   int32_t prot = 0;
   int32_t flags = 0;
   uint64_t offset = 0;
-  std::string path;     // the original path
-  std::string content;  // name of the copy under files/ in the trace
+  std::string path;     // the original path ("/memfd:x (deleted)" and the like)
+  std::string content;  // name of the copy under files/ in the trace: the file at map time
   uint64_t file_size = 0;
+  // Events version 3 (0 in older traces). The file object mapped: one
+  // number per file for as long as the program has it mapped somewhere
+  // (recorder/mapped_files.h), so that mappings with the same object alias
+  // in replay. Its identity when recorded, and how the program's fd was
+  // opened (O_RDONLY, O_WRONLY or O_RDWR), which decides what protections
+  // a shared mapping may get later.
+  uint32_t object = 0;
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  uint8_t access = 0;
+};
+
+// What a syscall changed in a mapped file object (write, pwrite,
+// ftruncate, ...): the bytes now at `offset`, and the file's size
+// afterwards. A mapping of the file (shared, or private where it has not
+// written) shows the change. Precedes the syscall-exit Stop of `tid`.
+struct FileChange {
+  int32_t tid = 0;
+  uint32_t object = 0;
+  uint64_t offset = 0;
+  std::vector<std::byte> data;
+  uint64_t size = 0;
 };
 
 // rdtsc/rdtscp instructions the tracer replaced with int3 (see
@@ -178,7 +204,8 @@ struct End {
   bool interrupted = false;   // the recording was stopped (Ctrl-C), not the program
 };
 
-using Event = std::variant<Header, Exec, Stop, MapEvents, Switch, FileMap, End, Patch>;
+using Event =
+    std::variant<Header, Exec, Stop, MapEvents, Switch, FileMap, End, Patch, FileChange>;
 
 RecordType record_type(const Event& e);
 void encode(const Event& e, RecordBuilder& out);
