@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ptrace/task.h"
+#include "recorder/mapped_files.h"
 #include "runtime/abi.h"
 #include "syscalls/syscall_table.h"
 
@@ -35,10 +36,12 @@ struct Thread {
   enum class State { kStarting, kStopped, kInKernel, kDead } state = State::kStarting;
   bool reaped = false;      // its exit was reported
   bool in_syscall = false;  // between entry and exit stops
+  bool has_run = false;     // resumed at least once (preemption lets newcomers in early)
   sys::SyscallArgs call{};
   std::optional<int64_t> forced_result;  // the tracer's answer (registration, rseq)
   bool seeded_random = false;            // getrandom answered from the seed
   std::string mapped_path;               // mmap of a file: its path at entry
+  std::optional<FileId> fd_file;         // a write's fd: the regular file it writes
   bool cloned = false;                   // this clone call made a traced thread
   std::string exec_path;                 // execve: the file as the program named it
   std::string exec_content;              // ... and the trace's copy of it

@@ -154,6 +154,7 @@ void Session::resume(Thread& t, Resume how) {
     ThreadBlockView(t.process->mem, *t.block).set_limits(r.tick_limit, r.event_limit);
   }
   resumptions_[t.task.tid()] = r;
+  t.has_run = true;
   if (!t.task.resume(how, r.signal)) t.state = Thread::State::kDead;
 }
 
@@ -486,8 +487,10 @@ void Session::loop() {
       others += th.state != Thread::State::kDead && &th != t;
     }
     spin_watch_.running(t->vtid, others);
-    WaitStatus st = wait_for_thread(t->task.tid());
+    std::optional<WaitStatus> waited = wait_or_preempt(*t);
     spin_watch_.stopped();
+    if (!waited) continue;  // interrupted, recorded, switched
+    WaitStatus st = *waited;
     if (st.tid != t->task.tid()) {
       on_exec(*t, st);  // an exec by a thread that was not the leader
       continue;

@@ -9,6 +9,10 @@
 //   blocked_threads.cc  threads blocked in the kernel: settle, arrival,
 //                       admission (see "Blocked threads" in ARCHITECTURE.md)
 //   process_tree.cc     new processes, exec, the end of a process
+//   preemption.cc       threads that run a wall-clock timeslice without a
+//                       stop: interrupted, their instant made findable
+//   shared_mappings.cc  mappings of files: the file objects they map, and
+//                       what syscalls change in mapped files
 #pragma once
 
 #include <chrono>
@@ -23,10 +27,14 @@
 
 #include <linux/futex.h>
 
+#include "disasm/disassembler.h"
+#include "disasm/memory_access.h"
 #include "ptrace/cpu_binding.h"
 #include "ptrace/inferior.h"
 #include "ptrace/rdtsc_patcher.h"
+#include "ptrace/stop_waiter.h"
 #include "recorder/futex_queues.h"
+#include "recorder/mapped_files.h"
 #include "recorder/recorded_process.h"
 #include "recorder/recorded_thread.h"
 #include "recorder/recorder.h"
@@ -79,6 +87,13 @@ class Session {
   void note_affinity_call(Thread& t);
   void after_affinity_call(Thread& t, int64_t result);
 
+  // ---- shared_mappings.cc ----
+  void record_file_map(Thread& t, uint64_t addr);
+  void record_file_changes(Thread& t, int64_t result);
+  void record_shm_attach(Thread& t, uint64_t addr);
+  // Whether a mapping of `id` outside [start, end) is live in t's process.
+  bool mapped_elsewhere(const Thread& t, FileId id, uint64_t start, uint64_t end);
+
   // ---- signal_recorder.cc ----
   // At a signal stop of the running thread: true when the signal is held
   // for a later scheduling point (the thread has been let go again).
@@ -119,10 +134,28 @@ class Session {
   void collect(Process& p);
   void note_death(Thread& t, const WaitStatus& st);
   void after_process_end(Process& p);
+  // ---- preemption.cc ----
+  // Waits for the running thread's next stop; when it runs a wall-clock
+  // timeslice without one while another thread could run, interrupts it,
+  // records where (a kInterrupt stop) and lets the scheduler switch, and
+  // then returns nothing.
+  std::optional<WaitStatus> wait_or_preempt(Thread& t);
+  std::optional<WaitStatus> wait_for_thread_until(pid_t tid,
+                                                  StopWaiter::Clock::time_point deadline);
+  bool others_could_run(const Thread& t) const;
+  bool newcomer_waiting(const Thread& t) const;
+  // At the stop PTRACE_INTERRUPT brought: records the instant (kRecorded),
+  // or leaves `stop` to handle as usual (the thread met a real stop while
+  // the recorder looked at its loop), or lets the thread go on (kRunning).
+  enum class Preemption { kRecorded, kStopped, kRunning };
+  Preemption preempt(Thread& t, std::chrono::microseconds ran, WaitStatus& stop);
+  WaitStatus clear_interrupt_wakeup(Thread& t);
 
   RecordOptions options_;
   Scheduler scheduler_;
   std::optional<CpuBinding> binding_;
+  // Before writer_: every thread the recorder starts must block SIGCHLD.
+  StopWaiter waiter_;
   trace::TraceWriter writer_;
   Inferior inferior_;
   // Every process of the program, by the tracer's view of its pid; kept
@@ -141,12 +174,15 @@ class Session {
   std::set<std::string> warned_text_;
   SpinWatch spin_watch_;
   FutexQueues futexes_;
+  MappedFiles files_;
   std::deque<pid_t> due_;   // must come back before the next decision, in this order
   uint64_t decisions_ = 0;  // scheduling decisions made: the recording's clock
   // Under --chaos the program's randomness comes from the seed too (see
   // seeded_bytes), so that a seed alone reproduces a run.
   std::mt19937_64 inputs_rng_{options_.scheduler.seed ^ 0x5eed5eed5eed5eedull};
   uint64_t seeded_tsc_ = 1'000'000'000;
+  std::optional<AccessDecoder> decoder_;  // stores of a preempted loop
+  std::optional<Disassembler> disassembler_;
 };
 
 }  // namespace backstep::recorder

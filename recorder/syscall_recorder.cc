@@ -51,6 +51,10 @@ bool Session::may_block(Thread& t) {
         fmt::format("/proc/{}/fd/{}", t.task.tid(), static_cast<int>(call.arg[0]));
     if (::stat(fd_path.c_str(), &fst) == 0) {
       fd_kind = S_ISREG(fst.st_mode) ? sys::FdKind::kRegularFile : sys::FdKind::kOther;
+      // Kept for record_file_changes: a write to a mapped file shows in its mappings.
+      if (S_ISREG(fst.st_mode)) {
+        t.fd_file = FileId{static_cast<uint64_t>(fst.st_dev), static_cast<uint64_t>(fst.st_ino)};
+      }
     }
   }
   // Opening a FIFO can wait for its other end, but treating every open
@@ -79,6 +83,7 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
   for (int i = 0; i < 6; ++i) t.call.arg[i] = syscall_arg(regs, i);
   t.forced_result.reset();
   t.mapped_path.clear();
+  t.fd_file.reset();
   t.cloned = false;
   record_stop(t, StopKind::kSyscallEntry, regs, t.call.nr);
 
@@ -155,19 +160,10 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
     writes.push_back(std::move(w));
   }
   if (t.call.nr == SYS_mmap && result >= 0 && !t.mapped_path.empty()) {
-    trace::FileMap f;
-    f.tid = t.vtid;
-    f.addr = static_cast<uint64_t>(result);
-    f.length = t.call.arg[1];
-    f.prot = static_cast<int32_t>(t.call.arg[2]);
-    f.flags = static_cast<int32_t>(t.call.arg[3]);
-    f.offset = t.call.arg[5];
-    f.path = t.mapped_path;
-    struct stat st {};
-    if (::stat(f.path.c_str(), &st) == 0) f.file_size = static_cast<uint64_t>(st.st_size);
-    f.content = writer_.keep_file(f.path);
-    writer_.write(f);
+    record_file_map(t, static_cast<uint64_t>(result));
   }
+  if (t.call.nr == SYS_shmat && result >= 0) record_shm_attach(t, static_cast<uint64_t>(result));
+  record_file_changes(t, result);
   record_stop(t, StopKind::kSyscallExit, regs, t.call.nr, result, std::move(writes));
   if (t.call.nr == SYS_futex && result > 0) {
     make_due(futexes_.note_wake(futex_space(t), t.call, result));

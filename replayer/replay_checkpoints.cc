@@ -23,15 +23,14 @@ namespace backstep::replayer {
 namespace {
 
 // Memory shared with another process would be shared with the copy too, and
-// a checkpoint must not change when the replay runs on.
-bool has_shared_writable_memory(pid_t pid) {
-  std::ifstream maps(fmt::format("/proc/{}/maps", pid));
-  std::string line;
-  while (std::getline(maps, line)) {
-    size_t sp = line.find(' ');
-    if (sp == std::string::npos || line.size() < sp + 5) continue;
-    std::string_view perms(line.data() + sp + 1, 4);
-    if (perms[1] == 'w' && perms[3] == 's') return true;
+// a checkpoint must not change when the replay runs on: no shared mapping
+// (even read-only: the replayer writes recorded file changes into backing
+// files), and no private one of a backing file either (its pages that were
+// not written show those changes).
+bool has_shared_memory(pid_t pid) {
+  const std::string backing = std::string("/memfd:") + kBackingFilePrefix;
+  for (const ProcMapping& m : read_proc_maps(pid)) {
+    if (m.shared() || m.path.compare(0, backing.size(), backing) == 0) return true;
   }
   return false;
 }
@@ -81,7 +80,7 @@ bool ReplayEngine::can_fork() const {
       }
     }
   }
-  return !has_pending_signals(alive) && !has_shared_writable_memory(inferior_.leader());
+  return !has_pending_signals(alive) && !has_shared_memory(inferior_.leader());
 }
 
 ReplayEngine::ReplayEngine(const ReplayEngine& source, Inferior copy)
@@ -95,7 +94,8 @@ ReplayEngine::ReplayEngine(const ReplayEngine& source, Inferior copy)
       pending_signal_(source.pending_signal_),
       last_tid_(source.last_tid_),
       is_copy_(true),
-      multi_process_(source.multi_process_) {
+      multi_process_(source.multi_process_),
+      backing_(source.backing_.fresh()) {
   Process& p = process(inferior_.leader());
   p.vpid = source.root().vpid;
   p.patcher = source.root().patcher;

@@ -133,7 +133,7 @@ std::optional<ReplayPosition> ReplayPosition::parse(std::string_view text) {
 }
 
 ReplayEngine::ReplayEngine(const trace::Trace& trace, bool echo_output)
-    : trace_(trace), inferior_(launch(trace)) {
+    : trace_(trace), inferior_(launch(trace)), backing_(trace) {
   options_.echo_output = echo_output;
   process(inferior_.leader()).tick_section = find_tick_section(trace_, 1, trace_.header().exe);
   for (const auto& e : trace_.events()) {
@@ -318,6 +318,7 @@ void ReplayEngine::play_stop(size_t index, const trace::Stop& s) {
     return;
   }
   int sig = begin_run(index, t, s);
+  if (s.kind == StopKind::kInterrupt) return play_interrupt(index, t, s, sig);
   complete_stop(index, t, s, resume_run(index, t, static_cast<Resume>(s.resumed.how), sig));
 }
 
@@ -397,6 +398,8 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       break;
     case StopKind::kExec:
       break;  // play_exec_stop
+    case StopKind::kInterrupt:
+      break;  // found by its state (play_interrupt, step), checked below
   }
   uint64_t ticks = t.block ? ThreadBlockView(t.process->mem, *t.block).ticks() : 0;
   if (ticks != s.ticks) {
@@ -479,6 +482,7 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       }
       break;
     case StopKind::kSignal:
+    case StopKind::kInterrupt:
       break;
   }
 }
@@ -534,6 +538,10 @@ bool ReplayEngine::play_record() {
     in.patcher.apply(in.mem, sites);
   } else if (const auto* m = std::get_if<trace::MapEvents>(&ev[i])) {
     result_.map_events += m->events.size();
+  } else if (const auto* c = std::get_if<trace::FileChange>(&ev[i])) {
+    // The thread is inside the emulated syscall that made the change: its
+    // exit is the next stop played.
+    backing_.apply(*c);
   } else if (const auto* e = std::get_if<trace::End>(&ev[i])) {
     play_end(i, *e);
   }
@@ -615,6 +623,13 @@ bool ReplayEngine::step(int32_t vtid) {
     }
     return true;
   }
+  if (s.kind == StopKind::kInterrupt && !t.run_started && s.resumed.signal == 0 &&
+      at_interrupt(t, s)) {
+    // A run that is over before it starts (see play_interrupt): the next
+    // instruction is the next run's.
+    play_record();
+    return step(vtid);
+  }
   int sig = begin_run(index, t, s);
   // A watch trap inside a single step would look like the recorded stop.
   sync_watch(t, std::nullopt);
@@ -628,6 +643,13 @@ bool ReplayEngine::step(int32_t vtid) {
     siginfo_t si = t.task.siginfo();
     if (si.si_code == TRAP_TRACE || si.si_code == TRAP_HWBKPT) {
       after_step(t);
+      if (s.kind == StopKind::kInterrupt && at_interrupt(t, s)) {
+        // The first moment with the recorded state: the interrupt stop.
+        complete_stop(index, t, s, st);
+        pending_signal_ = 0;
+        last_tid_ = s.tid;
+        next_ = index + 1;
+      }
       return true;
     }
   }

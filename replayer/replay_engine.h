@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -27,6 +28,7 @@
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/syscall_injection.h"
 #include "ptrace/task.h"
+#include "replayer/backing_files.h"
 #include "replayer/replay_session.h"
 #include "replayer/terminal_fds.h"
 #include "trace/trace_reader.h"
@@ -157,6 +159,10 @@ class ReplayEngine {
     std::optional<WaitStatus> end;  // how its leader ended
     // Its descriptors that write to the program's stdout/stderr.
     TerminalFds terminal;
+    // SysV shm attachments, replayed as mappings of backing files (shmat,
+    // shmdt in replay_syscalls.cc): address -> length. None when a copy is
+    // made (no copy is made while memory is shared).
+    std::map<uint64_t, uint64_t> shm_attached;
   };
   struct Thread {
     Thread(pid_t tid, pid_t program_tid) : task(tid), vtid(program_tid) {}
@@ -258,6 +264,9 @@ class ReplayEngine {
   int signal_ending_wait(size_t entry_index, pid_t tid) const;
   bool wait_with_mask(size_t index, Thread& t, Registers& regs);
   const trace::FileMap* file_map_before_exit(size_t from, pid_t tid) const;
+  // replay_mappings.cc: maps f's backing file in place of the mmap that
+  // thread t has entered (record `index`), which is then emulated.
+  void map_backing_file(size_t index, Thread& t, const trace::FileMap& f);
   static bool in_tick_section(const Thread& t, uint64_t pc) {
     return pc >= t.process->tick_section.first && pc < t.process->tick_section.second;
   }
@@ -281,6 +290,27 @@ class ReplayEngine {
   // Plays other threads' records until the next Stop record is vtid's.
   bool play_until_turn_of(int32_t vtid);
 
+  // ---- replay_preemption.cc: kInterrupt stops ----
+  // Runs t (its run begun, `sig` to deliver) to the first moment of the run
+  // with the recorded state of `s`; a divergence if it meets another stop
+  // first or does not get there in time.
+  void play_interrupt(size_t index, Thread& t, const trace::Stop& s, int sig);
+  // Whether t stands at the instant `s` recorded (empty), else what differs.
+  std::string interrupt_mismatch(Thread& t, const trace::Stop& s) const;
+  bool at_interrupt(Thread& t, const trace::Stop& s) const {
+    return interrupt_mismatch(t, s).empty();
+  }
+  // While play_interrupt runs the thread: resume_run plants an int3 at `pc`
+  // too, returns at once when it is hit, and gives up at `deadline`.
+  struct Seek {
+    size_t index = 0;
+    uint64_t pc = 0;
+    std::chrono::steady_clock::time_point deadline;
+    bool hit = false;
+    bool plant = true;  // false while a ConditionalBreakpoint watches pc instead
+  };
+  WaitStatus wait_for_thread_until(size_t index, pid_t tid);
+
   const trace::Trace& trace_;
   ReplayOptions options_;
   Inferior inferior_;
@@ -297,12 +327,14 @@ class ReplayEngine {
   pid_t last_tid_ = 0;
   std::vector<uint64_t> breakpoints_;
   BreakpointHit on_breakpoint_;
+  std::optional<Seek> seek_;
   std::optional<ValueWatch> watch_;
   WatchTrap on_watch_;
   bool is_copy_ = false;  // a fork()ed copy: kernel thread ids are not the recorded ones
   bool multi_process_ = false;  // the trace has more than one process: no copies
   std::vector<std::unique_ptr<ScratchDir>> stand_ins_;  // files run in place of execed ones
   std::function<void()> record_hook_;
+  BackingFiles backing_;
 };
 
 }  // namespace backstep::replayer

@@ -171,10 +171,16 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
         execute = false;
         break;
       }
+      const trace::FileMap* f = file_map_before_exit(index + 1, t.vtid);
+      if (f && backing_.backs(f->object)) {
+        map_backing_file(index, t, *f);
+        execute = false;
+        break;
+      }
       // Same address as recorded; file contents come from the trace.
       set_syscall_arg(regs, 0, static_cast<uint64_t>(exit->result));
       uint64_t flags = t.args[3] | MAP_FIXED;
-      if (const trace::FileMap* f = file_map_before_exit(index + 1, t.vtid)) {
+      if (f) {
         t.file_map = f;
         flags = (flags & ~static_cast<uint64_t>(MAP_SHARED | MAP_SHARED_VALIDATE)) | MAP_PRIVATE |
                 MAP_ANONYMOUS;
@@ -184,6 +190,34 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
       set_syscall_arg(regs, 3, flags);
       t.task.set_regs(regs);
       t.rewrote_args = true;
+      break;
+    }
+    case SYS_shmat: {
+      // The segment is the recording's: attached as a backing file, with
+      // the recorded result (a failure included) given to the program.
+      execute = false;
+      const trace::FileMap* f = file_map_before_exit(index + 1, t.vtid);
+      if (exit && exit->result >= 0 && f && backing_.backs(f->object)) {
+        map_backing_file(index, t, *f);
+        t.process->shm_attached[f->addr] = f->length;
+      }
+      break;
+    }
+    case SYS_shmdt: {
+      // Its attachment is a mapping of a backing file, which shmdt would not
+      // take for a segment: unmapped instead.
+      execute = false;
+      if (!exit || exit->result != 0) break;
+      auto it = t.process->shm_attached.find(t.args[0]);
+      if (it == t.process->shm_attached.end()) {
+        diverge(index, fmt::format("shmdt({:#x}): no SysV segment attached there", t.args[0]));
+      }
+      InjectedResult r = inject_syscall(t.task, t.process->mem, HeldAt::kSyscallEntry, SYS_munmap,
+                                        {it->first, it->second});
+      if (r.value != 0) {
+        diverge(index, fmt::format("unmapping a SysV attachment failed: {}", r.value));
+      }
+      t.process->shm_attached.erase(it);
       break;
     }
     default:

@@ -95,6 +95,7 @@ class ChromeTraceBuilder {
 
   void on_record(const trace::Header&, size_t) {}
   void on_record(const trace::FileMap&, size_t) {}
+  void on_record(const trace::FileChange&, size_t) {}
   void on_record(const trace::Patch&, size_t) {}
   void on_record(const trace::ProcessStart&, size_t) {}
 
@@ -159,6 +160,7 @@ class ChromeTraceBuilder {
         break;
       case trace::StopKind::kTrap:
       case trace::StopKind::kRdtsc:
+      case trace::StopKind::kInterrupt:
         break;  // scheduling and emulation details: in jsonl, not on the timeline
     }
   }

@@ -18,6 +18,7 @@
 
 #include "base/errors.h"
 #include "base/unique_fd.h"
+#include "ptrace/stop_waiter.h"
 
 namespace backstep {
 namespace {
@@ -85,6 +86,7 @@ void mount_own_proc() {
   ::prctl(PR_SET_TSC, PR_TSC_SIGSEGV);
   if (spec.own_process_group) ::setpgid(0, 0);
   mount_own_proc();
+  restore_launch_signal_mask();  // the tracer's StopWaiter blocks SIGCHLD
   int err = 0;
   if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) err = errno;
   char go = 0;

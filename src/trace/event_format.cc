@@ -38,6 +38,9 @@ std::string stop_detail(const Stop& s) {
     case StopKind::kExec:
       return s.value == s.tid ? std::string("new image")
                               : fmt::format("new image, now thread {}", s.value);
+    case StopKind::kInterrupt:
+      return fmt::format("after {} us, {} memory range(s) in its signature", s.result,
+                         s.writes.size());
   }
   return {};
 }
@@ -101,6 +104,9 @@ void add_full_fields(const Event& event, nlohmann::json& j) {
                           j["flags"] = f.flags;
                           j["content"] = f.content;
                           j["file_size"] = f.file_size;
+                          j["dev"] = f.dev;
+                          j["ino"] = f.ino;
+                          j["access"] = f.access;
                         },
                         [&](const End&) {},
                         [&](const Patch& p) {
@@ -109,7 +115,8 @@ void add_full_fields(const Event& event, nlohmann::json& j) {
                             sites.push_back({{"addr", site.addr}, {"length", site.length}});
                           j["site_list"] = std::move(sites);
                         },
-                        [&](const ProcessStart&) {}},
+                        [&](const ProcessStart&) {},
+                        [&](const FileChange& c) { j["data"] = hex(c.data); }},
              event);
 }
 
@@ -293,7 +300,12 @@ std::vector<nlohmann::json> to_json(const Event& event, uint64_t index, JsonDeta
           },
           [&](const FileMap& f) {
             out.push_back({{"type", "file_map"}, {"tid", f.tid}, {"addr", f.addr},
-                           {"length", f.length}, {"offset", f.offset}, {"path", f.path}});
+                           {"length", f.length}, {"offset", f.offset}, {"path", f.path},
+                           {"object", f.object}});
+          },
+          [&](const FileChange& c) {
+            out.push_back({{"type", "file_change"}, {"tid", c.tid}, {"object", c.object},
+                           {"offset", c.offset}, {"length", c.data.size()}, {"size", c.size}});
           },
           [&](const End& e) {
             out.push_back({{"type", "end"}, {"exited", e.exited}, {"code", e.code},
@@ -345,8 +357,13 @@ std::vector<std::string> to_text(const Event& event, uint64_t index) {
                                        switch_reason_name(w.reason), w.ticks));
           },
           [&](const FileMap& f) {
-            line("mmap", fmt::format("tid {} {:#x}+{:#x} {} @{:#x}", f.tid, f.addr, f.length,
-                                     f.path, f.offset));
+            line("mmap", fmt::format("tid {} {:#x}+{:#x} {} @{:#x}{}", f.tid, f.addr, f.length,
+                                     f.path, f.offset,
+                                     f.object ? fmt::format(" (file {})", f.object) : ""));
+          },
+          [&](const FileChange& c) {
+            line("fchg", fmt::format("tid {} file {}: {} bytes at {:#x}, size {:#x}", c.tid,
+                                     c.object, c.data.size(), c.offset, c.size));
           },
           [&](const End& e) {
             std::string how = e.interrupted ? std::string("recording interrupted")
