@@ -48,12 +48,21 @@ BackingFiles::BackingFiles(const trace::Trace& trace,
                            std::shared_ptr<const std::set<uint32_t>> backed)
     : trace_(&trace), backed_(std::move(backed)) {}
 
-BackingFiles BackingFiles::fresh() const { return BackingFiles(*trace_, backed_); }
+BackingFiles BackingFiles::fresh() const {
+  BackingFiles copy(*trace_, backed_);
+  copy.dir_ = dir_;  // its files get the same names: made only after ours are gone
+  return copy;
+}
 
-int BackingFiles::file_for(const trace::FileMap& f) {
-  if (auto it = files_.find(f.object); it != files_.end()) return it->second.get();
-  std::string name = fmt::format("{}{}", kBackingFilePrefix, f.object);
-  UniqueFd fd(::memfd_create(name.c_str(), MFD_CLOEXEC));
+bool is_backing_file(const std::string& mapped_path) {
+  return mapped_path.find(std::string("/") + kBackingFilePrefix) != std::string::npos;
+}
+
+std::string BackingFiles::file_for(const trace::FileMap& f) {
+  if (auto it = files_.find(f.object); it != files_.end()) return it->second.path;
+  if (!dir_) dir_ = std::make_shared<ScratchDir>("backstep-replay");
+  std::string path = (dir_->path() / fmt::format("{}{}", kBackingFilePrefix, f.object)).string();
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd)
     throw Error(fmt::format("cannot make a backing file for {}: {}", f.path, std::strerror(errno)));
   UniqueFd copy(::open(trace_->file_copy(f.content).c_str(), O_RDONLY | O_CLOEXEC));
@@ -73,9 +82,17 @@ int BackingFiles::file_for(const trace::FileMap& f) {
   }
   // Its predecessor for the same file is never mapped again.
   auto identity = std::pair(f.dev, f.ino);
-  if (auto it = current_.find(identity); it != current_.end()) files_.erase(it->second);
+  if (auto it = current_.find(identity); it != current_.end()) {
+    if (auto old = files_.find(it->second); old != files_.end()) drop(old);
+  }
   current_[identity] = f.object;
-  return files_.emplace(f.object, std::move(fd)).first->second.get();
+  files_.emplace(f.object, File{path, std::move(fd)});
+  return path;
+}
+
+void BackingFiles::drop(std::map<uint32_t, File>::iterator it) {
+  ::unlink(it->second.path.c_str());
+  files_.erase(it);
 }
 
 void BackingFiles::apply(const trace::FileChange& c) {
@@ -90,7 +107,7 @@ void BackingFiles::apply(const trace::FileChange& c) {
     }
     return;
   }
-  int fd = it->second.get();
+  int fd = it->second.fd.get();
   write_all_at(fd, c.data.data(), c.data.size(), c.offset);
   struct stat st {};
   if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) != c.size) {

@@ -28,9 +28,8 @@ namespace {
 // files), and no private one of a backing file either (its pages that were
 // not written show those changes).
 bool has_shared_memory(pid_t pid) {
-  const std::string backing = std::string("/memfd:") + kBackingFilePrefix;
   for (const ProcMapping& m : read_proc_maps(pid)) {
-    if (m.shared() || m.path.compare(0, backing.size(), backing) == 0) return true;
+    if (m.shared() || is_backing_file(m.path)) return true;
   }
   return false;
 }

@@ -1,7 +1,7 @@
 // ReplayEngine, part: mappings of file objects that have a backing file
 // (replayer/backing_files.h). The program's mmap is emulated; in its place
 // the thread, held at the mmap's entry, runs three injected syscalls: it
-// opens the backing file (through /proc/REPLAYER/fd/N, as the program's own
+// opens the backing file (by its path in the replayer's directory, as the program's own
 // fd was opened: read-only, write-only or both, which decides what a later
 // mprotect may allow), maps it where and as the recording did (shared or
 // private, same offset and protection), and closes it again. The program
@@ -20,9 +20,8 @@
 namespace backstep::replayer {
 
 void ReplayEngine::map_backing_file(size_t index, Thread& t, const trace::FileMap& f) {
-  const int backing = backing_.file_for(f);
   const AddressSpace& mem = t.process->mem;
-  const std::string path = fmt::format("/proc/{}/fd/{}", ::getpid(), backing);
+  const std::string path = backing_.file_for(f);
   // The path goes below the stack's red zone, and what was there back.
   const Registers regs = t.task.regs();
   const uint64_t scratch = (regs.rsp - 128 - 512) & ~uint64_t{15};
