@@ -153,6 +153,8 @@ void Debugger::run(const std::string& command, const std::string& args) {
       tt_.select_thread(std::stoi(args));
       show_where();
     }
+  } else if (command == "process") {
+    cmd_process(args);
   } else if (command == "x") {
     std::string fmt_part = args;
     std::string rest;
@@ -178,8 +180,9 @@ void Debugger::run(const std::string& command, const std::string& args) {
                 "goto start|end|panic|event N|POSITION",
                 "stepi [N]",
                 "reverse-stepi [N]",
-                "info registers|threads",
+                "info registers|threads|processes",
                 "thread N",
+                "process N",
                 "x/FMT ADDR",
                 "disassemble [ADDR]",
                 "map [ADDR]",
@@ -203,7 +206,8 @@ void Debugger::run(const std::string& command, const std::string& args) {
                 "print EXPR",
                 "quit"}}},
          "commands: when, goto start|end|panic|event N|POSITION, stepi [N] (si), reverse-stepi "
-         "[N] (rsi), info registers|threads, thread N, x/FMT ADDR, disassemble [ADDR], map "
+         "[N] (rsi), info registers|threads|processes, thread N, process N, x/FMT ADDR, "
+         "disassemble [ADDR], map "
          "[ADDR], events [N] [map|stop|switch], backtrace (bt), list [ADDR], break (b) "
          "FUNCTION|FILE:LINE|*ADDR, watch|rwatch|awatch ADDR [LEN], delete (d) [N], info "
          "breakpoints|checkpoints, catch map|syscall|switch, continue (c), reverse-continue (rc), "
@@ -290,6 +294,30 @@ void Debugger::show_where() {
     text += fmt::format("\n=> {:#x} in {}: {}", pc, where, insn);
   }
   emit(j, text);
+}
+
+// `process N`: the process's lowest-numbered live thread is selected (gdb's
+// `inferior N`); without N, where the session stands.
+void Debugger::cmd_process(const std::string& args) {
+  if (args.empty()) {
+    show_where();
+    return;
+  }
+  int32_t pid = 0;
+  try {
+    pid = std::stoi(args);
+  } catch (const std::exception&) {
+    throw Error("usage: process N (info processes lists them)");
+  }
+  replayer::ReplayEngine& engine = tt_.engine();
+  for (int32_t tid : engine.live_threads()) {
+    if (engine.process_id(tid) == pid) {
+      tt_.select_thread(tid);
+      show_where();
+      return;
+    }
+  }
+  throw Error(fmt::format("process {} has no live thread here (info processes lists them)", pid));
 }
 
 void Debugger::cmd_goto(const std::string& args) {
@@ -389,7 +417,10 @@ void Debugger::cmd_info(const std::string& args) {
       std::string state = !p.ended   ? std::string("alive")
                           : p.exited ? fmt::format("exited with status {}", p.code)
                                      : fmt::format("killed by signal {}", p.code);
-      arr.push_back({{"pid", p.pid}, {"parent", p.parent}, {"exe", p.exe}, {"state", state},
+      arr.push_back({{"pid", p.pid},
+                     {"parent", p.parent},
+                     {"exe", p.exe},
+                     {"state", state},
                      {"selected", p.pid == selected}});
       text += fmt::format("{} process {}{}  {}  {}\n", p.pid == selected ? '*' : ' ', p.pid,
                           p.parent ? fmt::format(" (parent {})", p.parent) : std::string(), p.exe,
@@ -532,7 +563,8 @@ void Debugger::cmd_map(const std::string& args) {
     if (!addr) throw Error("no map event yet: give the map's address");
   }
   abi::MapHeader h{};
-  if (!tt_.engine().memory(tt_.thread()).read(addr, &h, sizeof h) || h.magic != abi::kMapHeaderMagic) {
+  if (!tt_.engine().memory(tt_.thread()).read(addr, &h, sizeof h) ||
+      h.magic != abi::kMapHeaderMagic) {
     throw Error(fmt::format("no live instrumented map at {:#x}", addr));
   }
   emit(trace::map_header_json(addr, h), trace::map_header_text(addr, h));

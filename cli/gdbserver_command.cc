@@ -79,7 +79,7 @@ std::string shell_quote(const std::string& s) {
 }  // namespace
 
 void exec_gdb(const std::string& trace_arg, const std::vector<std::string>& commands,
-              bool cpu_unbound) {
+              bool cpu_unbound, const std::vector<std::string>& start) {
   std::filesystem::path trace =
       std::filesystem::absolute(trace::TraceDir::resolve(trace_arg).path());
   trace::Trace t = trace::Trace::load(trace);
@@ -118,6 +118,12 @@ end
                     cpu_unbound ? "-u " : "", shell_quote(trace.string()))}) {
     argv.push_back("-ex");
     argv.push_back(a);
+  }
+  // Where the session starts (replay -p/-f): monitor commands, which the
+  // hook follows, before the user's own.
+  for (const std::string& c : start) {
+    argv.push_back("-ex");
+    argv.push_back("monitor " + c);
   }
   for (const std::string& c : commands) {
     argv.push_back("-ex");

@@ -18,6 +18,7 @@
 #include "recorder/recorder.h"
 #include "replayer/executable_stand_in.h"
 #include "replayer/replay_session.h"
+#include "trace/process_list.h"
 
 namespace backstep::cli {
 namespace {
@@ -33,11 +34,78 @@ struct ReplayArgs {
   bool gdb = false;
   int64_t checkpoint_ms = 25;
   bool cpu_unbound = false;
+  std::string on_process;      // -p PID|NAME
+  std::optional<int> on_fork;  // -f PID
 };
 
+std::string base_name(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string pid_list(const trace::ProcessList& list) {
+  std::string out;
+  for (const trace::ProcessSummary& p : list.processes()) {
+    out += fmt::format("{}{}", out.empty() ? "" : ", ", p.pid);
+  }
+  return out;
+}
+
+// Where `-f PID` (the process's start) or `-p PID|NAME` (where the process,
+// or the first one to run NAME, has exec'd: rr's -p) places the session: the
+// first stop of one of its threads from there on.
+std::optional<trace::ProcessStop> start_point(const trace::Trace& t, const ReplayArgs& args) {
+  if (!args.on_fork && args.on_process.empty()) return std::nullopt;
+  trace::ProcessList list(t);
+  auto stop_at = [&](int32_t pid, size_t from, const std::string& what) {
+    std::optional<trace::ProcessStop> s = list.first_stop(t, pid, from);
+    if (!s) throw Error(fmt::format("{}: process {} makes no stop after that", what, pid));
+    return *s;
+  };
+  if (args.on_fork) {
+    std::string what = fmt::format("replay -f {}", *args.on_fork);
+    const trace::ProcessSummary* p = list.find(*args.on_fork);
+    if (!p) {
+      throw Error(fmt::format("{}: the recording has no process {} (its processes: {})", what,
+                              *args.on_fork, pid_list(list)));
+    }
+    return stop_at(p->pid, p->started, what);
+  }
+  std::string what = fmt::format("replay -p {}", args.on_process);
+  const std::string& spec = args.on_process;
+  if (!spec.empty() && spec.find_first_not_of("0123456789") == std::string::npos) {
+    const trace::ProcessSummary* p = list.find(std::stoi(spec));
+    if (!p) {
+      throw Error(fmt::format("{}: the recording has no process {} (its processes: {})", what, spec,
+                              pid_list(list)));
+    }
+    // A process that never execs is taken from its start.
+    return stop_at(p->pid, p->execs.empty() ? p->started : p->execs.front(), what);
+  }
+  std::optional<trace::ProcessStop> best;
+  for (const trace::ProcessSummary& p : list.processes()) {
+    if (p.parent == 0 && base_name(t.header().exe) == spec) {
+      best = stop_at(p.pid, p.started, what);
+      break;
+    }
+    for (size_t at : p.execs) {
+      if (base_name(std::get<trace::Exec>(t.events()[at]).exe) != spec) continue;
+      trace::ProcessStop s = stop_at(p.pid, at, what);
+      if (!best || s.record < best->record) best = s;
+      break;
+    }
+  }
+  if (!best) throw Error(fmt::format("{}: no process of the recording runs {}", what, spec));
+  return best;
+}
+
 int run_replay(const ReplayArgs* args) {
-  if (args->gdb) exec_gdb(args->trace, args->commands, args->cpu_unbound);
   trace::Trace t = load_trace(args->trace);
+  std::vector<std::string> start;
+  if (std::optional<trace::ProcessStop> s = start_point(t, *args)) {
+    start = {fmt::format("goto event {}", s->record), fmt::format("thread {}", s->tid)};
+  }
+  if (args->gdb) exec_gdb(args->trace, args->commands, args->cpu_unbound, start);
   // As `record` does, and for the same reason: the replayed program wakes
   // on the replayer's CPU at every stop instead of the other one (measured:
   // a syscall-heavy replay ~18% faster, the map workload ~7%). The program
@@ -62,12 +130,15 @@ int run_replay(const ReplayArgs* args) {
                             *args->until_event, t.events().size() - 1));
   }
   install_interrupt_handlers();
-  if (!args->commands.empty() || !args->script.empty() ||
+  if (!args->commands.empty() || !args->script.empty() || !start.empty() ||
       (!args->until_event && !args->until_fatal && ::isatty(STDIN_FILENO) && !args->quiet)) {
     replayer::TimeTravelOptions tt_options;
     tt_options.checkpoint_interval = std::chrono::milliseconds(args->checkpoint_ms);
     Debugger debugger(t, args->json, tt_options);
-    if (args->commands.empty() && args->script.empty()) {
+    for (const auto& c : start) {
+      if (!debugger.execute(c)) return 0;
+    }
+    if (args->commands.empty() && args->script.empty() && ::isatty(STDIN_FILENO)) {
       debugger.interactive();
       return 0;
     }
@@ -142,13 +213,22 @@ void add_replay_command(CLI::App& app, Subcommands& out) {
                    "Milliseconds of replaying between two checkpoints, which bound what going "
                    "back costs (default 25; 0: none, going back replays from the start)")
       ->check(CLI::NonNegativeNumber);
+  auto* on_process =
+      replay->add_option("-p,--onprocess", args->on_process,
+                         "Start the session where process PID, or the first process to run NAME, "
+                         "has exec'd (where it starts if it never execs), on its thread");
+  replay
+      ->add_option("-f,--onfork", args->on_fork,
+                   "Start the session where process PID starts (its first stop), on its thread")
+      ->excludes(on_process);
   replay->add_flag("--gdb", args->gdb,
                    "Start gdb connected to the replay (backstep gdbserver); -ex commands go to "
                    "gdb, in batch mode");
   replay->footer(
       "Without --until-*, -ex or -x, and with a terminal on stdin, replay opens an interactive "
       "session: when, goto start|end|panic|event N|POSITION, stepi, reverse-stepi, info "
-      "registers|threads, thread N, x/FMT ADDR, disassemble, map [ADDR], events [N]. "
+      "registers|threads|processes, thread N, process N, x/FMT ADDR, disassemble, map [ADDR], "
+      "events [N]. "
       "`help` in the session lists every command.");
   out.push_back({replay, [args] { return run_replay(args.get()); }});
 }

@@ -9,10 +9,11 @@ ProcessList::ProcessList(const Trace& trace, size_t upto) {
   for (size_t i = 0; i < ev.size() && i < upto; ++i) {
     if (const auto* x = std::get_if<Exec>(&ev[i])) {
       if (processes_.empty()) {
-        processes_.push_back({x->tid, 0, 0, trace.header().exe, i, std::nullopt, false, 0});
+        processes_.push_back({x->tid, 0, 0, trace.header().exe, i, {}, std::nullopt, false, 0});
         process_of_[x->tid] = x->tid;
-      } else if (ProcessSummary* p = find(process_of(x->tid))) {
+      } else if (ProcessSummary* p = find_mutable(process_of(x->tid))) {
         p->exe = x->exe;
+        p->execs.push_back(i);
       }
     } else if (const auto* s = std::get_if<Stop>(&ev[i])) {
       switch (s->kind) {
@@ -26,7 +27,7 @@ ProcessList::ProcessList(const Trace& trace, size_t upto) {
           break;
         case StopKind::kExit:
           if (s->result == 1) {
-            if (ProcessSummary* p = find(process_of(s->tid)); p && !p->ended) {
+            if (ProcessSummary* p = find_mutable(process_of(s->tid)); p && !p->ended) {
               p->ended = i;
               int status = static_cast<int>(s->value);
               p->exited = !WIFSIGNALED(status);
@@ -39,8 +40,8 @@ ProcessList::ProcessList(const Trace& trace, size_t upto) {
       }
     } else if (const auto* n = std::get_if<ProcessStart>(&ev[i])) {
       std::string exe;
-      if (const ProcessSummary* parent = find(n->parent)) exe = parent->exe;
-      processes_.push_back({n->pid, n->parent, n->flags, exe, i, std::nullopt, false, 0});
+      if (const ProcessSummary* parent = find_mutable(n->parent)) exe = parent->exe;
+      processes_.push_back({n->pid, n->parent, n->flags, exe, i, {}, std::nullopt, false, 0});
       process_of_[n->pid] = n->pid;
     } else if (const auto* e = std::get_if<End>(&ev[i]); e && !e->interrupted) {
       for (ProcessSummary& p : processes_) {
@@ -59,7 +60,25 @@ int32_t ProcessList::process_of(int32_t tid) const {
   return it == process_of_.end() ? 0 : it->second;
 }
 
-ProcessSummary* ProcessList::find(int32_t pid) {
+const ProcessSummary* ProcessList::find(int32_t pid) const {
+  for (const ProcessSummary& p : processes_) {
+    if (p.pid == pid) return &p;
+  }
+  return nullptr;
+}
+
+std::optional<ProcessStop> ProcessList::first_stop(const Trace& trace, int32_t pid,
+                                                   size_t from) const {
+  const auto& ev = trace.events();
+  for (size_t i = from; i < ev.size(); ++i) {
+    if (const auto* s = std::get_if<Stop>(&ev[i]); s && process_of(s->tid) == pid) {
+      return ProcessStop{i, s->tid};
+    }
+  }
+  return std::nullopt;
+}
+
+ProcessSummary* ProcessList::find_mutable(int32_t pid) {
   for (ProcessSummary& p : processes_) {
     if (p.pid == pid) return &p;
   }

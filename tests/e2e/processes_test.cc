@@ -77,13 +77,14 @@ TEST_P(Exec, NewImageIsRecordedAndReplayed) {
   EXPECT_EQ(native.shell_status(), 7) << native.describe();
   EXPECT_EQ(native.out,
             "old image: exec of a missing file returned -1 (No such file or directory)\n"
-            "new image: after-" + mode + ", argc 3, same pid yes, random ok, time ok\n"
-            "new image: a thread ran\n");
+            "new image: after-" +
+                mode +
+                ", argc 3, same pid yes, random ok, time ok\n"
+                "new image: a thread ran\n");
   std::vector<nlohmann::json> execs = records("t", "exec");
   ASSERT_EQ(execs.size(), 2u);
-  EXPECT_EQ(execs[1].value("path", ""), mode == "execveat"
-                                            ? std::string(E2E_EXEC_IMAGE).substr(1)
-                                            : std::string(E2E_EXEC_IMAGE));
+  EXPECT_EQ(execs[1].value("path", ""), mode == "execveat" ? std::string(E2E_EXEC_IMAGE).substr(1)
+                                                           : std::string(E2E_EXEC_IMAGE));
   EXPECT_EQ(execs[1].value("tid", 0), execs[0].value("tid", 0));
   // From another thread, the caller takes the leader's tid.
   EXPECT_EQ(execs[1].contains("former_tid"), mode == "thread") << execs[1].dump();
@@ -143,7 +144,8 @@ TEST_P(Tree, EveryProcessIsRecordedAndReplayed) {
 
 INSTANTIATE_TEST_SUITE_P(
     Schedulers, Tree,
-    ::testing::Values(SchedulerCase{"fair", {}}, SchedulerCase{"chaos_seed_1", {"--chaos", "--seed", "1"}},
+    ::testing::Values(SchedulerCase{"fair", {}},
+                      SchedulerCase{"chaos_seed_1", {"--chaos", "--seed", "1"}},
                       SchedulerCase{"chaos_seed_2", {"--chaos", "--seed", "2"}}),
     [](const auto& p) { return std::string(p.param.name); });
 
@@ -187,6 +189,51 @@ TEST_F(Processes, InfoAndDumpNameTheProcesses) {
                            xdg());
   EXPECT_TRUE(contains(dbg.out, "process 2")) << dbg.describe();
   EXPECT_TRUE(contains(dbg.out, "process 3 (parent 2)")) << dbg.describe();
+}
+
+// rr's -f and -p: the session starts on the process's thread, at its first
+// stop after its creation (-f) or after its exec (-p PID, -p NAME).
+TEST_F(Processes, ReplayStartsWhereAProcessIsForkedOrExecs) {
+  auto first_stop_after = [&](const std::string& trace, int tid, int64_t from) {
+    for (const auto& e : dump_json(tmp_ / trace, xdg())) {
+      if (e.value("type", "") == "stop" && e.value("tid", 0) == tid &&
+          e.value("event", 0) >= from) {
+        return e.value("event", int64_t{0});
+      }
+    }
+    return int64_t{-1};
+  };
+  auto where = [&](const RunResult& r) {
+    nlohmann::json j = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));
+    return std::pair(j.value("record", int64_t{-1}), j.value("thread", 0));
+  };
+  ASSERT_EQ(record({E2E_ORPHAN}, "fork").shell_status(), 12);
+  RunResult f = replay("fork", {"-f", "3", "--json"});
+  ASSERT_EQ(f.shell_status(), 0) << f.describe();
+  EXPECT_EQ(where(f), std::pair(first_stop_after("fork", 3, 0), 3)) << f.out;
+  RunResult p = replay("fork", {"-f", "3", "-ex", "process 2", "-ex", "info processes"});
+  EXPECT_TRUE(contains(p.out, "thread 2, tick")) << p.describe();
+  EXPECT_TRUE(contains(p.out, "* process 2")) << p.describe();
+  RunResult none = replay("fork", {"-f", "9"});
+  EXPECT_EQ(none.shell_status(), 1);
+  EXPECT_EQ(none.err,
+            "backstep: replay -f 9: the recording has no process 9 (its processes: 2, 3)\n");
+  RunResult bad = replay("fork", {"-f", "3", "-ex", "process 7"});
+  EXPECT_TRUE(contains(bad.out + bad.err, "process 7 has no live thread here")) << bad.describe();
+
+  ASSERT_EQ(record({E2E_EXEC_IMAGE, "main"}, "exec").shell_status(), 7);
+  int64_t exec_record = -1;
+  for (const auto& e : dump_json(tmp_ / "exec", xdg())) {
+    if (e.value("type", "") == "exec" && e.value("event", 0) > 1) exec_record = e.value("event", 0);
+  }
+  ASSERT_GT(exec_record, 1);
+  RunResult by_pid = replay("exec", {"-p", "2", "--json"});
+  EXPECT_EQ(where(by_pid), std::pair(first_stop_after("exec", 2, exec_record), 2)) << by_pid.out;
+  RunResult by_name = replay("exec", {"-p", "no_such_program"});
+  EXPECT_EQ(by_name.shell_status(), 1);
+  EXPECT_EQ(by_name.err,
+            "backstep: replay -p no_such_program: no process of the recording runs "
+            "no_such_program\n");
 }
 
 }  // namespace
