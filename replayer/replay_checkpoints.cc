@@ -63,7 +63,7 @@ bool ReplayEngine::can_fork() const {
     alive.push_back(tid);
     if (!t.started || !t.held || t.vtid == 0) return false;
     // Held at the entry of a wait_with_mask, or with its signal pending.
-    if (t.wake_signal || t.wake_pending) return false;
+    if (t.wake_signal || t.wake_pending || t.wake_expected) return false;
     // A signal to itself about to be sent names this process's kernel ids.
     if (*t.held == HeldAt::kSyscallEntry && !t.emulated &&
         (t.nr == SYS_kill || t.nr == SYS_tkill || t.nr == SYS_tgkill)) {
@@ -94,7 +94,8 @@ ReplayEngine::ReplayEngine(const ReplayEngine& source, Inferior copy)
       pending_signal_(source.pending_signal_),
       last_tid_(source.last_tid_),
       tick_section_(source.tick_section_),
-      is_copy_(true) {}
+      is_copy_(true),
+      signal_fds_(source.signal_fds_) {}
 
 ReplayEngine::Thread& ReplayEngine::adopt_thread(pid_t tid, const Thread& source) {
   Thread& t = threads_.try_emplace(tid, tid, source.vtid).first->second;

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -167,6 +168,8 @@ class ReplayEngine {
     // then, once sent, the one the recorded resumption must not send again.
     int wake_signal = 0;
     int wake_pending = 0;
+    // Or the signal the program sent itself that ends it, pending by then.
+    int wake_expected = 0;
   };
   // What a clone or clone3 call asked for.
   struct CloneRequest {
@@ -209,6 +212,11 @@ class ReplayEngine {
   const trace::Stop* next_stop(size_t from, int32_t vtid) const;
   const trace::Stop* next_stop_of(size_t from, pid_t tid, trace::StopKind kind) const;
   int signal_ending_wait(size_t entry_index, pid_t tid) const;
+  int pending_signal_ending_wait(size_t entry_index, pid_t tid) const;
+  bool signal_pending_for(const Thread& t, int sig) const;
+  // replay_signals.cc
+  void take_consumed_signals(Thread& t, const trace::Stop& exit);
+  void take_pending_signal(Thread& t, int sig);
   bool wait_with_mask(size_t index, Thread& t, Registers& regs);
   const trace::FileMap* file_map_before_exit(size_t from, pid_t tid) const;
   bool in_tick_section(uint64_t pc) const {
@@ -248,6 +256,7 @@ class ReplayEngine {
   WatchTrap on_watch_;
   bool is_copy_ = false;  // a fork()ed copy: kernel thread ids are not the recorded ones
   std::function<void()> record_hook_;
+  std::set<int> signal_fds_;  // the program's signalfds (their recorded numbers)
 };
 
 }  // namespace backstep::replayer
