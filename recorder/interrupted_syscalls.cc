@@ -41,7 +41,7 @@ void Session::save_restart_writes(Thread& t) {
   uint64_t rem = remaining_time_arg(t.semantics());
   if (!rem) return;
   t.rem_before.resize(sizeof(timespec));
-  if (!mem_.read(rem, t.rem_before.data(), t.rem_before.size())) t.rem_before.clear();
+  if (!t.process->mem.read(rem, t.rem_before.data(), t.rem_before.size())) t.rem_before.clear();
 }
 
 // At the exit of a sleep that returned -ERESTART_RESTARTBLOCK: when none of
@@ -52,11 +52,11 @@ void Session::undo_restart_writes(Thread& t) {
   pid_t tid = t.task.tid();
   uint64_t deliverable =
       (status_set(tid, "SigPnd") | status_set(tid, "ShdPnd")) & ~status_set(tid, "SigBlk");
-  SignalDispositions dispositions = SignalDispositions::read(inferior_.leader());
+  SignalDispositions dispositions = SignalDispositions::read(t.process->tgid);
   for (int sig = 1; sig <= 64; ++sig) {
     if (has_signal(deliverable, sig) && dispositions.action(sig) == SignalAction::kHandler) return;
   }
-  mem_.write(remaining_time_arg(t.semantics()), t.rem_before.data(), t.rem_before.size());
+  t.process->mem.write(remaining_time_arg(t.semantics()), t.rem_before.data(), t.rem_before.size());
 }
 
 }  // namespace backstep::recorder

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -25,6 +26,7 @@
 #include "ptrace/inferior.h"
 #include "ptrace/rdtsc_patcher.h"
 #include "recorder/futex_queues.h"
+#include "recorder/recorded_process.h"
 #include "recorder/recorded_thread.h"
 #include "recorder/recorder.h"
 #include "recorder/scheduler.h"
@@ -43,6 +45,8 @@ class Session {
   void start();
   void loop();
   Thread& thread(pid_t tid);
+  Process& process(pid_t tgid);
+  pid_t process_of(pid_t tid) const;
   std::vector<pid_t> runnable() const;
   void resume(Thread& t, Resume how);
   WaitStatus wait_for_thread(pid_t tid);
@@ -101,8 +105,9 @@ class Session {
   std::optional<CpuBinding> binding_;
   trace::TraceWriter writer_;
   Inferior inferior_;
-  AddressSpace mem_;
-  RdtscPatcher patcher_;
+  // Every process of the program, by the tracer's view of its pid; kept
+  // after they end (threads point at them).
+  std::map<pid_t, std::unique_ptr<Process>> processes_;
   std::map<pid_t, Thread> threads_;
   pid_t current_ = 0;
   std::map<pid_t, trace::Resumption> resumptions_;

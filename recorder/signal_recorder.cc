@@ -166,7 +166,7 @@ void Session::deliver_held_signal_at_exit(Thread& t) {
 // that mask, under which the kernel will deliver it.
 void Session::deliver_held_signal_at_entry(Thread& t) {
   if (t.held_signals.empty()) return;
-  std::optional<uint64_t> mask = temporary_mask(mem_, t.call);
+  std::optional<uint64_t> mask = temporary_mask(t.process->mem, t.call);
   deliver_held_signal(t, mask ? *mask : t.task.blocked_signals());
 }
 
@@ -185,7 +185,7 @@ void Session::on_signal_stop(Thread& t, const WaitStatus& st, Registers& regs) {
   // Only a signal that ends the process ends the recording: one the program
   // ignores (SIG_IGN, or a default of ignoring) or stops at is let through
   // and the thread goes on being recorded.
-  if (SignalDispositions::read(inferior_.leader()).action(sig) == SignalAction::kTerminate) {
+  if (SignalDispositions::read(t.process->tgid).action(sig) == SignalAction::kTerminate) {
     dying_ = true;
   }
 }
@@ -196,13 +196,13 @@ bool Session::emulate_rdtsc(Thread& t, int sig, Registers& regs) {
   uint64_t at = 0;
   bool rdtscp = false;
   if (sig == SIGTRAP) {
-    const PatchSite* site = patcher_.site_at(regs.rip - 1);
+    const PatchSite* site = t.process->patcher.site_at(regs.rip - 1);
     if (!site) return false;
     at = site->addr;
     rdtscp = site->length == 3;
   } else if (sig == SIGSEGV) {
     uint8_t insn[3] = {};
-    mem_.read(regs.rip, insn, 3);
+    t.process->mem.read(regs.rip, insn, 3);
     bool rdtsc = insn[0] == 0x0f && insn[1] == 0x31;
     rdtscp = insn[0] == 0x0f && insn[1] == 0x01 && insn[2] == 0xf9;
     if (!rdtsc && !rdtscp) return false;
@@ -224,7 +224,7 @@ bool Session::emulate_rdtsc(Thread& t, int sig, Registers& regs) {
 // The runtime's int3 (a tick or event limit): a scheduling point.
 bool Session::on_runtime_trap(Thread& t, Registers& regs) {
   if (!t.block) return false;
-  ThreadBlockView view(mem_, *t.block);
+  ThreadBlockView view(t.process->mem, *t.block);
   abi::TrapReason reason = view.trap_reason();
   if (reason == abi::TrapReason::kNone) return false;
   view.clear_trap_reason();
@@ -242,7 +242,7 @@ bool Session::on_runtime_trap(Thread& t, Registers& regs) {
   record_stop(t, StopKind::kTrap, regs, static_cast<int64_t>(reason), 0, {}, std::move(info));
   if (held) {
     t.deliver_signal = held->si_signo;
-    if (SignalDispositions::read(inferior_.leader()).action(held->si_signo) ==
+    if (SignalDispositions::read(t.process->tgid).action(held->si_signo) ==
         SignalAction::kTerminate) {
       dying_ = true;  // it ends the process: no switch, it goes next
       return true;

@@ -32,16 +32,16 @@ void ReplayEngine::take_consumed_signals(Thread& t, const trace::Stop& exit) {
     taken.push_back(static_cast<int>(exit.result));
   } else if ((t.nr == SYS_signalfd || t.nr == SYS_signalfd4) && exit.result >= 0 &&
              static_cast<int>(t.args[0]) == -1) {
-    signal_fds_.insert(static_cast<int>(exit.result));
+    t.process->signal_fds.insert(static_cast<int>(exit.result));
   } else if (t.nr == SYS_close && exit.result == 0) {
-    signal_fds_.erase(static_cast<int>(t.args[0]));
+    t.process->signal_fds.erase(static_cast<int>(t.args[0]));
   } else if (t.nr == SYS_read && exit.result > 0 &&
-             signal_fds_.count(static_cast<int>(t.args[0]))) {
+             t.process->signal_fds.count(static_cast<int>(t.args[0]))) {
     // The recorded signalfd_siginfo records, applied to the buffer already.
     for (int64_t at = 0; at + static_cast<int64_t>(sizeof(signalfd_siginfo)) <= exit.result;
          at += sizeof(signalfd_siginfo)) {
       uint32_t signo = 0;
-      if (mem_.read(t.args[1] + static_cast<uint64_t>(at) + offsetof(signalfd_siginfo, ssi_signo),
+      if (t.process->mem.read(t.args[1] + static_cast<uint64_t>(at) + offsetof(signalfd_siginfo, ssi_signo),
                     &signo, sizeof signo)) {
         taken.push_back(static_cast<int>(signo));
       }
@@ -64,14 +64,14 @@ void ReplayEngine::take_pending_signal(Thread& t, int sig) {
   // Below the stack's red zone: a sigset and a zero timeout.
   uint64_t scratch = (regs.rsp - 128 - 64) & ~uint64_t{15};
   uint8_t saved[32];
-  if (!mem_.read(scratch, saved, sizeof saved)) return;
+  if (!t.process->mem.read(scratch, saved, sizeof saved)) return;
   uint8_t args[32] = {};
   uint64_t set = uint64_t{1} << (sig - 1);
   std::memcpy(args, &set, sizeof set);  // the timespec at +16 stays zero
-  mem_.write_or_throw(scratch, args, sizeof args);
-  inject_syscall(t.task, mem_, HeldAt::kUserCode, SYS_rt_sigtimedwait,
+  t.process->mem.write_or_throw(scratch, args, sizeof args);
+  inject_syscall(t.task, t.process->mem, HeldAt::kUserCode, SYS_rt_sigtimedwait,
                  {scratch, 0, scratch + 16, sizeof set, 0, 0});
-  mem_.write_or_throw(scratch, saved, sizeof saved);
+  t.process->mem.write_or_throw(scratch, saved, sizeof saved);
 }
 
 }  // namespace backstep::replayer
