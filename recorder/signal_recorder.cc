@@ -96,8 +96,8 @@ bool Session::hold_async_signal(Thread& t, const WaitStatus& st) {
   // PID namespace, the real pid outside one.
   pid_t own_pid = inferior_.in_pid_namespace() ? 2 : inferior_.leader();
   bool after_exit = t.exit_regs && same_regs(*t.exit_regs, t.task.regs());
-  bool self_sent = sent_by_program(si, own_pid) &&
-                   !(after_exit && raised_by_failed_syscall(sig, t.last_result));
+  bool self_sent =
+      sent_by_program(si, own_pid) && !(after_exit && raised_by_failed_syscall(sig, t.last_result));
   bool fault = is_fault_signal(sig) && si.si_code > 0;
   bool rdtsc_fault = sig == SIGSEGV && si.si_code == SI_KERNEL;
   bool injected = sig == t.injected_signal;

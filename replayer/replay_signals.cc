@@ -41,8 +41,9 @@ void ReplayEngine::take_consumed_signals(Thread& t, const trace::Stop& exit) {
     for (int64_t at = 0; at + static_cast<int64_t>(sizeof(signalfd_siginfo)) <= exit.result;
          at += sizeof(signalfd_siginfo)) {
       uint32_t signo = 0;
-      if (t.process->mem.read(t.args[1] + static_cast<uint64_t>(at) + offsetof(signalfd_siginfo, ssi_signo),
-                    &signo, sizeof signo)) {
+      if (t.process->mem.read(
+              t.args[1] + static_cast<uint64_t>(at) + offsetof(signalfd_siginfo, ssi_signo), &signo,
+              sizeof signo)) {
         taken.push_back(static_cast<int>(signo));
       }
     }
