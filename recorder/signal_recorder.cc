@@ -88,13 +88,14 @@ bool same_regs(const Registers& a, const Registers& b) {
 }  // namespace
 
 bool Session::hold_async_signal(Thread& t, const WaitStatus& st) {
-  if (!st.stopped() || st.syscall_stop() || st.ptrace_event() || dying_) return false;
+  if (!st.stopped() || st.syscall_stop() || st.ptrace_event() || t.process->dying) return false;
   pid_t tid = t.task.tid();
   int sig = st.stop_signal();
   siginfo_t si = t.task.siginfo();
-  // si_pid is the sender's pid as the program sees it: 2 inside our
-  // PID namespace, the real pid outside one.
-  pid_t own_pid = inferior_.in_pid_namespace() ? 2 : inferior_.leader();
+  // si_pid is the sender's pid as the receiver sees it (its process's own
+  // pid for a signal it sent itself); another process of the program is
+  // outside as much as any other.
+  pid_t own_pid = t.process->vpid;
   bool after_exit = t.exit_regs && same_regs(*t.exit_regs, t.task.regs());
   bool self_sent =
       sent_by_program(si, own_pid) && !(after_exit && raised_by_failed_syscall(sig, t.last_result));
@@ -186,7 +187,8 @@ void Session::on_signal_stop(Thread& t, const WaitStatus& st, Registers& regs) {
   // ignores (SIG_IGN, or a default of ignoring) or stops at is let through
   // and the thread goes on being recorded.
   if (SignalDispositions::read(t.process->tgid).action(sig) == SignalAction::kTerminate) {
-    dying_ = true;
+    t.process->dying = true;
+    t.process->ender = t.task.tid();
   }
 }
 
@@ -244,7 +246,8 @@ bool Session::on_runtime_trap(Thread& t, Registers& regs) {
     t.deliver_signal = held->si_signo;
     if (SignalDispositions::read(t.process->tgid).action(held->si_signo) ==
         SignalAction::kTerminate) {
-      dying_ = true;  // it ends the process: no switch, it goes next
+      t.process->dying = true;  // it ends the process: no switch, it goes next
+      t.process->ender = t.task.tid();
       return true;
     }
   }
