@@ -92,7 +92,7 @@ void add_record_command(CLI::App& app, Subcommands& out) {
       ->add_option("--wall-timeslice", args->wall_timeslice_ms,
                    "Milliseconds of its own CPU time a thread may run without a stop, in code "
                    "that counts no ticks, while another could run, before it is interrupted "
-                   "(default 2; at least 50 for an instrumented thread; 0: never)")
+                   "(default 10; at least 50 for an instrumented thread; 0: never)")
       ->check(CLI::NonNegativeNumber);
   auto* bind =
       record

@@ -40,7 +40,7 @@ uint64_t Scheduler::next_timeslice() {
 std::chrono::microseconds Scheduler::next_wall_timeslice(bool newcomer_waiting) {
   std::chrono::microseconds slice = options_.wall_timeslice;
   if (slice.count() <= 0) return std::chrono::microseconds(0);
-  if (newcomer_waiting) slice = std::min(slice, std::chrono::microseconds(1000));
+  if (newcomer_waiting) slice = std::min(slice, std::chrono::microseconds(5000));
   if (chaos_scheduling()) {
     // Anywhere from half the slice to all of it: shorter would interrupt
     // ordinary code between its syscalls, where a seed alone decides.

@@ -37,7 +37,7 @@ class Scheduler {
     // How long a thread may run without a stop (in code without ticks:
     // uninstrumented code, libc) while another could run before the
     // recorder interrupts it (recorder/preemption.cc). Zero: never.
-    std::chrono::microseconds wall_timeslice{2000};
+    std::chrono::microseconds wall_timeslice{10'000};
     // Forced mode (schedule minimization): only these switches, in each
     // thread's order; elsewhere a thread runs until it blocks or exits (or,
     // as a safety net against spinning, a fair timeslice ends) and the next
