@@ -95,7 +95,7 @@ Wait classify_wait(const sys::SyscallArgs& call) {
 // The syscall `t` just entered may block: it goes into the kernel, and
 // stays out of the runnable set until a deterministic point admits it.
 void Session::block_in_kernel(Thread& t) {
-  const sys::SyscallArgs& call = t.call;
+  const sys::SyscallArgs& call = t.semantics();
   resume(t, Resume::kSyscall);
   t.state = Thread::State::kInKernel;
   t.wait = classify_wait(call);

@@ -169,6 +169,13 @@ WaitStatus Session::wait_for_thread(pid_t tid) {
       note_other(*st);
       continue;
     }
+    if (st->ptrace_event() == PTRACE_EVENT_STOP && !threads_.at(tid).process->dying) {
+      // A SIGCONT sent to the program makes every seized thread report this
+      // on its way to user code (a group-stop notification). Nothing of the
+      // program's: on, with the resumption that led here left as recorded.
+      threads_.at(tid).task.resume(Resume::kSyscall, 0);
+      continue;
+    }
     if (!hold_async_signal(threads_.at(tid), *st)) return *st;
   }
 }

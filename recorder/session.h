@@ -6,6 +6,8 @@
 //                       replay needs, which may block)
 //   signal_recorder.cc  signals: held for scheduling points, delivered,
 //                       faults, runtime traps and rdtsc emulation
+//   interrupted_syscalls.cc  syscalls a signal interrupted and the kernel
+//                       restarts (restart_syscall)
 //   blocked_threads.cc  threads blocked in the kernel: settle, arrival,
 //                       admission (see "Blocked threads" in ARCHITECTURE.md)
 //   process_tree.cc     new processes, exec, the end of a process
@@ -101,7 +103,14 @@ class Session {
   void on_signal_stop(Thread& t, const WaitStatus& st, Registers& regs);
   bool emulate_rdtsc(Thread& t, int sig, Registers& regs);
   bool on_runtime_trap(Thread& t, Registers& regs);
+  std::optional<siginfo_t> take_held_signal(Thread& t, uint64_t blocked);
+  void deliver_held_signal(Thread& t, uint64_t blocked);
   void deliver_held_signal_at_exit(Thread& t);
+  void deliver_held_signal_at_entry(Thread& t);
+
+  // ---- interrupted_syscalls.cc ----
+  void save_restart_writes(Thread& t);
+  void undo_restart_writes(Thread& t);
 
   // ---- blocked_threads.cc ----
   void block_in_kernel(Thread& t);

@@ -23,10 +23,15 @@ namespace backstep::recorder {
 using trace::StopKind;
 using trace::SwitchReason;
 
+namespace {
+constexpr int64_t kERestartRestartBlock = 516;
+}  // namespace
+
 void Session::on_syscall_stop(Thread& t, Registers& regs) {
   if (!t.in_syscall) {
     on_syscall_entry(t, regs);
     if (may_block(t) && !t.process->dying) {
+      deliver_held_signal_at_entry(t);
       block_in_kernel(t);
       switch_from(t, SwitchReason::kBlocked);
     }
@@ -88,7 +93,11 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
   record_stop(t, StopKind::kSyscallEntry, regs, t.call.nr);
 
   const long nr = t.call.nr;
-  if (nr != abi::kRegisterSyscall && !sys::outputs_known(t.call) && warned_.insert(nr).second) {
+  // Only restart_syscall continues an interrupted call, and only at once.
+  if (nr != SYS_restart_syscall) t.interrupted_call.reset();
+  save_restart_writes(t);
+  if (nr != abi::kRegisterSyscall && !sys::outputs_known(t.semantics()) &&
+      warned_.insert(nr).second) {
     fmt::print(stderr,
                "backstep: warning: syscall {} ({}): what it writes into memory is not "
                "recorded; replay may diverge after it\n",
@@ -148,10 +157,15 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
       t.task.set_regs(regs);
     }
   }
+  if (result == -kERestartRestartBlock) {  // see interrupted_syscalls.cc
+    undo_restart_writes(t);
+    if (t.call.nr != SYS_restart_syscall) t.interrupted_call = t.call;
+  }
+  t.last_result = result;
   std::vector<trace::MemWrite> writes;
   const AddressSpace& mem = t.process->mem;
   auto reader = [&mem](uint64_t addr, void* out, size_t len) { return mem.read(addr, out, len); };
-  for (const sys::MemRegion& r : sys::syscall_outputs(t.call, result, reader)) {
+  for (const sys::MemRegion& r : sys::syscall_outputs(t.semantics(), result, reader)) {
     if (r.len == 0) continue;
     trace::MemWrite w;
     w.addr = r.addr;

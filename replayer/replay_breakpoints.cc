@@ -121,6 +121,7 @@ WaitStatus ReplayEngine::resume_run(size_t index, Thread& t, Resume how, int sig
     }
     signal = 0;
     skip = 0;
+    if (st.ptrace_event() == PTRACE_EVENT_STOP) continue;  // SIGCONT's notification, as recorded
     if (is_stray_sigchld(index, t, st)) continue;  // dropped; the run goes on
     if (t.armed && st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
         st.stop_signal() == SIGTRAP) {

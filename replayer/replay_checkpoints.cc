@@ -64,7 +64,7 @@ bool ReplayEngine::can_fork() const {
     alive.push_back(tid);
     if (!t.started || !t.held || t.vtid == 0) return false;
     // Held at the entry of a wait_with_mask, or with its signal pending.
-    if (t.wake_signal || t.wake_pending) return false;
+    if (t.wake_signal || t.wake_pending || t.wake_expected) return false;
     // A signal to itself about to be sent names this process's kernel ids.
     if (*t.held == HeldAt::kSyscallEntry && !t.emulated &&
         (t.nr == SYS_kill || t.nr == SYS_tkill || t.nr == SYS_tgkill)) {
@@ -99,6 +99,7 @@ ReplayEngine::ReplayEngine(const ReplayEngine& source, Inferior copy)
   p.vpid = source.root().vpid;
   p.patcher = source.root().patcher;
   p.tick_section = source.root().tick_section;
+  p.signal_fds = source.root().signal_fds;
 }
 
 ReplayEngine::Thread& ReplayEngine::adopt_thread(pid_t tid, const Thread& source) {

@@ -296,6 +296,13 @@ int ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s) {
   }
   t.run_started = true;
   int sig = s.resumed.signal;
+  if (int expected = std::exchange(t.wake_expected, 0);
+      expected && s.kind == StopKind::kSyscallExit && !signal_pending_for(t, expected)) {
+    // The real rt_sigsuspend standing for the wait would sleep for good.
+    diverge(index, fmt::format("thread {} waits for signal {}, which the recording delivered "
+                               "at this point, but it is not pending",
+                               s.tid, expected));
+  }
   if (s.kind == StopKind::kSyscallExit && t.wake_signal) {
     // Into the rt_sigsuspend that stands for a wait (wait_with_mask).
     sig = t.wake_pending = std::exchange(t.wake_signal, 0);
@@ -375,14 +382,6 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       expect(
           st.stopped() && !st.syscall_stop() && !st.ptrace_event() && st.stop_signal() == s.value,
           "another signal");
-      if (s.siginfo.size() == sizeof(siginfo_t)) {
-        // A signal from outside the program, sent here by the replay: the
-        // handler gets the siginfo the kernel had queued when recording
-        // (a timer's si_value, a sender's pid), not the replay's.
-        siginfo_t si{};
-        std::memcpy(&si, s.siginfo.data(), sizeof si);
-        t.task.set_siginfo(si);
-      }
       break;
     case StopKind::kClone:
       expect(st.ptrace_event() == PTRACE_EVENT_CLONE, "not a clone");
@@ -400,6 +399,16 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       break;  // play_exec_stop
     case StopKind::kInterrupt:
       break;  // found by its state (play_interrupt, step), checked below
+  }
+  if ((s.kind == StopKind::kSignal || s.kind == StopKind::kTrap) &&
+      s.siginfo.size() == sizeof(siginfo_t)) {
+    // A signal from outside the program, sent here by the replay (at a
+    // signal stop, or in place of a trap's SIGTRAP): the handler gets the
+    // siginfo the kernel had queued when recording (a timer's si_value, a
+    // sender's pid), not the replay's.
+    siginfo_t si{};
+    std::memcpy(&si, s.siginfo.data(), sizeof si);
+    t.task.set_siginfo(si);
   }
   uint64_t ticks = t.block ? ThreadBlockView(t.process->mem, *t.block).ticks() : 0;
   if (ticks != s.ticks) {

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -159,6 +160,7 @@ class ReplayEngine {
     std::optional<WaitStatus> end;  // how its leader ended
     // Its descriptors that write to the program's stdout/stderr.
     TerminalFds terminal;
+    std::set<int> signal_fds;  // its signalfds, by their recorded numbers
     // SysV shm attachments, replayed as mappings of backing files (shmat,
     // shmdt in replay_syscalls.cc): address -> length. None when a copy is
     // made (no copy is made while memory is shared).
@@ -199,6 +201,8 @@ class ReplayEngine {
     // then, once sent, the one the recorded resumption must not send again.
     int wake_signal = 0;
     int wake_pending = 0;
+    // Or the signal the program sent itself that ends it, pending by then.
+    int wake_expected = 0;
   };
   // What a clone or clone3 call asked for.
   struct CloneRequest {
@@ -262,6 +266,11 @@ class ReplayEngine {
   const trace::Stop* next_stop(size_t from, int32_t vtid) const;
   const trace::Stop* next_stop_of(size_t from, pid_t tid, trace::StopKind kind) const;
   int signal_ending_wait(size_t entry_index, pid_t tid) const;
+  int pending_signal_ending_wait(size_t entry_index, pid_t tid) const;
+  bool signal_pending_for(const Thread& t, int sig) const;
+  // replay_signals.cc
+  void take_consumed_signals(Thread& t, const trace::Stop& exit);
+  void take_pending_signal(Thread& t, int sig);
   bool wait_with_mask(size_t index, Thread& t, Registers& regs);
   const trace::FileMap* file_map_before_exit(size_t from, pid_t tid) const;
   // replay_mappings.cc: maps f's backing file in place of the mmap that
