@@ -222,6 +222,16 @@ TEST_F(InstalledTree, MakeWithPkgConfig) {
   expect_records_and_replays(prefix(), {relay.string()}, kRelayOutput);
 }
 
+// BACKSTEP_CC naming the wrapper itself would loop: refused, with a reason.
+TEST_F(InstalledTree, WrapperRefusesToRunItself) {
+  std::string cc = (prefix() / Layout().cc).string();
+  RunOptions options;
+  options.env["BACKSTEP_CC"] = cc;
+  RunResult r = run_long({cc, "--version"}, options);
+  EXPECT_EQ(r.shell_status(), 2) << r.describe();
+  EXPECT_EQ(r.err, "backstep-cc: BACKSTEP_CC names this wrapper; set it to the real compiler\n");
+}
+
 // Any compiler but the plugin's gcc: the wrapper falls back to trace-pc.
 TEST_F(InstalledTree, WrappersGiveOtherCompilersTracePc) {
   if (!e2e::fs::exists("/usr/bin/clang")) GTEST_SKIP() << "no /usr/bin/clang";
