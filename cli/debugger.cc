@@ -15,6 +15,7 @@
 #include "symbols/modules.h"
 #include "symbols/unwind.h"
 #include "trace/event_format.h"
+#include "trace/process_list.h"
 #include "trace/trace_writer.h"
 
 namespace backstep::cli {
@@ -367,14 +368,34 @@ void Debugger::cmd_info(const std::string& args) {
     for (int32_t tid : engine.live_threads()) {
       uint64_t pc = engine.registers(tid).rip;
       auto ticks = engine.ticks(tid);
+      int32_t pid = engine.process_id(tid);
       arr.push_back({{"thread", tid},
+                     {"process", pid},
                      {"pc", pc},
                      {"ticks", ticks ? *ticks : 0},
                      {"selected", tid == tt_.thread()}});
-      text += fmt::format("{} thread {}  pc {:#x}{}  {}\n", tid == tt_.thread() ? '*' : ' ', tid,
-                          pc, ticks ? fmt::format("  tick {}", *ticks) : "", describe_pc(pc));
+      text += fmt::format("{} thread {} (process {})  pc {:#x}{}  {}\n",
+                          tid == tt_.thread() ? '*' : ' ', tid, pid, pc,
+                          ticks ? fmt::format("  tick {}", *ticks) : "", describe_pc(pc));
     }
     emit(json{{"threads", arr}}, text);
+  } else if (args == "processes") {
+    // From the records played so far: the processes made, what they run, how they ended.
+    trace::ProcessList list(tt_.trace(), engine.next_record());
+    json arr = json::array();
+    std::string text;
+    int32_t selected = engine.process_id(tt_.thread());
+    for (const trace::ProcessSummary& p : list.processes()) {
+      std::string state = !p.ended   ? std::string("alive")
+                          : p.exited ? fmt::format("exited with status {}", p.code)
+                                     : fmt::format("killed by signal {}", p.code);
+      arr.push_back({{"pid", p.pid}, {"parent", p.parent}, {"exe", p.exe}, {"state", state},
+                     {"selected", p.pid == selected}});
+      text += fmt::format("{} process {}{}  {}  {}\n", p.pid == selected ? '*' : ' ', p.pid,
+                          p.parent ? fmt::format(" (parent {})", p.parent) : std::string(), p.exe,
+                          state);
+    }
+    emit(json{{"processes", arr}}, text);
   } else if (args == "breakpoints" || args == "b" || args == "break" || args == "watchpoints") {
     info_breakpoints();
   } else if (args == "checkpoints") {
@@ -393,7 +414,7 @@ void Debugger::cmd_info(const std::string& args) {
          arr.empty() ? "No checkpoints: going back replays from the start."
                      : "Checkpoints:\n" + text);
   } else {
-    throw Error("usage: info registers|threads|breakpoints|checkpoints");
+    throw Error("usage: info registers|threads|processes|breakpoints|checkpoints");
   }
 }
 

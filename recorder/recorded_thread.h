@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ptrace/task.h"
+#include "recorder/mapped_files.h"
 #include "runtime/abi.h"
 #include "syscalls/syscall_table.h"
 
@@ -24,6 +25,7 @@ enum class Wait {
   kFutex,    // FUTEX_WAIT* without a timeout: due when a recorded wake names it
   kTimed,    // a sleep or a wait with a timeout: due after kTimedWaitDecisions decisions
   kUntimed,  // anything else (pipes, sockets, wait4): seen when nothing else can run
+  kVfork,    // vfork's parent: due when the child execs or ends
 };
 
 struct Thread {
@@ -32,12 +34,17 @@ struct Thread {
   pid_t vtid;  // the tid the program sees; what the trace records
   Process* process = nullptr;  // the process it belongs to (never null once known)
   enum class State { kStarting, kStopped, kInKernel, kDead } state = State::kStarting;
+  bool reaped = false;      // its exit was reported
   bool in_syscall = false;  // between entry and exit stops
+  bool has_run = false;     // resumed at least once (preemption lets newcomers in early)
   sys::SyscallArgs call{};
   std::optional<int64_t> forced_result;  // the tracer's answer (registration, rseq)
   bool seeded_random = false;            // getrandom answered from the seed
   std::string mapped_path;               // mmap of a file: its path at entry
+  std::optional<FileId> fd_file;         // a write's fd: the regular file it writes
   bool cloned = false;                   // this clone call made a traced thread
+  std::string exec_path;                 // execve: the file as the program named it
+  std::string exec_content;              // ... and the trace's copy of it
   std::optional<uint64_t> block;         // ThreadBlock address
   uint64_t ticks = 0;
   uint64_t tick_limit = 0;

@@ -30,6 +30,7 @@ struct RecordResult {
   std::string fatal_message;  // the map's fatal error, if any
   uint64_t stops = 0;
   uint64_t map_events = 0;
+  uint64_t interrupts = 0;  // kInterrupt stops: threads preempted by the wall clock
   bool interrupted = false;  // Ctrl-C (or SIGTERM/SIGHUP) ended the recording
   // What a shell would report: the exit code, or 128 + signal.
   int shell_status() const { return exited ? code : 128 + code; }

@@ -8,6 +8,11 @@
 //                       faults, runtime traps and rdtsc emulation
 //   blocked_threads.cc  threads blocked in the kernel: settle, arrival,
 //                       admission (see "Blocked threads" in ARCHITECTURE.md)
+//   process_tree.cc     new processes, exec, the end of a process
+//   preemption.cc       threads that run a wall-clock timeslice without a
+//                       stop: interrupted, their instant made findable
+//   shared_mappings.cc  mappings of files: the file objects they map, and
+//                       what syscalls change in mapped files
 #pragma once
 
 #include <chrono>
@@ -20,10 +25,16 @@
 #include <string>
 #include <vector>
 
+#include <linux/futex.h>
+
+#include "disasm/disassembler.h"
+#include "disasm/memory_access.h"
 #include "ptrace/cpu_binding.h"
 #include "ptrace/inferior.h"
 #include "ptrace/rdtsc_patcher.h"
+#include "ptrace/stop_waiter.h"
 #include "recorder/futex_queues.h"
+#include "recorder/mapped_files.h"
 #include "recorder/recorded_process.h"
 #include "recorder/recorded_thread.h"
 #include "recorder/recorder.h"
@@ -55,10 +66,15 @@ class Session {
                    int64_t result = 0, std::vector<trace::MemWrite> writes = {},
                    std::vector<std::byte> siginfo = {});
   void drain(Thread& t);
-  void keep_exec_mappings();
+  // The Exec record of `t`'s new image (the vDSO hidden, AT_RANDOM seeded
+  // under --chaos); the caller writes it.
+  trace::Exec new_image(Thread& t, const Registers& regs);
+  void keep_exec_mappings(Process& p);
   void write_patch(const std::vector<PatchSite>& sites);
   void switch_from(Thread& t, trace::SwitchReason reason);
   void die_out();
+  Process* dying_process();
+  bool recording_over() const;
   void warn_once(const std::string& what);
   std::vector<uint8_t> seeded_bytes(size_t n);
   uint64_t read_tsc();
@@ -70,6 +86,13 @@ class Session {
   bool may_block(Thread& t);
   void note_affinity_call(Thread& t);
   void after_affinity_call(Thread& t, int64_t result);
+
+  // ---- shared_mappings.cc ----
+  void record_file_map(Thread& t, uint64_t addr);
+  void record_file_changes(Thread& t, int64_t result);
+  void record_shm_attach(Thread& t, uint64_t addr);
+  // Whether a mapping of `id` outside [start, end) is live in t's process.
+  bool mapped_elsewhere(const Thread& t, FileId id, uint64_t start, uint64_t end);
 
   // ---- signal_recorder.cc ----
   // At a signal stop of the running thread: true when the signal is held
@@ -86,14 +109,53 @@ class Session {
   bool await_arrival(Thread& t, std::chrono::milliseconds bound);
   void make_due(Thread& t);
   void make_due(const std::vector<pid_t>& tids);
+  // Which futex space (FutexQueues) the word at `addr` of `t`'s process is
+  // in for an operation with `private_op`: its process's, unless the op is
+  // not private and the word lies in memory mapped shared.
+  static pid_t futex_space(const Thread& t, uint64_t addr, bool private_op);
+  static pid_t futex_space(const Thread& t) {
+    return futex_space(t, t.call.arg[0], (t.call.arg[1] & FUTEX_PRIVATE_FLAG) != 0);
+  }
   void admit(Thread& t);
   void admit_due();
   bool admit_any_arrived();
   void note_clone(Thread& parent, Thread& child);
 
+  // ---- process_tree.cc ----
+  bool in_tree(pid_t tid) const;
+  bool alive(const Process& p) const;
+  bool other_processes_alive(const Process& p) const;
+  void on_new_task(Thread& parent, int event, const Registers& regs);
+  void end_of_vfork(Process& p);
+  void note_exec_call(Thread& t);
+  bool is_exec_of(pid_t tid, const WaitStatus& st) const;
+  void on_exec(Thread& caller, const WaitStatus& st);
+  void end_process(Thread& t);
+  void collect(Process& p);
+  void note_death(Thread& t, const WaitStatus& st);
+  void after_process_end(Process& p);
+  // ---- preemption.cc ----
+  // Waits for the running thread's next stop; when it runs a wall-clock
+  // timeslice without one while another thread could run, interrupts it,
+  // records where (a kInterrupt stop) and lets the scheduler switch, and
+  // then returns nothing.
+  std::optional<WaitStatus> wait_or_preempt(Thread& t);
+  std::optional<WaitStatus> wait_for_thread_until(pid_t tid,
+                                                  StopWaiter::Clock::time_point deadline);
+  bool others_could_run(const Thread& t) const;
+  bool newcomer_waiting(const Thread& t) const;
+  // At the stop PTRACE_INTERRUPT brought: records the instant (kRecorded),
+  // or leaves `stop` to handle as usual (the thread met a real stop while
+  // the recorder looked at its loop), or lets the thread go on (kRunning).
+  enum class Preemption { kRecorded, kStopped, kRunning };
+  Preemption preempt(Thread& t, std::chrono::microseconds ran, WaitStatus& stop);
+  WaitStatus clear_interrupt_wakeup(Thread& t);
+
   RecordOptions options_;
   Scheduler scheduler_;
   std::optional<CpuBinding> binding_;
+  // Before writer_: every thread the recorder starts must block SIGCHLD.
+  StopWaiter waiter_;
   trace::TraceWriter writer_;
   Inferior inferior_;
   // Every process of the program, by the tracer's view of its pid; kept
@@ -102,7 +164,6 @@ class Session {
   std::map<pid_t, Thread> threads_;
   pid_t current_ = 0;
   std::map<pid_t, trace::Resumption> resumptions_;
-  bool dying_ = false;
   RecordResult result_;
   std::optional<WaitStatus> end_status_;
   int32_t fatal_tid_ = 0;
@@ -113,12 +174,15 @@ class Session {
   std::set<std::string> warned_text_;
   SpinWatch spin_watch_;
   FutexQueues futexes_;
+  MappedFiles files_;
   std::deque<pid_t> due_;   // must come back before the next decision, in this order
   uint64_t decisions_ = 0;  // scheduling decisions made: the recording's clock
   // Under --chaos the program's randomness comes from the seed too (see
   // seeded_bytes), so that a seed alone reproduces a run.
   std::mt19937_64 inputs_rng_{options_.scheduler.seed ^ 0x5eed5eed5eed5eedull};
   uint64_t seeded_tsc_ = 1'000'000'000;
+  std::optional<AccessDecoder> decoder_;  // stores of a preempted loop
+  std::optional<Disassembler> disassembler_;
 };
 
 }  // namespace backstep::recorder

@@ -56,13 +56,14 @@ bool same_regs(const Registers& a, const Registers& b) {
 }  // namespace
 
 bool Session::hold_async_signal(Thread& t, const WaitStatus& st) {
-  if (!st.stopped() || st.syscall_stop() || st.ptrace_event() || dying_) return false;
+  if (!st.stopped() || st.syscall_stop() || st.ptrace_event() || t.process->dying) return false;
   pid_t tid = t.task.tid();
   int sig = st.stop_signal();
   siginfo_t si = t.task.siginfo();
-  // si_pid is the sender's pid as the program sees it: 2 inside our
-  // PID namespace, the real pid outside one.
-  pid_t own_pid = inferior_.in_pid_namespace() ? 2 : inferior_.leader();
+  // si_pid is the sender's pid as the receiver sees it (its process's own
+  // pid for a signal it sent itself); another process of the program is
+  // outside as much as any other.
+  pid_t own_pid = t.process->vpid;
   bool self_sent = (si.si_code == SI_TKILL || si.si_code == SI_USER) && si.si_pid == own_pid;
   bool fault = is_fault_signal(sig) && si.si_code > 0;
   bool rdtsc_fault = sig == SIGSEGV && si.si_code == SI_KERNEL;
@@ -115,7 +116,10 @@ void Session::on_signal_stop(Thread& t, const WaitStatus& st, Registers& regs) {
   }
   record_stop(t, StopKind::kSignal, regs, sig, si.si_code, {}, std::move(info));
   t.deliver_signal = sig;
-  if (default_action_kills(sig) && !catches_signal(t.task.tid(), sig)) dying_ = true;
+  if (default_action_kills(sig) && !catches_signal(t.task.tid(), sig)) {
+    t.process->dying = true;
+    t.process->ender = t.task.tid();
+  }
 }
 
 // An rdtsc/rdtscp trapped: at a patched site (int3, SIGTRAP), or faulting

@@ -56,14 +56,18 @@ std::string regs_diff(const Registers& want, const Registers& got, bool at_sysca
   return {};
 }
 
-// The executable's tick-counter section (abi::kTickSection), relocated.
-std::pair<uint64_t, uint64_t> find_tick_section(const trace::Trace& trace) {
-  const trace::Header& h = trace.header();
+// The executable's tick-counter section (abi::kTickSection), relocated: from
+// the mappings exec made (the FileMap records of tid 0 after the Exec record
+// at `exec_index`) of the file `exe`.
+std::pair<uint64_t, uint64_t> find_tick_section(const trace::Trace& trace, size_t exec_index,
+                                                const std::string& exe) {
   uint64_t load = 0;
   std::string file;
-  for (const auto& e : trace.events()) {
-    if (const auto* f = std::get_if<trace::FileMap>(&e);
-        f && f->tid == 0 && f->path == h.exe && f->offset == 0) {
+  const auto& ev = trace.events();
+  for (size_t i = exec_index + 1; i < ev.size(); ++i) {
+    const auto* f = std::get_if<trace::FileMap>(&ev[i]);
+    if (!f || f->tid != 0) break;
+    if (f->path == exe && f->offset == 0) {
       load = f->addr;
       file = trace.file_copy(f->content).string();
       break;
@@ -106,6 +110,10 @@ Inferior launch(const trace::Trace& trace) {
 
 }  // namespace
 
+std::string ReplayEngine::regs_difference(const Registers& want, const Registers& got) {
+  return regs_diff(want, got, false);
+}
+
 std::string ReplayPosition::str() const {
   return fmt::format("{}:{}:{}:{}", record, tid, ticks, steps);
 }
@@ -125,9 +133,12 @@ std::optional<ReplayPosition> ReplayPosition::parse(std::string_view text) {
 }
 
 ReplayEngine::ReplayEngine(const trace::Trace& trace, bool echo_output)
-    : trace_(trace), inferior_(launch(trace)) {
+    : trace_(trace), inferior_(launch(trace)), backing_(trace) {
   options_.echo_output = echo_output;
-  process(inferior_.leader()).tick_section = find_tick_section(trace_);
+  process(inferior_.leader()).tick_section = find_tick_section(trace_, 1, trace_.header().exe);
+  for (const auto& e : trace_.events()) {
+    multi_process_ |= std::holds_alternative<trace::ProcessStart>(e);
+  }
   start();
 }
 
@@ -229,10 +240,11 @@ WaitStatus ReplayEngine::wait_for_thread(pid_t tid) {
 }
 
 void ReplayEngine::note_other(const WaitStatus& st) {
-  if (!threads_.count(st.tid) && !thread_of_process(st.tid, inferior_.leader())) return;
+  if (!threads_.count(st.tid) && !in_tree(st.tid)) return;
   Thread& t = thread(st.tid);
   if (st.exited() || st.signaled()) {
     t.dead = true;
+    if (st.tid == t.process->pid) t.process->end = st;
     if (st.tid == inferior_.leader()) end_status_ = st;
     return;
   }
@@ -241,7 +253,17 @@ void ReplayEngine::note_other(const WaitStatus& st) {
     t.held = HeldAt::kUserCode;
     return;
   }
-  if (dying_ && st.stopped()) t.task.resume(Resume::kContinue, 0);
+  if ((t.process->dying || t.dead) && st.stopped()) t.task.resume(Resume::kContinue, 0);
+}
+
+bool ReplayEngine::in_tree(pid_t tid) const {
+  auto tgid = proc_status_field(tid, "Tgid");
+  if (!tgid) return false;
+  auto group = static_cast<pid_t>(std::stol(*tgid));
+  if (processes_.count(group)) return true;
+  // A new process reporting before its parent's fork event was played.
+  auto parent = proc_status_field(group, "PPid");
+  return parent && processes_.count(static_cast<pid_t>(std::stol(*parent))) > 0;
 }
 
 std::optional<size_t> ReplayEngine::next_stop_index(size_t from, int32_t vtid) const {
@@ -291,7 +313,12 @@ void ReplayEngine::play_stop(size_t index, const trace::Stop& s) {
     diverge(index, fmt::format("thread {} should stop here but does not exist", s.tid));
   }
   Thread& t = *found;
+  if (s.kind == StopKind::kExec) {
+    play_exec_stop(index, t, s);
+    return;
+  }
   int sig = begin_run(index, t, s);
+  if (s.kind == StopKind::kInterrupt) return play_interrupt(index, t, s, sig);
   complete_stop(index, t, s, resume_run(index, t, static_cast<Resume>(s.resumed.how), sig));
 }
 
@@ -360,9 +387,19 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
     case StopKind::kClone:
       expect(st.ptrace_event() == PTRACE_EVENT_CLONE, "not a clone");
       break;
+    case StopKind::kFork:
+      expect(st.ptrace_event() == PTRACE_EVENT_FORK, "not a fork");
+      break;
+    case StopKind::kVfork:
+      expect(st.ptrace_event() == PTRACE_EVENT_VFORK, "not a vfork");
+      break;
     case StopKind::kExit:
       expect(st.ptrace_event() == PTRACE_EVENT_EXIT, "not an exit");
       break;
+    case StopKind::kExec:
+      break;  // play_exec_stop
+    case StopKind::kInterrupt:
+      break;  // found by its state (play_interrupt, step), checked below
   }
   uint64_t ticks = t.block ? ThreadBlockView(t.process->mem, *t.block).ticks() : 0;
   if (ticks != s.ticks) {
@@ -383,7 +420,8 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
   t.base_ticks = ticks;
   if (s.kind == StopKind::kSyscallEntry) {
     t.held = HeldAt::kSyscallEntry;
-  } else if (s.kind == StopKind::kClone) {
+  } else if (s.kind == StopKind::kClone || s.kind == StopKind::kFork ||
+             s.kind == StopKind::kVfork) {
     t.held.reset();  // a clone's event stop: its syscall exit comes next
   } else {
     t.held = HeldAt::kUserCode;
@@ -420,26 +458,22 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       t.task.set_regs(regs);
       break;
     }
-    case StopKind::kClone: {
-      Thread& child = thread(static_cast<pid_t>(t.task.event_message()));
-      if (is_copy_) {
-        child.vtid = static_cast<pid_t>(s.value);
-        by_vtid_[child.vtid] = child.task.tid();
-      } else if (child.vtid != s.value) {
-        diverge(index, fmt::format("new thread got tid {}, recorded {}", child.vtid, s.value));
-      }
-      CloneRequest c = clone_request(t);
-      if (c.flags & CLONE_CHILD_CLEARTID) child.clear_tid = c.child_tid;
-      t.clone_child = child.task.tid();
-      // Its first stop, now: from this record on, the thread exists and can
-      // be inspected, whenever the kernel got round to stopping it.
-      await_first_stop(child);
+    case StopKind::kClone:
+    case StopKind::kFork:
+    case StopKind::kVfork:
+      on_new_task(index, t, s);
       break;
-    }
+    case StopKind::kExec:
+      break;
     case StopKind::kExit:
       t.dead = true;
       t.task.resume(Resume::kContinue, 0);
-      if (t.task.tid() != inferior_.leader()) {
+      if (s.result == 1) {
+        // The whole process ends here (exit_group or a fatal signal while
+        // other processes live on): all its threads are collected now.
+        t.process->dying = true;
+        collect(*t.process);
+      } else if (t.task.tid() != t.process->pid) {
         for (;;) {
           auto w = wait_for(t.task.tid());
           if (!w || w->exited() || w->signaled()) break;
@@ -448,6 +482,7 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       }
       break;
     case StopKind::kSignal:
+    case StopKind::kInterrupt:
       break;
   }
 }
@@ -491,7 +526,9 @@ bool ReplayEngine::play_record() {
   if (const auto* s = std::get_if<trace::Stop>(&ev[i])) {
     play_stop(i, *s);
     pending_signal_ = s->kind == StopKind::kSignal ? static_cast<int>(s->value) : 0;
-    last_tid_ = s->tid;
+    last_tid_ = s->kind == StopKind::kExec ? static_cast<int32_t>(s->value) : s->tid;
+  } else if (const auto* x = std::get_if<trace::Exec>(&ev[i])) {
+    play_exec_image(i, *x);
   } else if (const auto* p = std::get_if<trace::Patch>(&ev[i])) {
     std::vector<PatchSite> sites;
     for (const auto& site : p->sites) sites.push_back({site.addr, site.length});
@@ -501,6 +538,10 @@ bool ReplayEngine::play_record() {
     in.patcher.apply(in.mem, sites);
   } else if (const auto* m = std::get_if<trace::MapEvents>(&ev[i])) {
     result_.map_events += m->events.size();
+  } else if (const auto* c = std::get_if<trace::FileChange>(&ev[i])) {
+    // The thread is inside the emulated syscall that made the change: its
+    // exit is the next stop played.
+    backing_.apply(*c);
   } else if (const auto* e = std::get_if<trace::End>(&ev[i])) {
     play_end(i, *e);
   }
@@ -558,6 +599,7 @@ bool ReplayEngine::step(int32_t vtid) {
   // Inside a syscall (between its entry and exit stops) or at a stop that
   // no instruction leads to: the next "instruction" is the record itself.
   if (t.in_syscall || s.kind == StopKind::kSyscallExit || s.kind == StopKind::kClone ||
+      s.kind == StopKind::kFork || s.kind == StopKind::kVfork || s.kind == StopKind::kExec ||
       s.kind == StopKind::kExit) {
     play_record();
     return true;
@@ -573,20 +615,41 @@ bool ReplayEngine::step(int32_t vtid) {
       auto next = next_stop_of_thread(vtid);
       if (!next) break;
       const auto& ns = std::get<trace::Stop>(trace_.events()[*next]);
-      if (ns.kind != StopKind::kSyscallExit && ns.kind != StopKind::kClone) break;
+      if (ns.kind != StopKind::kSyscallExit && ns.kind != StopKind::kClone &&
+          ns.kind != StopKind::kFork && ns.kind != StopKind::kVfork && ns.kind != StopKind::kExec) {
+        break;
+      }
       play_until(*next + 1);
     }
     return true;
+  }
+  if (s.kind == StopKind::kInterrupt && !t.run_started && s.resumed.signal == 0 &&
+      at_interrupt(t, s)) {
+    // A run that is over before it starts (see play_interrupt): the next
+    // instruction is the next run's.
+    play_record();
+    return step(vtid);
   }
   int sig = begin_run(index, t, s);
   // A watch trap inside a single step would look like the recorded stop.
   sync_watch(t, std::nullopt);
   if (!t.task.resume(Resume::kSingleStep, sig)) return false;
   WaitStatus st = wait_for_thread(t.task.tid());
+  while (is_stray_sigchld(index, t, st)) {
+    if (!t.task.resume(Resume::kSingleStep, 0)) return false;
+    st = wait_for_thread(t.task.tid());
+  }
   if (st.stopped() && st.stop_signal() == SIGTRAP && !st.ptrace_event() && !st.syscall_stop()) {
     siginfo_t si = t.task.siginfo();
     if (si.si_code == TRAP_TRACE || si.si_code == TRAP_HWBKPT) {
       after_step(t);
+      if (s.kind == StopKind::kInterrupt && at_interrupt(t, s)) {
+        // The first moment with the recorded state: the interrupt stop.
+        complete_stop(index, t, s, st);
+        pending_signal_ = 0;
+        last_tid_ = s.tid;
+        next_ = index + 1;
+      }
       return true;
     }
   }
@@ -680,6 +743,16 @@ std::optional<uint64_t> ReplayEngine::ticks(int32_t vtid) const {
   const Thread* t = thread_by_vtid(vtid);
   if (!t || !t->block || t->dead) return std::nullopt;
   return ThreadBlockView(t->process->mem, *t->block).ticks();
+}
+
+std::pair<uint64_t, uint64_t> ReplayEngine::tick_section_after(size_t exec_index,
+                                                                const std::string& exe) const {
+  return find_tick_section(trace_, exec_index, exe);
+}
+
+int32_t ReplayEngine::process_id(int32_t vtid) const {
+  const Thread* t = thread_by_vtid(vtid);
+  return t ? t->process->vpid : 0;
 }
 
 pid_t ReplayEngine::kernel_tid(int32_t vtid) const {

@@ -45,6 +45,10 @@ struct ReplayResult {
   bool interrupted = false;  // the recording was interrupted (Ctrl-C) at its end
   uint64_t stops = 0;
   uint64_t map_events = 0;
+  // Interrupt stops found with an in-process conditional breakpoint, and
+  // with an int3 (a ptrace stop per pass) where the code could not be patched.
+  uint64_t interrupt_stubs = 0;
+  uint64_t interrupt_int3s = 0;
   // Where replay stopped, when it stopped early (--until-*).
   std::optional<Position> stopped_at;
   Registers regs{};

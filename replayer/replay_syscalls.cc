@@ -122,7 +122,7 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
     case SYS_tgkill: {
       // A signal the program sends itself must arrive again; nothing else
       // leaves the replay.
-      pid_t own = threads_.at(inferior_.leader()).vtid;
+      pid_t own = t.process->vpid;
       auto target = static_cast<pid_t>(t.args[0]);
       bool self = target == own || (t.nr == SYS_tkill && by_vtid_.count(target) > 0);
       execute = self;
@@ -141,29 +141,46 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
       break;
     }
     case SYS_exit_group:
-      dying_ = true;
+      t.process->dying = true;
+      if (t.process->pid == inferior_.leader()) dying_ = true;
       break;
     case SYS_clone:
     case SYS_clone3:
     case SYS_fork:
-    case SYS_vfork:
-      // Only the tasks the recorder traced are made again: its threads,
-      // whose clone stop follows. A child process (fork, vfork, posix_spawn
-      // in system() and popen()) ran untraced and unrecorded; made for real
-      // here it would run again, with none of its inputs, and signal the
-      // replay at times of its own. Its result (the recorded pid) and what
-      // the parent saw of it (wait4, pipes, SIGCHLD) are in the trace.
-      execute = execute && next_stop_of(index + 1, t.vtid, StopKind::kClone) != nullptr;
+    case SYS_vfork: {
+      // Made again when the recording made one: its event stop follows
+      // (traces made before child processes were recorded have none, and
+      // the child, which ran unrecorded, is not made).
+      const trace::Stop* next = next_stop(index + 1, t.vtid);
+      execute = execute && next &&
+                (next->kind == StopKind::kClone || next->kind == StopKind::kFork ||
+                 next->kind == StopKind::kVfork);
       break;
+    }
+    case SYS_execve:
+    case SYS_execveat: {
+      // Run for real when it succeeded (its exec stop follows), else its
+      // recorded failure is returned.
+      std::optional<size_t> next = next_stop_index(index + 1, t.vtid);
+      execute = next && std::get<trace::Stop>(trace_.events()[*next]).kind == StopKind::kExec;
+      if (execute) prepare_exec(index, t, regs, *next);
+      break;
+    }
     case SYS_mmap: {
       if (!exit || exit->result < 0) {
+        execute = false;
+        break;
+      }
+      const trace::FileMap* f = file_map_before_exit(index + 1, t.vtid);
+      if (f && backing_.backs(f->object)) {
+        map_backing_file(index, t, *f);
         execute = false;
         break;
       }
       // Same address as recorded; file contents come from the trace.
       set_syscall_arg(regs, 0, static_cast<uint64_t>(exit->result));
       uint64_t flags = t.args[3] | MAP_FIXED;
-      if (const trace::FileMap* f = file_map_before_exit(index + 1, t.vtid)) {
+      if (f) {
         t.file_map = f;
         flags = (flags & ~static_cast<uint64_t>(MAP_SHARED | MAP_SHARED_VALIDATE)) | MAP_PRIVATE |
                 MAP_ANONYMOUS;
@@ -173,6 +190,34 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
       set_syscall_arg(regs, 3, flags);
       t.task.set_regs(regs);
       t.rewrote_args = true;
+      break;
+    }
+    case SYS_shmat: {
+      // The segment is the recording's: attached as a backing file, with
+      // the recorded result (a failure included) given to the program.
+      execute = false;
+      const trace::FileMap* f = file_map_before_exit(index + 1, t.vtid);
+      if (exit && exit->result >= 0 && f && backing_.backs(f->object)) {
+        map_backing_file(index, t, *f);
+        t.process->shm_attached[f->addr] = f->length;
+      }
+      break;
+    }
+    case SYS_shmdt: {
+      // Its attachment is a mapping of a backing file, which shmdt would not
+      // take for a segment: unmapped instead.
+      execute = false;
+      if (!exit || exit->result != 0) break;
+      auto it = t.process->shm_attached.find(t.args[0]);
+      if (it == t.process->shm_attached.end()) {
+        diverge(index, fmt::format("shmdt({:#x}): no SysV segment attached there", t.args[0]));
+      }
+      InjectedResult r = inject_syscall(t.task, t.process->mem, HeldAt::kSyscallEntry, SYS_munmap,
+                                        {it->first, it->second});
+      if (r.value != 0) {
+        diverge(index, fmt::format("unmapping a SysV attachment failed: {}", r.value));
+      }
+      t.process->shm_attached.erase(it);
       break;
     }
     default:
@@ -226,13 +271,15 @@ void ReplayEngine::on_exit(size_t index, Thread& t, const trace::Stop& s, Regist
     t.file_map = nullptr;
   }
   if (options_.echo_output && s.result > 0) echo_output(t, s.result);
+  t.process->terminal.after_syscall(t.nr, t.args, s.result);
 }
 
 // What the program printed on its terminal, printed again.
 void ReplayEngine::echo_output(Thread& t, int64_t result) {
   if (t.nr != SYS_write && t.nr != SYS_writev) return;
-  int fd = static_cast<int>(t.args[0]);
-  if (fd != 1 && fd != 2) return;
+  std::optional<int> stream = t.process->terminal.stream_of(static_cast<int>(t.args[0]));
+  if (!stream) return;
+  int fd = *stream;
   std::vector<char> data;
   if (t.nr == SYS_write) {
     data.resize(static_cast<size_t>(result));
@@ -292,8 +339,8 @@ void ReplayEngine::aim_self_signal(Thread& t, Registers& regs) {
     const Thread* target = thread_by_vtid(static_cast<pid_t>(vtid));
     return target ? static_cast<uint64_t>(namespace_tid(target->task.tid())) : vtid;
   };
-  const uint64_t own = threads_.at(inferior_.leader()).vtid;
-  const uint64_t own_kernel = static_cast<uint64_t>(namespace_tid(inferior_.leader()));
+  const uint64_t own = t.process->vpid;
+  const uint64_t own_kernel = static_cast<uint64_t>(namespace_tid(t.process->pid));
   uint64_t args[2] = {t.args[0], t.args[1]};
   if (t.nr == SYS_kill || t.nr == SYS_tgkill) {
     if (args[0] == own) args[0] = own_kernel;

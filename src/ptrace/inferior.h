@@ -25,7 +25,9 @@ struct LaunchSpec {
 };
 
 // The ptrace options every backstep session uses. EXITKILL: the tracee dies
-// with the tracer, so a killed backstep never leaves a stopped program.
+// with the tracer, so a killed backstep never leaves a stopped program;
+// TRACEFORK/VFORK/CLONE: every process and thread the program makes is
+// traced too.
 unsigned long backstep_ptrace_options();
 
 // The traced program and the two helper processes that hold its PID

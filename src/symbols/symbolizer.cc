@@ -545,8 +545,18 @@ std::optional<SourceLine> Symbolizer::inlined_call_site(uint64_t pc) const {
     }
     const char* name = dwarf_filesrc(files, *file, nullptr, nullptr);
     if (name == nullptr) return std::nullopt;
+    std::string path = name;
+    // Relative to the CU's directory (ccache's base_dir, -fdebug-prefix-map).
+    Dwarf_Attribute attr;
+    if (name[0] != '/') {
+      if (const char* dir = dwarf_formstring(dwarf_attr(scopes.cu, DW_AT_comp_dir, &attr));
+          dir != nullptr && dir[0] != '\0') {
+        path = fmt::format("{}/{}", dir, name);
+      }
+    }
     auto column = die_udata(die, DW_AT_call_column);
-    return SourceLine{name, static_cast<int>(*line), static_cast<int>(column.value_or(0))};
+    return SourceLine{std::move(path), static_cast<int>(*line),
+                      static_cast<int>(column.value_or(0))};
   }
   return std::nullopt;
 }
