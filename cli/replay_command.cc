@@ -36,6 +36,7 @@ struct ReplayArgs {
   bool cpu_unbound = false;
   std::string on_process;      // -p PID|NAME
   std::optional<int> on_fork;  // -f PID
+  bool exit_status = false;
 };
 
 std::string base_name(const std::string& path) {
@@ -131,7 +132,8 @@ int run_replay(const ReplayArgs* args) {
   }
   install_interrupt_handlers();
   if (!args->commands.empty() || !args->script.empty() || !start.empty() ||
-      (!args->until_event && !args->until_fatal && ::isatty(STDIN_FILENO) && !args->quiet)) {
+      (!args->until_event && !args->until_fatal && !args->exit_status && ::isatty(STDIN_FILENO) &&
+       !args->quiet)) {
     replayer::TimeTravelOptions tt_options;
     tt_options.checkpoint_interval = std::chrono::milliseconds(args->checkpoint_ms);
     Debugger debugger(t, args->json, tt_options);
@@ -159,7 +161,20 @@ int run_replay(const ReplayArgs* args) {
   options.echo_output = !args->quiet;
   options.until_event = args->until_event;
   options.until_fatal = args->until_fatal;
+  // On a terminal, unless the program's own output goes there: that shows
+  // the progress already, and would overwrite the line.
+  ProgressLine progress(progress_on_stderr() && (args->quiet || !::isatty(STDOUT_FILENO)));
+  if (progress.enabled()) {
+    options.on_progress = [&progress](uint64_t done, uint64_t total) {
+      progress.update([&] {
+        double s = progress.seconds();
+        return fmt::format("replay: record {} of {} ({}%), {:.0f} records/s, {:.1f} s", done, total,
+                           total ? done * 100 / total : 100, s > 0 ? done / s : 0.0, s);
+      });
+    };
+  }
   replayer::ReplayResult r = replayer::replay(t, options);
+  progress.finish();
   if (r.stopped_at) {
     const replayer::Position& p = *r.stopped_at;
     fmt::print("stopped at event {}: thread {}, tick {}\n", p.event, p.tid, p.ticks);
@@ -185,6 +200,7 @@ int run_replay(const ReplayArgs* args) {
   fmt::print(stderr, "backstep: replay complete: {} stops, {} map events; the program {}{}\n",
              r.stops, r.map_events, describe_ending(r.exited, r.code),
              r.fatal_message.empty() ? "" : " (fatal error: " + r.fatal_message + ")");
+  if (args->exit_status) return r.exited ? r.code : 128 + r.code;
   return 0;
 }
 
@@ -194,16 +210,20 @@ void add_replay_command(CLI::App& app, Subcommands& out) {
   auto args = std::make_shared<ReplayArgs>();
   auto* replay = app.add_subcommand("replay", "Re-execute a recording deterministically");
   add_trace_argument(replay, args->trace);
-  replay->add_option("--until-event", args->until_event, "Stop before event N and show where");
-  replay->add_flag("--until-fatal", args->until_fatal, "Stop at the fatal signal and show where");
+  auto* until_event =
+      replay->add_option("--until-event", args->until_event, "Stop before event N and show where");
+  auto* until_fatal = replay->add_flag("--until-fatal", args->until_fatal,
+                                       "Stop at the fatal signal and show where");
   replay->add_flag("-q,--quiet", args->quiet, "Do not write the program's recorded output");
   // One command per -ex, so that a TRACE after them (`replay -ex bt DIR`, as
   // in gdb) is the trace and not one more command.
-  replay
-      ->add_option("--ex", args->commands,
-                   "Run a debugger command (repeatable; also spelled -ex, as in gdb), then exit")
-      ->allow_extra_args(false);
-  replay->add_option("-x", args->script, "Run the debugger commands in FILE, then exit");
+  auto* ex = replay
+                 ->add_option(
+                     "--ex", args->commands,
+                     "Run a debugger command (repeatable; also spelled -ex, as in gdb), then exit")
+                 ->allow_extra_args(false);
+  auto* script =
+      replay->add_option("-x", args->script, "Run the debugger commands in FILE, then exit");
   replay->add_flag("--json", args->json, "Debugger output as JSON, one object per line");
   replay->add_flag("-u,--cpu-unbound", args->cpu_unbound,
                    "Let the replayed program run on any CPU (by default it runs on the CPU "
@@ -224,8 +244,21 @@ void add_replay_command(CLI::App& app, Subcommands& out) {
   replay->add_flag("--gdb", args->gdb,
                    "Start gdb connected to the replay (backstep gdbserver); -ex commands go to "
                    "gdb, in batch mode");
+  auto* exit_status = replay->add_flag(
+      "--exit-status", args->exit_status,
+      "Exit with the replayed program's status (128 + signal when a signal killed it), as "
+      "`record` does");
+  auto* gdb = replay->add_flag("--gdb", args->gdb,
+                               "Start gdb connected to the replay (backstep gdbserver); -ex "
+                               "commands go to gdb, in batch mode");
+  exit_status->excludes(until_event)
+      ->excludes(until_fatal)
+      ->excludes(ex)
+      ->excludes(script)
+      ->excludes(gdb);
   replay->footer(
-      "Without --until-*, -ex or -x, and with a terminal on stdin, replay opens an interactive "
+      "Without --until-*, --exit-status, -ex or -x, and with a terminal on stdin, replay opens an "
+      "interactive "
       "session: when, goto start|end|panic|event N|POSITION, stepi, reverse-stepi, info "
       "registers|threads|processes, thread N, process N, x/FMT ADDR, disassemble, map [ADDR], "
       "events [N]. "

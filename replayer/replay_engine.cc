@@ -782,6 +782,7 @@ ReplayResult ReplayEngine::run(const ReplayOptions& options) {
     bool fatal_signal = options.until_fatal && s && s->kind == StopKind::kSignal &&
                         i + 1 < ev.size() && std::holds_alternative<trace::End>(ev[i + 1]);
     play_record();
+    if (options.on_progress) options.on_progress(next_, ev.size());
     if (fatal_signal) {
       result_.stopped_at = Position{i, s->tid, s->ticks};
       break;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -25,6 +26,9 @@ struct ReplayOptions {
   bool echo_output = true;              // write the recorded stdout/stderr
   std::optional<uint64_t> until_event;  // stop before this record index
   bool until_fatal = false;             // stop at the fatal signal
+  // Called after every record replayed: (records replayed so far, records in
+  // the trace). For a progress line; it must be cheap.
+  std::function<void(uint64_t, uint64_t)> on_progress;
 };
 
 struct Position {
