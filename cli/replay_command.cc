@@ -241,9 +241,6 @@ void add_replay_command(CLI::App& app, Subcommands& out) {
       ->add_option("-f,--onfork", args->on_fork,
                    "Start the session where process PID starts (its first stop), on its thread")
       ->excludes(on_process);
-  replay->add_flag("--gdb", args->gdb,
-                   "Start gdb connected to the replay (backstep gdbserver); -ex commands go to "
-                   "gdb, in batch mode");
   auto* exit_status = replay->add_flag(
       "--exit-status", args->exit_status,
       "Exit with the replayed program's status (128 + signal when a signal killed it), as "
