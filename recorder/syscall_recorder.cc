@@ -74,7 +74,8 @@ bool Session::may_block(Thread& t) {
     int op = static_cast<int>(call.arg[1]) & FUTEX_CMD_MASK;
     if (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) {
       uint32_t word = 0;
-      if (t.process->mem.read(call.arg[0], &word, 4) && word != static_cast<uint32_t>(call.arg[2])) {
+      if (t.process->mem.read(call.arg[0], &word, 4) &&
+          word != static_cast<uint32_t>(call.arg[2])) {
         blocks = false;
       }
     }
@@ -188,7 +189,7 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
   if (t.call.nr == SYS_mmap && result >= 0 && !t.mapped_path.empty() &&
       (t.call.arg[2] & PROT_EXEC)) {
     write_patch(t.process->patcher.patch_mapping(mem, t.mapped_path, t.call.arg[5], t.call.arg[1],
-                                       static_cast<uint64_t>(result)));
+                                                 static_cast<uint64_t>(result)));
   }
 }
 
