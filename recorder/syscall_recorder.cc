@@ -113,9 +113,12 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
     t.tick_limit = 0;
     t.event_limit = 0;
     t.forced_result = 0;
-  } else if (nr == SYS_rseq) {
+  } else if (nr == SYS_rseq || nr == SYS_io_setup || nr == SYS_io_uring_setup) {
     // Restartable sequences let the kernel move the program counter on
-    // preemption, which replay could not reproduce: refuse them.
+    // preemption, and AIO and io_uring rings are written by the kernel
+    // whenever it likes, neither of which replay could reproduce: refused
+    // as by a kernel built without them (as rr does), and programs fall
+    // back to plain syscalls.
     t.forced_result = -ENOSYS;
   } else if (nr == SYS_mmap && !(t.call.arg[3] & MAP_ANONYMOUS)) {
     char link[PATH_MAX];
