@@ -12,6 +12,7 @@
 
 #include "base/errors.h"
 #include "base/interrupt.h"
+#include "cli/registers.h"
 #include "symbols/modules.h"
 #include "symbols/unwind.h"
 #include "trace/event_format.h"
@@ -28,22 +29,6 @@ std::string trim(const std::string& s) {
   if (b == std::string::npos) return {};
   size_t e = s.find_last_not_of(" \t\r\n");
   return s.substr(b, e - b + 1);
-}
-
-const std::map<std::string, unsigned long long Registers::*>& register_table() {
-  static const std::map<std::string, unsigned long long Registers::*> table = {
-      {"rax", &Registers::rax},         {"rbx", &Registers::rbx},
-      {"rcx", &Registers::rcx},         {"rdx", &Registers::rdx},
-      {"rsi", &Registers::rsi},         {"rdi", &Registers::rdi},
-      {"rbp", &Registers::rbp},         {"rsp", &Registers::rsp},
-      {"r8", &Registers::r8},           {"r9", &Registers::r9},
-      {"r10", &Registers::r10},         {"r11", &Registers::r11},
-      {"r12", &Registers::r12},         {"r13", &Registers::r13},
-      {"r14", &Registers::r14},         {"r15", &Registers::r15},
-      {"rip", &Registers::rip},         {"pc", &Registers::rip},
-      {"sp", &Registers::rsp},          {"eflags", &Registers::eflags},
-      {"fs_base", &Registers::fs_base}, {"orig_rax", &Registers::orig_rax}};
-  return table;
 }
 
 // gdb's command abbreviations, for the commands that exist here.
@@ -182,6 +167,9 @@ void Debugger::run(const std::string& command, const std::string& args) {
                 "reverse-stepi [N]",
                 "info registers|threads|processes",
                 "thread N",
+                "frame [N], up [N], down [N]",
+                "info registers [REG...]",
+                "print[/FMT] EXPR",
                 "process N",
                 "x/FMT ADDR",
                 "disassemble [ADDR]",
@@ -206,7 +194,8 @@ void Debugger::run(const std::string& command, const std::string& args) {
                 "print EXPR",
                 "quit"}}},
          "commands: when, goto start|end|panic|event N|POSITION, stepi [N] (si), reverse-stepi "
-         "[N] (rsi), info registers|threads|processes, thread N, process N, x/FMT ADDR, "
+         "[N] (rsi), info registers [REG...]|threads|processes, thread N, process N, frame [N], "
+         "up, down, x/FMT ADDR, "
          "disassemble [ADDR], map "
          "[ADDR], events [N] [map|stop|switch], backtrace (bt), list [ADDR], break (b) "
          "FUNCTION|FILE:LINE|*ADDR, watch|rwatch|awatch ADDR [LEN], delete (d) [N], info "
@@ -244,7 +233,7 @@ void Debugger::cmd_backtrace() {
       j["line"] = f.where.line->line;
     }
     arr.push_back(j);
-    text += fmt::format("#{:<2} {:#018x} in {}\n", i, f.pc, f.where.describe());
+    text += describe_frame(i, f) + "\n";
   }
   emit(json{{"thread", tt_.thread()}, {"frames", arr}}, text);
 }
@@ -377,7 +366,9 @@ void Debugger::cmd_panic() {
 
 void Debugger::cmd_info(const std::string& args) {
   auto& engine = tt_.engine();
-  if (args == "registers" || args == "r" || args == "reg") {
+  if (args.rfind("registers ", 0) == 0 || args.rfind("r ", 0) == 0 || args.rfind("reg ", 0) == 0) {
+    info_registers(trim(args.substr(args.find(' '))));
+  } else if (args == "registers" || args == "r" || args == "reg") {
     Registers r = engine.registers(tt_.thread());
     json j;
     std::string text;
@@ -385,7 +376,7 @@ void Debugger::cmd_info(const std::string& args) {
                                   "rsp", "r8",  "r9",  "r10",    "r11",    "r12", "r13",
                                   "r14", "r15", "rip", "eflags", "fs_base"};
     for (const char* name : order) {
-      uint64_t v = r.*register_table().at(name);
+      uint64_t v = r.*(register_field(name));
       j[name] = v;
       text += fmt::format("{:<8} {:#018x} {}\n", name, v, static_cast<int64_t>(v));
     }
@@ -446,30 +437,6 @@ void Debugger::cmd_info(const std::string& args) {
                      : "Checkpoints:\n" + text);
   } else {
     throw Error("usage: info registers|threads|processes|breakpoints|checkpoints");
-  }
-}
-
-uint64_t Debugger::eval(const std::string& expr) {
-  std::string e = trim(expr);
-  if (e.empty()) throw Error("an address is needed");
-  size_t op = e.find_first_of("+-", 1);
-  if (op != std::string::npos) {
-    uint64_t base = eval(e.substr(0, op));
-    uint64_t off = eval(e.substr(op + 1));
-    return e[op] == '+' ? base + off : base - off;
-  }
-  if (e[0] == '$') {
-    auto it = register_table().find(e.substr(1));
-    if (it == register_table().end()) throw Error(fmt::format("unknown register {}", e));
-    return tt_.engine().registers(tt_.thread()).*(it->second);
-  }
-  try {
-    size_t used = 0;
-    uint64_t v = std::stoull(e, &used, 0);
-    if (used != e.size()) throw Error("");
-    return v;
-  } catch (...) {
-    throw Error(fmt::format("cannot evaluate \"{}\"", e));
   }
 }
 

@@ -12,6 +12,7 @@
 #include "disasm/disassembler.h"
 #include "replayer/time_travel.h"
 #include "symbols/symbolizer.h"
+#include "symbols/unwind.h"
 
 namespace backstep::cli {
 
@@ -60,7 +61,14 @@ class Debugger {
   std::vector<uint64_t> resolve_location(const std::string& spec);
   const symbols::Symbolizer& symbolizer();
   std::string location(uint64_t pc);
+  // Data in gdb's forms (debugger_data.cc).
   uint64_t eval(const std::string& expr);
+  std::string format_value(uint64_t v, char format, const std::string& expr);
+  void info_registers(const std::string& names);
+  std::vector<symbols::Frame> frames();
+  size_t selected_frame();
+  std::string describe_frame(size_t i, const symbols::Frame& f);
+  void cmd_frame(const std::string& command, const std::string& args);
   std::string describe_pc(uint64_t pc);
 
   const trace::Trace& trace_;
@@ -73,6 +81,9 @@ class Debugger {
   std::string* capture_ = nullptr;
   replayer::EventFilter catches_;           // `catch map|syscall|switch`
   std::map<int, std::string> stop_points_;  // id -> how the user named it
+  std::vector<uint64_t> history_;           // print's values: $1, $2, ...
+  size_t frame_ = 0;                        // the selected frame ...
+  std::string frame_selected_at_;           // ... at this position/thread
 };
 
 }  // namespace backstep::cli

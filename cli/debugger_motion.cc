@@ -73,6 +73,8 @@ bool Debugger::run_motion(const std::string& command, const std::string& args) {
     cmd_finish(true);
   } else if (command == "print" || command == "output") {
     cmd_print(args);
+  } else if (command == "frame" || command == "up" || command == "down") {
+    cmd_frame(command, args);
   } else {
     return false;
   }
@@ -416,25 +418,6 @@ void Debugger::cmd_finish(bool reverse) {
   } else {
     report_stop(stop);
   }
-}
-
-void Debugger::cmd_print(const std::string& args) {
-  std::string a = trim_copy(args);
-  if (a.empty()) throw Error("usage: print EXPR ($register, number, FUNCTION, &FUNCTION)");
-  uint64_t v = 0;
-  if (a[0] == '&') a = a.substr(1);
-  if (a[0] == '$' || std::isdigit(static_cast<unsigned char>(a[0]))) {
-    v = eval(a);
-  } else if (auto f = symbolizer().function_address(a)) {
-    v = *f;
-    emit(json{{"expression", a}, {"value", v}, {"location", location(v)}},
-         fmt::format("$ = {:#x} <{}>", v, location(v)));
-    return;
-  } else {
-    throw Error(fmt::format("No symbol \"{}\" in current context.", a));
-  }
-  emit(json{{"expression", a}, {"value", v}},
-       fmt::format("$ = {} ({:#x})", static_cast<int64_t>(v), v));
 }
 
 }  // namespace backstep::cli

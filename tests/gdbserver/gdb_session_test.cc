@@ -190,6 +190,62 @@ TEST_F(GrowthPanicInGdb, ReverseStepiAndStepiMoveOneInstruction) {
   EXPECT_EQ(block(first), block(last)) << out;
 }
 
+// gdb's forms in backstep's own debugger (`info registers REG...`,
+// `print/FMT` with registers and the value history, `up` moving $pc and
+// $sp to the caller's frame) print what gdb prints at the same position.
+TEST_F(GrowthPanicInGdb, RegisterAndPrintFormsAgreeWithGdb) {
+  const std::vector<std::string> commands = {"info registers rip rsp eflags rax rdi",
+                                             "p/x $rsp",
+                                             "p/x $rdi",
+                                             "p $eflags",
+                                             "p/d $rax",
+                                             "up",
+                                             "p/x $pc",
+                                             "p/x $sp",
+                                             "p/x $2"};
+  std::vector<std::string> mine_args = {"replay", rec().trace.string(), "-ex", "goto panic"};
+  for (const auto& c : commands) {
+    mine_args.push_back("-ex");
+    mine_args.push_back(c);
+  }
+  auto mine = e2e::backstep(mine_args, rec().dir);
+  ASSERT_EQ(mine.shell_status(), 0) << mine.describe();
+  std::vector<std::string> gdb_commands = {"monitor goto panic"};
+  gdb_commands.insert(gdb_commands.end(), commands.begin(), commands.end());
+  std::string theirs = replay_gdb(rec(), gdb_commands);
+  // Register lines: name and hex value; eflags' flags too.
+  auto registers = [](const std::string& out) {
+    std::vector<std::string> v;
+    std::regex re(R"((?:^|\n)(rip|rsp|eflags|rax|rdi)\s+(0x[0-9a-f]+)\s+(\[[^\]]*\])?)");
+    for (std::sregex_iterator it(out.begin(), out.end(), re), end; it != end; ++it) {
+      v.push_back((*it)[1].str() + " " + (*it)[2].str() + " " + (*it)[3].str());
+    }
+    return v;
+  };
+  // `$N = value` lines: the number and the value as far as gdb prints a
+  // plain value (for $pc gdb adds the type and symbol, compared apart).
+  auto values = [](const std::string& out) {
+    std::vector<std::string> v;
+    std::regex re(R"(\$(\d+) = (\([^)]*\) )?(0x[0-9a-f]+|-?\d+|\[[^\]]*\]))");
+    for (std::sregex_iterator it(out.begin(), out.end(), re), end; it != end; ++it) {
+      v.push_back((*it)[1].str() + " " + (*it)[3].str());
+    }
+    return v;
+  };
+  std::vector<std::string> want = registers(theirs);
+  ASSERT_EQ(want.size(), 5u) << theirs;
+  EXPECT_EQ(registers(mine.out), want) << mine.out << "\n---- gdb:\n" << theirs;
+  std::vector<std::string> want_values = values(theirs);
+  ASSERT_EQ(want_values.size(), 7u) << theirs;
+  EXPECT_EQ(values(mine.out), want_values) << mine.out << "\n---- gdb:\n" << theirs;
+  // Both moved to the same caller frame.
+  std::regex frame1(R"(#1\s+0x0*([0-9a-f]+) in)");
+  std::smatch a, b;
+  ASSERT_TRUE(std::regex_search(mine.out, a, frame1)) << mine.out;
+  ASSERT_TRUE(std::regex_search(theirs, b, frame1)) << theirs;
+  EXPECT_EQ(a[1].str(), b[1].str());
+}
+
 TEST_F(GrowthPanicInGdb, InfoThreadsListsTheRecordedThreads) {
   auto mine = backstep_debugger(rec(), {"goto panic", "info threads"});
   ASSERT_EQ(mine.size(), 2u);
