@@ -16,6 +16,7 @@
 #include "cli/subcommand.h"
 #include "hunt/schedule_minimizer.h"
 #include "hunt/seed_search.h"
+#include "ptrace/tick_section.h"
 #include "trace/trace_dir.h"
 
 namespace backstep::cli {
@@ -144,6 +145,16 @@ int run_hunt(const HuntArgs& a) {
     for (size_t i = 0; i < r.hangs.size() && i < 10; ++i) seeds += " " + std::to_string(r.hangs[i]);
     fmt::print(stderr, "backstep: hunt: {} run(s) hung and were killed after {} s (seeds{}{})\n",
                r.hangs.size(), a.timeout, seeds, r.hangs.size() > 10 ? " ..." : "");
+    if (!tick_section_of(o.program.exe)) {
+      // Without ticks, a thread that spins waiting for another is preempted
+      // only by the wall clock, where the seed decides nothing.
+      fmt::print(stderr,
+                 "backstep: hunt: {} was not built with backstep_instrument (it counts no "
+                 "ticks), so the seed cannot preempt a thread that spins without syscalls: "
+                 "build it with backstep_instrument() (CMake) or CC=backstep-cc "
+                 "CXX=backstep-c++, or raise --timeout\n",
+                 o.program.exe);
+    }
   }
   auto write_report = [&] {
     if (!out_dir.empty()) std::ofstream(out_dir / "result.json") << report.dump(1) << "\n";

@@ -20,6 +20,7 @@
 #include "ptrace/proc.h"
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/runtime_link.h"
+#include "ptrace/tick_section.h"
 #include "replayer/executable_stand_in.h"
 #include "syscalls/syscall_table.h"
 
@@ -74,26 +75,10 @@ std::pair<uint64_t, uint64_t> find_tick_section(const trace::Trace& trace, size_
     }
   }
   if (file.empty()) return {0, 0};
-  std::ifstream in(file, std::ios::binary);
-  Elf64_Ehdr eh{};
-  if (!in.read(reinterpret_cast<char*>(&eh), sizeof eh)) return {0, 0};
-  std::vector<Elf64_Shdr> sections(eh.e_shnum);
-  in.seekg(static_cast<std::streamoff>(eh.e_shoff));
-  in.read(reinterpret_cast<char*>(sections.data()),
-          static_cast<std::streamsize>(sections.size() * sizeof(Elf64_Shdr)));
-  if (!in || eh.e_shstrndx >= sections.size()) return {0, 0};
-  const Elf64_Shdr& names = sections[eh.e_shstrndx];
-  std::string strtab(names.sh_size, '\0');
-  in.seekg(static_cast<std::streamoff>(names.sh_offset));
-  in.read(strtab.data(), static_cast<std::streamsize>(strtab.size()));
-  uint64_t bias = eh.e_type == ET_DYN ? load : 0;
-  for (const Elf64_Shdr& sh : sections) {
-    if (sh.sh_name < strtab.size() &&
-        std::strcmp(strtab.c_str() + sh.sh_name, abi::kTickSection) == 0) {
-      return {bias + sh.sh_addr, bias + sh.sh_addr + sh.sh_size};
-    }
-  }
-  return {0, 0};
+  std::optional<std::pair<uint64_t, uint64_t>> section = tick_section_of(file);
+  if (!section) return {0, 0};
+  uint64_t bias = is_position_independent(file) ? load : 0;
+  return {bias + section->first, bias + section->second};
 }
 
 Inferior launch(const trace::Trace& trace) {

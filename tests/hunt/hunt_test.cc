@@ -192,6 +192,10 @@ TEST(HuntReports, HangIsKilledByTimeoutAndReported) {
   EXPECT_EQ(r.shell_status(), 2) << r.describe();
   EXPECT_TRUE(contains(r.err, "2 run(s) hung and were killed after 1 s (seeds 0 1)"))
       << r.describe();
+  // The target counts no ticks: the hunt says why its seeds cannot help.
+  EXPECT_TRUE(contains(r.err, std::string("backstep: hunt: ") + HUNT_TARGET +
+                                  " was not built with backstep_instrument"))
+      << r.describe();
   // With --until hang, a hang is what is hunted for: its trace is kept.
   RunResult u = backstep({"hunt", "--runs", "2", "-j", "2", "--timeout", "1", "--until", "hang",
                           "-o", (tmp / "u").string(), "--", HUNT_TARGET, "hang"},
