@@ -59,12 +59,15 @@ bool ScheduleMinimizer::fails_the_same_way(const std::vector<ForcedSwitch>& sche
   RecordingJob job(ro, fs::path(dir.string() + ".log"), options_.timeout);
   RunOutcome o = job.wait();
   bool same = false;
+  last_outcome_ = describe(o);
   if (o.error.empty() && !o.timed_out && fs::exists(dir / "events")) {
     try {
       auto f = FailureSite::of_trace(dir);
       same = f && f->same_as(target_);
-    } catch (const Error&) {
+      if (f && !same) last_outcome_ = f->describe();
+    } catch (const Error& e) {
       same = false;
+      last_outcome_ = e.what();
     }
   }
   std::error_code ec;
@@ -147,8 +150,9 @@ MinimizeResult ScheduleMinimizer::run() {
   // empty schedule is tried next, as it often suffices for simple races.
   if (!fails_the_same_way(all)) {
     throw Error(fmt::format(
-        "minimize: the recording's own {} switches, forced, do not fail the same way ({})",
-        all.size(), target_.describe()));
+        "minimize: the recording's own {} switches, forced, do not fail the same way: the "
+        "recording ended with {}, the forced run with {}",
+        all.size(), target_.describe(), last_outcome_));
   }
   if (!all.empty() && fails_the_same_way({})) all.clear();
   r.schedule = ddmin(std::move(all));

@@ -56,6 +56,7 @@ class ScheduleMinimizer {
   std::filesystem::path scratch_;
   std::filesystem::path best_trace_;
   uint64_t candidates_ = 0;
+  std::string last_outcome_;  // how the last candidate ended, for messages
   std::function<void(uint64_t, size_t)> progress_;
 };
 
