@@ -122,6 +122,9 @@ end
   // else from the trace's copies through the server (a bundle unpacked
   // elsewhere, a library upgraded since).
   if (gdbserver::recorded_files_are_local(t)) argv.insert(argv.end(), {"-ex", "set sysroot /"});
+  // A replay may take a while to answer (going back, a loaded machine):
+  // gdb's 2 s default would drop the connection.
+  argv.insert(argv.end(), {"-ex", "set remotetimeout 120"});
   for (std::string a : {fmt::format("source /proc/self/fd/{}", script),
                         fmt::format("target remote | exec {} gdbserver {}{}", shell_quote(self),
                                     cpu_unbound ? "-u " : "", shell_quote(trace.string()))}) {

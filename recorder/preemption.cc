@@ -46,6 +46,9 @@ constexpr uint64_t kMaxRangeBytes = 64;
 // long stretch in libc (pthread_spin_lock) gets there, and its schedule
 // stays the one its seed makes.
 constexpr microseconds kInstrumentedSlice{50'000};
+// The CPU time a thread that makes syscalls without ever blocking may run
+// before it gives way to others (used_up_timeslice).
+constexpr microseconds kSyscallLoopSlice{100'000};
 
 // CPU time `tid` has run (/proc/.../schedstat, ns), if the kernel says. The
 // timeslice is CPU time, not wall time: a thread the machine's load keeps
@@ -184,6 +187,33 @@ bool Session::others_could_run(const Thread& t) const {
     }
   }
   return false;
+}
+
+void Session::note_running(Thread& t) {
+  if (t.task.tid() == running_) return;
+  running_ = t.task.tid();
+  running_since_ = Clock::now();
+  running_cpu_ = cpu_ns(t.process->tgid, running_).value_or(0);
+}
+
+// A thread that neither blocks nor runs long without a stop (a loop of
+// cheap syscalls, polling for what another thread or process will do)
+// would keep every other thread off the CPU for good: once it has run a
+// long timeslice of its own CPU time since it was scheduled (100 ms: far
+// more than ordinary code runs between two blocking calls, so that seeded
+// schedules are left alone), while another could run, it gives way at a
+// syscall entry. That point is recorded and replayed like any switch;
+// which syscall it is depends on timing, not on the seed, as with
+// interrupts.
+bool Session::used_up_timeslice(Thread& t) {
+  if (scheduler_.options().wall_timeslice.count() <= 0 || t.task.tid() != running_) return false;
+  const microseconds slice = kSyscallLoopSlice;
+  if (Clock::now() - running_since_ < slice) return false;  // cheap first
+  std::optional<uint64_t> cpu = cpu_ns(t.process->tgid, running_);
+  if (!cpu || *cpu - running_cpu_ < static_cast<uint64_t>(slice.count()) * 1000) return false;
+  if (!others_could_run(t)) return false;
+  running_ = 0;  // scheduled anew, whoever runs next
+  return true;
 }
 
 bool Session::newcomer_waiting(const Thread& t) const {

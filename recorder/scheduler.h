@@ -50,6 +50,7 @@ class Scheduler {
   // Whether the program's randomness and rdtsc come from the seed.
   bool chaos() const { return options_.chaos || options_.forced; }
   bool forced() const { return options_.forced; }
+  const Options& options() const { return options_; }
   // Forced mode: the next switch point of thread `vtid`, if any.
   const ForcedSwitch* next_forced(int32_t vtid) const;
   // Forced mode: at a scheduling point of `vtid` at (ticks, events): the

@@ -487,6 +487,7 @@ void Session::loop() {
                                   SwitchReason::kBlocked, 0});
       current_ = next;
     }
+    note_running(*t);
     resume(*t, Resume::kSyscall);
     if (t->state == Thread::State::kDead) continue;
     int others = 0;

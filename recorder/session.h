@@ -152,6 +152,8 @@ class Session {
   // records where (a kInterrupt stop) and lets the scheduler switch, and
   // then returns nothing.
   std::optional<WaitStatus> wait_or_preempt(Thread& t);
+  void note_running(Thread& t);
+  bool used_up_timeslice(Thread& t);
   std::optional<WaitStatus> wait_for_thread_until(pid_t tid,
                                                   StopWaiter::Clock::time_point deadline);
   bool others_could_run(const Thread& t) const;
@@ -185,6 +187,10 @@ class Session {
   std::set<long> warned_;
   std::set<std::string> warned_text_;
   SpinWatch spin_watch_;
+  // The thread that runs, since when, and its CPU time then (preemption.cc).
+  pid_t running_ = 0;
+  std::chrono::steady_clock::time_point running_since_;
+  uint64_t running_cpu_ = 0;
   FutexQueues futexes_;
   MappedFiles files_;
   std::deque<pid_t> due_;   // must come back before the next decision, in this order

@@ -34,6 +34,8 @@ void Session::on_syscall_stop(Thread& t, Registers& regs) {
       deliver_held_signal_at_entry(t);
       block_in_kernel(t);
       switch_from(t, SwitchReason::kBlocked);
+    } else if (!t.process->dying && used_up_timeslice(t)) {
+      switch_from(t, SwitchReason::kTimeslice);
     }
     return;
   }

@@ -29,6 +29,8 @@ std::string gdb(const Recording& r, const std::vector<std::string>& commands) {
       "-ex",
       "set sysroot /",
       "-ex",
+      "set remotetimeout 120",  // a loaded machine: replies may take seconds
+      "-ex",
       std::string("target remote | ") + BACKSTEP_BIN + " gdbserver " + r.trace.string()};
   for (const auto& c : commands) {
     argv.push_back("-ex");
