@@ -24,13 +24,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return {};
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
 // gdb's command abbreviations, for the commands that exist here.
 std::string canonical_command(const std::string& c) {
   static const std::map<std::string, std::string> aliases = {
@@ -60,6 +53,13 @@ std::string canonical_command(const std::string& c) {
 }
 
 }  // namespace
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return {};
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
 
 Debugger::Debugger(const trace::Trace& trace, bool json, replayer::TimeTravelOptions options)
     : trace_(trace),

@@ -16,6 +16,9 @@
 
 namespace backstep::cli {
 
+// `s` without leading and trailing blanks (command lines, arguments).
+std::string trim(const std::string& s);
+
 class Debugger {
  public:
   Debugger(const trace::Trace& trace, bool json, replayer::TimeTravelOptions options = {});

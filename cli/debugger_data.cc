@@ -19,13 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string trim_copy(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return {};
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
 // eflags as gdb shows it: the set flags' names.
 std::string eflags_names(uint64_t v) {
   static const std::pair<int, const char*> kFlags[] = {
@@ -131,7 +124,7 @@ void Debugger::cmd_frame(const std::string& command, const std::string& args) {
 }
 
 uint64_t Debugger::eval(const std::string& expr) {
-  std::string e = trim_copy(expr);
+  std::string e = trim(expr);
   if (e.empty()) throw Error("an address is needed");
   size_t op = e.find_first_of("+-", 1);
   if (op != std::string::npos) {
@@ -208,7 +201,7 @@ std::string Debugger::format_value(uint64_t v, char format, const std::string& e
 }
 
 void Debugger::cmd_print(const std::string& args) {
-  std::string a = trim_copy(args);
+  std::string a = trim(args);
   char format = 0;
   if (!a.empty() && a[0] == '/') {
     size_t end = a.find_first_of(" \t");
@@ -217,7 +210,7 @@ void Debugger::cmd_print(const std::string& args) {
       throw Error(fmt::format("Undefined output format \"{}\".", spec));
     }
     format = spec[0];
-    a = end == std::string::npos ? std::string() : trim_copy(a.substr(end));
+    a = end == std::string::npos ? std::string() : trim(a.substr(end));
   }
   if (a.empty())
     throw Error("usage: print[/FMT] EXPR ($register, $N, number, FUNCTION, &FUNCTION)");
@@ -248,7 +241,7 @@ void Debugger::info_registers(const std::string& names) {
   while (!rest.empty()) {
     size_t end = rest.find_first_of(" \t");
     std::string name = rest.substr(0, end);
-    rest = end == std::string::npos ? std::string() : trim_copy(rest.substr(end));
+    rest = end == std::string::npos ? std::string() : trim(rest.substr(end));
     if (!name.empty() && name[0] == '$') name = name.substr(1);
     RegisterField field = register_field(name);
     if (field == nullptr) throw Error(fmt::format("Invalid register `{}'", name));

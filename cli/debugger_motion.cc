@@ -20,12 +20,6 @@ using replayer::Direction;
 using replayer::ResumeStop;
 using replayer::WatchKind;
 
-std::string trim_copy(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return {};
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
-
 const char* watch_kind_name(WatchKind k) {
   switch (k) {
     case WatchKind::kWrite:
@@ -82,7 +76,7 @@ bool Debugger::run_motion(const std::string& command, const std::string& args) {
 }
 
 std::vector<uint64_t> Debugger::resolve_location(const std::string& spec) {
-  std::string s = trim_copy(spec);
+  std::string s = trim(spec);
   if (s.empty()) {
     return {tt_.engine().registers(tt_.thread()).rip};
   }
@@ -123,7 +117,7 @@ void Debugger::cmd_break(const std::string& args) {
 
 void Debugger::cmd_watch(const std::string& args, WatchKind kind) {
   // watch ADDR [LEN] (LEN in bytes, default 8); `watch *ADDR` as gdb spells it.
-  std::string a = trim_copy(args);
+  std::string a = trim(args);
   if (!a.empty() && a[0] == '*') a = a.substr(1);
   if (a.empty()) throw Error("usage: watch|rwatch|awatch ADDR [LEN]");
   uint64_t len = 8;
@@ -141,7 +135,7 @@ void Debugger::cmd_watch(const std::string& args, WatchKind kind) {
 }
 
 void Debugger::cmd_delete(const std::string& args) {
-  std::string a = trim_copy(args);
+  std::string a = trim(args);
   if (a.empty()) {
     for (const auto& [id, what] : stop_points_) tt_.remove(id);
     stop_points_.clear();
@@ -156,7 +150,7 @@ void Debugger::cmd_delete(const std::string& args) {
 }
 
 void Debugger::cmd_catch(const std::string& args) {
-  std::string a = trim_copy(args);
+  std::string a = trim(args);
   if (a == "map") {
     catches_.map = true;
   } else if (a == "syscall") {
@@ -255,7 +249,7 @@ void Debugger::report_stop(const ResumeStop& stop) {
 
 void Debugger::cmd_continue(Direction direction, const std::string& args) {
   replayer::EventFilter events = catches_;
-  std::string a = trim_copy(args);
+  std::string a = trim(args);
   // `continue map syscall` stops at those events this once.
   std::istringstream words(a);
   for (std::string w; words >> w;) {

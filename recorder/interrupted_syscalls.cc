@@ -29,11 +29,6 @@ uint64_t remaining_time_arg(const sys::SyscallArgs& call) {
   return 0;
 }
 
-uint64_t status_set(pid_t tid, std::string_view key) {
-  auto field = proc_status_field(tid, key);
-  return field ? std::stoull(*field, nullptr, 16) : 0;
-}
-
 }  // namespace
 
 void Session::save_restart_writes(Thread& t) {
@@ -50,8 +45,8 @@ void Session::save_restart_writes(Thread& t) {
 void Session::undo_restart_writes(Thread& t) {
   if (t.rem_before.empty()) return;
   pid_t tid = t.task.tid();
-  uint64_t deliverable =
-      (status_set(tid, "SigPnd") | status_set(tid, "ShdPnd")) & ~status_set(tid, "SigBlk");
+  uint64_t deliverable = (proc_signal_set(tid, "SigPnd") | proc_signal_set(tid, "ShdPnd")) &
+                         ~proc_signal_set(tid, "SigBlk");
   SignalDispositions dispositions = SignalDispositions::read(t.process->tgid);
   for (int sig = 1; sig <= 64; ++sig) {
     if (has_signal(deliverable, sig) && dispositions.action(sig) == SignalAction::kHandler) return;

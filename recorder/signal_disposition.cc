@@ -6,15 +6,6 @@
 #include "ptrace/proc.h"
 
 namespace backstep::recorder {
-namespace {
-
-uint64_t signal_set(pid_t pid, std::string_view key) {
-  auto field = proc_status_field(pid, key);
-  return field ? std::stoull(*field, nullptr, 16) : 0;
-}
-
-}  // namespace
-
 SignalAction default_action(int sig) {
   switch (sig) {
     case SIGCHLD:
@@ -34,7 +25,7 @@ SignalAction default_action(int sig) {
 }
 
 SignalDispositions SignalDispositions::read(pid_t pid) {
-  return SignalDispositions{signal_set(pid, "SigIgn"), signal_set(pid, "SigCgt")};
+  return SignalDispositions{proc_signal_set(pid, "SigIgn"), proc_signal_set(pid, "SigCgt")};
 }
 
 SignalAction SignalDispositions::action(int sig) const {

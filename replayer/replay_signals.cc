@@ -17,15 +17,6 @@
 #include "replayer/replay_engine.h"
 
 namespace backstep::replayer {
-namespace {
-
-uint64_t status_set(pid_t tid, std::string_view key) {
-  auto field = proc_status_field(tid, key);
-  return field ? std::stoull(*field, nullptr, 16) : 0;
-}
-
-}  // namespace
-
 void ReplayEngine::take_consumed_signals(Thread& t, const trace::Stop& exit) {
   std::vector<int> taken;
   if (t.nr == SYS_rt_sigtimedwait && exit.result > 0 && exit.result <= 64) {
@@ -56,8 +47,8 @@ void ReplayEngine::take_consumed_signals(Thread& t, const trace::Stop& exit) {
 void ReplayEngine::take_pending_signal(Thread& t, int sig) {
   if (sig < 1 || sig > 64 || !signal_pending_for(t, sig)) return;
   pid_t tid = t.task.tid();
-  uint64_t deliverable =
-      (status_set(tid, "SigPnd") | status_set(tid, "ShdPnd")) & ~status_set(tid, "SigBlk");
+  uint64_t deliverable = (proc_signal_set(tid, "SigPnd") | proc_signal_set(tid, "ShdPnd")) &
+                         ~proc_signal_set(tid, "SigBlk");
   // The injected call runs user code's way out of the kernel first, where a
   // deliverable signal would be delivered: it stays pending then.
   if (deliverable) return;

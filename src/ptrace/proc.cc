@@ -44,4 +44,9 @@ std::vector<ProcMapping> read_proc_maps(pid_t pid) {
   return out;
 }
 
+uint64_t proc_signal_set(pid_t tid, std::string_view key) {
+  std::optional<std::string> field = proc_status_field(tid, key);
+  return field ? std::stoull(*field, nullptr, 16) : 0;
+}
+
 }  // namespace backstep

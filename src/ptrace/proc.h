@@ -14,6 +14,9 @@ namespace backstep {
 // The value after "Key:" in /proc/TID/status, trimmed; nullopt if the thread
 // is gone or has no such line.
 std::optional<std::string> proc_status_field(pid_t tid, std::string_view key);
+// A signal-set field of /proc/TID/status (SigBlk, SigPnd, ShdPnd, SigIgn,
+// SigCgt) as a mask; 0 if it cannot be read.
+uint64_t proc_signal_set(pid_t tid, std::string_view key);
 
 // One line of /proc/PID/maps.
 struct ProcMapping {
@@ -24,7 +27,7 @@ struct ProcMapping {
   uint32_t dev_major = 0;  // the mapped file's device and inode, as the kernel shows them
   uint32_t dev_minor = 0;
   uint64_t inode = 0;
-  std::string path;   // empty for anonymous mappings; its first word only
+  std::string path;  // empty for anonymous mappings; its first word only
   bool executable() const { return perms.size() > 2 && perms[2] == 'x'; }
   // A file mapping (not [stack], [vdso], anonymous memory).
   bool is_file() const { return !path.empty() && path[0] == '/'; }
