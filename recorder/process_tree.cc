@@ -72,15 +72,7 @@ bool waits_for(const Thread& t, pid_t child) {
 
 }  // namespace
 
-bool Session::in_tree(pid_t tid) const {
-  auto tgid = proc_status_field(tid, "Tgid");
-  if (!tgid) return false;
-  auto group = static_cast<pid_t>(std::stol(*tgid));
-  if (processes_.count(group)) return true;
-  // A new process reporting before its parent's fork event was handled.
-  auto parent = proc_status_field(group, "PPid");
-  return parent && processes_.count(static_cast<pid_t>(std::stol(*parent))) > 0;
-}
+bool Session::in_tree(pid_t tid) const { return in_known_tree(tid, processes_); }
 
 bool Session::alive(const Process& p) const {
   for (const auto& [tid, t] : threads_) {

@@ -241,15 +241,7 @@ void ReplayEngine::note_other(const WaitStatus& st) {
   if ((t.process->dying || t.dead) && st.stopped()) t.task.resume(Resume::kContinue, 0);
 }
 
-bool ReplayEngine::in_tree(pid_t tid) const {
-  auto tgid = proc_status_field(tid, "Tgid");
-  if (!tgid) return false;
-  auto group = static_cast<pid_t>(std::stol(*tgid));
-  if (processes_.count(group)) return true;
-  // A new process reporting before its parent's fork event was played.
-  auto parent = proc_status_field(group, "PPid");
-  return parent && processes_.count(static_cast<pid_t>(std::stol(*parent))) > 0;
-}
+bool ReplayEngine::in_tree(pid_t tid) const { return in_known_tree(tid, processes_); }
 
 std::optional<size_t> ReplayEngine::next_stop_index(size_t from, int32_t vtid) const {
   const auto& ev = trace_.events();

@@ -17,6 +17,18 @@ std::optional<std::string> proc_status_field(pid_t tid, std::string_view key);
 // A signal-set field of /proc/TID/status (SigBlk, SigPnd, ShdPnd, SigIgn,
 // SigCgt) as a mask; 0 if it cannot be read.
 uint64_t proc_signal_set(pid_t tid, std::string_view key);
+// Whether thread `tid` belongs to one of the processes `known` holds (a map
+// keyed by tgid), or to a new process whose parent is one of them: a new
+// process can report before its creator's fork event is handled.
+template <class Known>
+bool in_known_tree(pid_t tid, const Known& known) {
+  auto tgid = proc_status_field(tid, "Tgid");
+  if (!tgid) return false;
+  auto group = static_cast<pid_t>(std::stol(*tgid));
+  if (known.count(group)) return true;
+  auto parent = proc_status_field(group, "PPid");
+  return parent && known.count(static_cast<pid_t>(std::stol(*parent))) > 0;
+}
 
 // One line of /proc/PID/maps.
 struct ProcMapping {
