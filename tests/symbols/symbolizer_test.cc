@@ -23,6 +23,7 @@
 
 #include "symbols/modules.h"
 #include "symbols/unwind.h"
+#include "trace/trace_writer.h"
 
 namespace backstep::symbols {
 namespace {
@@ -337,7 +338,8 @@ TEST_P(SymbolsTest, SymbolizesFromTraceFileMaps) {
     std::string range, perms, offset, dev, inode, path;
     words >> range >> perms >> offset >> dev >> inode >> path;
     if (path.empty() || path[0] != '/') continue;
-    auto [it, inserted] = copies.try_emplace(path, "c" + std::to_string(copies.size()));
+    // Named by content, as the recorder names them: replay checks that.
+    auto [it, inserted] = copies.try_emplace(path, trace::hash_file(path));
     if (inserted) fs::copy_file(path, files / it->second);
     trace::FileMap f;
     f.addr = std::stoull(range.substr(0, range.find('-')), nullptr, 16);
