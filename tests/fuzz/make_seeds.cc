@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <exception>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,8 +44,10 @@ void put(std::string& out, T v) {
 }
 
 // trace_records_fuzzer's input: records_per_chunk, then (type, length,
-// payload) per record; the first `limit` records and the last one.
-std::string decoded_records(const fs::path& events, size_t limit, uint8_t per_chunk) {
+// payload) per record; the first records, up to `limit` of them and
+// `max_bytes`, and the last one.
+std::string decoded_records(const fs::path& events, size_t limit, size_t max_bytes,
+                            uint8_t per_chunk) {
   std::string out(1, static_cast<char>(per_chunk));
   trace::ChunkReader reader = trace::ChunkReader::open(events);
   trace::Record r;
@@ -54,7 +57,7 @@ std::string decoded_records(const fs::path& events, size_t limit, uint8_t per_ch
     put<uint16_t>(rec, r.type);
     put<uint32_t>(rec, static_cast<uint32_t>(r.payload.size()));
     rec.append(reinterpret_cast<const char*>(r.payload.data()), r.payload.size());
-    if (r.index < limit) {
+    if (r.index < limit && out.size() + rec.size() <= max_bytes) {
       out += rec;
     } else {
       last = std::move(rec);
@@ -91,11 +94,18 @@ std::string bundle_entries(const trace::Trace& t) {
   share::pack(small, bundle, share::PackOptions{});
   std::ifstream in(bundle, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The frame after the 24-byte header was streamed: its size is unknown.
   const size_t kHeader = 24;
-  std::string raw(ZSTD_getFrameContentSize(bytes.data() + kHeader, bytes.size() - kHeader), '\0');
-  size_t n = ZSTD_decompress(raw.data(), raw.size(), bytes.data() + kHeader, bytes.size() - kHeader);
-  if (ZSTD_isError(n)) throw std::runtime_error("cannot decompress the seed bundle");
-  raw.resize(n);
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> d(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  ZSTD_inBuffer in_buf{bytes.data() + kHeader, bytes.size() - kHeader, 0};
+  std::string raw;
+  std::vector<char> out(ZSTD_DStreamOutSize());
+  while (in_buf.pos < in_buf.size) {
+    ZSTD_outBuffer o{out.data(), out.size(), 0};
+    size_t r = ZSTD_decompressStream(d.get(), &o, &in_buf);
+    if (ZSTD_isError(r)) throw std::runtime_error("cannot decompress the seed bundle");
+    raw.append(out.data(), o.pos);
+  }
   return raw;
 }
 
@@ -152,9 +162,9 @@ int main(int argc, char** argv) {
     const std::string name = argv[3];
     trace::Trace t = trace::Trace::load(dir);
     write(out / "trace_records" / (name + "-head"),
-          decoded_records(dir / trace::kEventsFile, 60, 4));
+          decoded_records(dir / trace::kEventsFile, 60, 16 << 10, 4));
     write(out / "trace_records" / (name + "-long"),
-          decoded_records(dir / trace::kEventsFile, 400, 64));
+          decoded_records(dir / trace::kEventsFile, 400, 64 << 10, 64));
     write(out / "bundle" / name, bundle_entries(t));
     int n = 0;
     for (const std::string& s : gdb_sessions(t)) {

@@ -23,6 +23,7 @@
 
 #include "symbols/modules.h"
 #include "symbols/unwind.h"
+#include "trace/error.h"
 #include "trace/trace_writer.h"
 
 namespace backstep::symbols {
@@ -360,6 +361,25 @@ TEST_P(SymbolsTest, SymbolizesFromTraceFileMaps) {
   expect_program_frames(symbols, frames);
   expect_libc_frames(symbols, frames);
   EXPECT_EQ(symbols.function_address("middle"), tracee().addr("middle"));
+  // A copy whose bytes changed since it was named: refused, not read.
+  const fs::path program_copy = files / copies.at(GetParam());
+  std::string bytes;
+  {
+    std::ifstream f(program_copy, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  bytes[bytes.size() / 2] ^= 1;
+  {
+    std::ofstream f(program_copy, std::ios::binary | std::ios::trunc);
+    f << bytes;
+  }
+  try {
+    modules_from_file_maps(maps, files);
+    ADD_FAILURE() << "a damaged copy was used";
+  } catch (const trace::TraceError& e) {
+    EXPECT_EQ(std::string(e.what()), program_copy.string() + ": the trace's copy of " + GetParam() +
+                                         " does not match its content hash (the trace is damaged)");
+  }
 }
 
 TEST_P(SymbolsTest, SkipsUnusableModules) {
