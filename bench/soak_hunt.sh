@@ -5,19 +5,22 @@
 #   bench/soak_hunt.sh [BUILD_DIR] [N] [EXAMPLE] [ROUNDS]   (defaults: build 10000 safe_snapshot 100)
 #
 # Every 2 s it samples the hunt's open descriptors, threads, child
-# processes and resident memory; before and after the run it counts
-# backstep's temporary directories (/tmp/backstep-*) and processes still
+# processes and resident memory; before and after the run it counts the
+# temporary directories left in its private TMPDIR and processes still
 # running the example (a private copy, so none are someone else's). Prints
 # the first and last samples, the peak, and what was left over. Not a CI
 # test: it runs for a long time (N=10000 is about an hour on 2 cores).
 set -euo pipefail
 build=${1:-build} n=${2:-10000} example=${3:-safe_snapshot} rounds=${4:-100}
 backstep=$(realpath "$build/cli/backstep")
-work=$(mktemp -d /tmp/soak-XXXXXX)
+work=$(mktemp -d /tmp/backstep-soak-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cp "$build/examples/$example" "$work/$example"
 export XDG_DATA_HOME="$work/xdg"
-tmp_dirs() { find /tmp -maxdepth 1 -name 'backstep-*' -user "$(id -u)" 2>/dev/null | sort; }
+# The hunt's own temporary directory, so that others' do not count.
+mkdir "$work/tmp"
+export TMPDIR="$work/tmp"
+tmp_dirs() { find "$TMPDIR" -mindepth 1 -maxdepth 1 2>/dev/null | sort; }
 tmp_dirs >"$work/tmp-before"
 sample() {  # fds threads children rss_kib
   local pid=$1
