@@ -74,7 +74,8 @@ class Session {
  public:
   explicit Session(const std::vector<std::string>& argv, const fs::path& xdg) {
     int in[2], out[2];
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0)
+      throw std::runtime_error("pipe");
     std::vector<std::string> args = argv;
     std::string env = "XDG_DATA_HOME=" + xdg.string();
     pid_ = ::fork();
@@ -98,7 +99,9 @@ class Session {
     ::close(in_);
     ::close(out_);
   }
-  void send(const std::string& s) { ASSERT_EQ(::write(in_, s.data(), s.size()), ssize_t(s.size())); }
+  void send(const std::string& s) {
+    ASSERT_EQ(::write(in_, s.data(), s.size()), ssize_t(s.size()));
+  }
   // Reads stdout until it holds `text` (true) or ends or a minute passes.
   bool read_until(const std::string& text) {
     auto deadline = std::chrono::steady_clock::now() + 60s;
@@ -231,14 +234,15 @@ TEST_F(Faults, DiskFullWhileRecording) {
   const uintmax_t kib = (copies + events / 2) / 1024 + 64;
   fs::create_directory(tmp_ / "mnt");
   const std::string script =
-      "mount -t tmpfs -o size=" + std::to_string(kib) + "k tmpfs \"$1\" || exit 99; "
+      "mount -t tmpfs -o size=" + std::to_string(kib) +
+      "k tmpfs \"$1\" || exit 99; "
       "\"$2\" record -o \"$1/t\" -- \"$3\" 3000; s=$?; cp -a \"$1/t\" \"$4\"; exit $s";
   RunOptions in_xdg;
   in_xdg.env["XDG_DATA_HOME"] = xdg().string();
-  RunResult r = run({"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
-                     script, "sh", (tmp_ / "mnt").string(), BACKSTEP_BIN,
-                     threads_cv().string(), (tmp_ / "cut").string()},
-                    in_xdg);
+  RunResult r =
+      run({"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh",
+           (tmp_ / "mnt").string(), BACKSTEP_BIN, threads_cv().string(), (tmp_ / "cut").string()},
+          in_xdg);
   ASSERT_NE(r.code, 99) << "cannot mount a tmpfs: " << r.describe();
   EXPECT_TRUE(r.exited) << r.describe();
   EXPECT_NE(r.code, 0) << r.describe();
@@ -274,8 +278,8 @@ TEST_F(Faults, ProgramKilledFromOutside) {
 // killed while the replayed program stands stopped: it goes with them.
 TEST_F(Faults, ReplayAndGdbserverKilledMidway) {
   fs::path trace = tmp_ / "t";
-  RunResult rec = backstep(
-      {"record", "-o", trace.string(), "--", threads_cv().string(), "200"}, xdg());
+  RunResult rec =
+      backstep({"record", "-o", trace.string(), "--", threads_cv().string(), "200"}, xdg());
   ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
   const fs::path fifo = tmp_ / "commands";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);

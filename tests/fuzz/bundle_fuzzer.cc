@@ -25,8 +25,7 @@ using namespace backstep;
 
 namespace {
 
-void write_bundle(const std::filesystem::path& file, std::span<const std::byte> entries,
-                  bool raw) {
+void write_bundle(const std::filesystem::path& file, std::span<const std::byte> entries, bool raw) {
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
   if (raw) {
     out.write(reinterpret_cast<const char*>(entries.data()),

@@ -81,7 +81,9 @@ std::string bundle_entries(const trace::Trace& t) {
       if (++n > 40) break;
       w.write(e);
     }
-    const char content[] = "\x7f" "ELF a file the program mapped";
+    const char content[] =
+        "\x7f"
+        "ELF a file the program mapped";
     trace::FileMap f;
     f.path = "/usr/lib/seed.so";
     f.content = w.keep_content(std::as_bytes(std::span(content)));
