@@ -7,7 +7,7 @@ backstep_install_deps "${BACKSTEP_TEST_PACKAGES[@]}"
 build=${BACKSTEP_BUILD_DIR:-build}
 # The fuzzers (clang), run for 30 s each by the main build's fuzz.* tests.
 backstep_build_fuzzers "$build-fuzz"
-backstep_build -DBACKSTEP_FUZZ_BUILD_DIR="$PWD/$build-fuzz"
+backstep_build -DBACKSTEP_FUZZ_BUILD_DIR="$(realpath "$build-fuzz")"
 # The unit and trace tests again under ASan+UBSan, the trace writer's
 # thread under TSan (docs/RELIABILITY.md).
 backstep_build_sanitized "$build-asan" address,undefined "${BACKSTEP_ASAN_TESTS[@]}"
