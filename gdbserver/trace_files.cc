@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gdbserver/rsp_connection.h"
+#include "trace/error.h"
 #include "trace/trace_writer.h"
 
 namespace backstep::gdbserver {
@@ -184,7 +185,7 @@ std::optional<std::filesystem::path> TraceFiles::copy_of(std::string_view path) 
   for (const auto& e : trace_.events()) {
     const auto* f = std::get_if<trace::FileMap>(&e);
     if (!f || f->content.empty()) continue;
-    if (std::filesystem::absolute(trace_.file_copy(f->content)).string() == path) {
+    if (std::filesystem::absolute(trace_.copy_path(f->content)).string() == path) {
       return existing(f->content);
     }
   }
@@ -245,10 +246,18 @@ std::string TraceFiles::handle_vfile(std::string_view packet) {
   std::string_view op = rest.substr(0, colon);
   std::vector<std::string_view> args = fields(rest.substr(colon + 1));
 
+  int not_served = kEnoent;  // or kEio for a damaged copy
   auto open_file = [&](std::string_view hex_name) -> std::optional<std::filesystem::path> {
     std::string name;
     if (!from_hex(hex_name, name)) return std::nullopt;
-    return copy_of(name);
+    try {
+      return copy_of(name);
+    } catch (const trace::TraceError& e) {
+      // A damaged copy: gdb gets EIO, whoever runs the server the reason.
+      fmt::print(stderr, "backstep gdbserver: {}\n", e.what());
+      not_served = kEio;
+      return std::nullopt;
+    }
   };
   auto fd_arg = [&]() -> std::map<int, UniqueFd>::iterator {
     auto fd = parse_hex(args[0]);
@@ -262,7 +271,7 @@ std::string TraceFiles::handle_vfile(std::string_view packet) {
     if (!flags) return error_reply(kEinval);
     if (*flags & kWriteFlags) return error_reply(kErofs);
     auto copy = open_file(args[0]);
-    if (!copy) return error_reply(kEnoent);
+    if (!copy) return error_reply(not_served);
     UniqueFd fd(::open(copy->c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return error_reply(kEacces);
     int id = next_fd_++;
@@ -290,7 +299,7 @@ std::string TraceFiles::handle_vfile(std::string_view packet) {
       if (::fstat(it->second.get(), &st) != 0) return error_reply(kEio);
     } else {
       auto copy = open_file(args[0]);
-      if (!copy) return error_reply(kEnoent);
+      if (!copy) return error_reply(not_served);
       if (::stat(copy->c_str(), &st) != 0) return error_reply(kEio);
     }
     std::string bytes = fileio_stat(st);

@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -496,6 +497,13 @@ void ReplayEngine::play_end(size_t index, const trace::End& e) {
     result_.completed = true;
     result_.interrupted = true;
     return;
+  }
+  if (!e.exited && e.code == SIGKILL) {
+    // SIGKILL (from outside, or the OOM killer) makes no signal stop: the
+    // recording saw the program die wherever its threads stood, maybe
+    // blocked in syscalls that would never return. Nothing in the replay
+    // would kill it, so the replayer does (tests/e2e/faults_test.cc).
+    ::kill(inferior_.leader(), SIGKILL);
   }
   die_out(pending_signal_, last_tid_);
   if (!end_status_) throw Error("the program did not end as recorded");

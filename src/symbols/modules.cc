@@ -9,6 +9,7 @@
 #include <string>
 #include <system_error>
 
+#include "trace/file_copy.h"
 #include "trace/trace_writer.h"
 
 namespace backstep::symbols {
@@ -71,6 +72,8 @@ std::vector<Module> modules_from_file_maps(const std::vector<trace::FileMap>& ma
     std::string path = f.path;
     std::error_code ec;
     if (!f.content.empty() && std::filesystem::exists(files_dir / f.content, ec)) {
+      // Symbols and line numbers from a damaged copy would be wrong silently.
+      trace::verify_file_copy(files_dir / f.content, f.path);
       path = (files_dir / f.content).string();
     }
     live.push_back(Entry{Module{std::move(path), f.path, f.addr}, end});

@@ -4,6 +4,7 @@
 
 #include "trace/chunk_reader.h"
 #include "trace/error.h"
+#include "trace/file_copy.h"
 #include "trace/trace_writer.h"
 
 namespace backstep::trace {
@@ -26,7 +27,8 @@ Trace Trace::load(const std::filesystem::path& dir) {
     }
   }
   t.truncated_ = reader.truncated();
-  if (t.events_.size() < 2 && t.truncated_) {
+  // No records at all: the recorder was killed before its first chunk.
+  if (t.events_.size() < 2 && (t.truncated_ || t.events_.empty())) {
     throw TraceError(fmt::format("{}: the trace was cut short before the program started",
                                  dir.string()));
   }
@@ -46,8 +48,24 @@ const End* Trace::end() const {
   return std::get_if<End>(&events_.back());
 }
 
-std::filesystem::path Trace::file_copy(const std::string& name) const {
+std::filesystem::path Trace::copy_path(const std::string& name) const {
   return dir_ / kFilesDir / name;
+}
+
+std::filesystem::path Trace::file_copy(const std::string& name) const {
+  std::filesystem::path copy = copy_path(name);
+  if (name.empty()) return copy;  // no copy: the caller says what is missing
+  verify_file_copy(copy, [&] { return original_of(name); });
+  return copy;
+}
+
+std::string Trace::original_of(const std::string& name) const {
+  if (name == header_.exe_sha) return header_.exe;
+  for (const Event& e : events_) {
+    if (const auto* f = std::get_if<FileMap>(&e); f && f->content == name) return f->path;
+    if (const auto* x = std::get_if<Exec>(&e); x && x->content == name) return x->path;
+  }
+  return "a recorded file";
 }
 
 }  // namespace backstep::trace

@@ -24,9 +24,18 @@ class Trace {
   bool truncated() const { return truncated_; }
   // The End record, if the recording got that far.
   const End* end() const;
+  // The copy `name` under files/, checked against its content hash the
+  // first time this process uses it (trace/file_copy.h): throws TraceError
+  // naming the copy and the file it stands for when it was damaged. For
+  // everything that reads or hands out the copy.
   std::filesystem::path file_copy(const std::string& name) const;
+  // Where the copy `name` is, unchecked: for comparing names only.
+  std::filesystem::path copy_path(const std::string& name) const;
 
  private:
+  // The path the program knew the copy `name` by, for errors.
+  std::string original_of(const std::string& name) const;
+
   std::filesystem::path dir_;
   Header header_;
   Exec exec_;

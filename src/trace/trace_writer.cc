@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <fmt/core.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <exception>
 #include <mutex>
@@ -247,6 +249,15 @@ TraceWriter::TraceWriter(const std::filesystem::path& dir, std::vector<int> thre
                                            std::move(thread_cpus))) {
   std::filesystem::create_directory(dir_ / kFilesDir);
   std::filesystem::permissions(dir_ / kFilesDir, std::filesystem::perms::owner_all);
+  if (const char* n = std::getenv("BACKSTEP_TEST_KILL_AFTER_RECORDS")) {
+    kill_after_ = std::strtoull(n, nullptr, 10);
+  }
+}
+
+void TraceWriter::count_record() {
+  // Like a kill from outside at that moment: what the writer's thread has
+  // not written yet is lost, the tracees die with their tracer (EXITKILL).
+  if (kill_after_ != 0 && ++records_ == kill_after_) ::kill(::getpid(), SIGKILL);
 }
 
 TraceWriter::~TraceWriter() {
@@ -256,9 +267,15 @@ TraceWriter::~TraceWriter() {
   }
 }
 
-void TraceWriter::write(Event event) { pipeline_->push(std::move(event)); }
+void TraceWriter::write(Event event) {
+  count_record();
+  pipeline_->push(std::move(event));
+}
 
-void TraceWriter::write_map_events(MapEventBuffer events) { pipeline_->push(std::move(events)); }
+void TraceWriter::write_map_events(MapEventBuffer events) {
+  count_record();
+  pipeline_->push(std::move(events));
+}
 
 MapEventBuffer TraceWriter::spare_events() { return pipeline_->spare(); }
 

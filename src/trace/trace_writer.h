@@ -69,6 +69,13 @@ class TraceWriter {
   std::filesystem::path dir_;
   std::unique_ptr<Pipeline> pipeline_;
   std::map<std::string, std::string> kept_;  // inode identity, size, mtime -> copy name
+  // Tests only (tests/faults): with BACKSTEP_TEST_KILL_AFTER_RECORDS=N in
+  // the environment, the process SIGKILLs itself as it hands over record N,
+  // so that a test can cut a recording at a point chosen by record count,
+  // never by timing. 0: never.
+  uint64_t kill_after_ = 0;
+  uint64_t records_ = 0;
+  void count_record();
 };
 
 // Content hash of a file, as 32 hex digits (XXH3-128).

@@ -218,5 +218,43 @@ TEST_F(DamagedTrace, MissingFileCopies) {
   EXPECT_EQ(err[0].rfind("backstep: ", 0), 0u) << r.describe();
 }
 
+
+// A copy under files/ whose bytes changed after recording (its name is the
+// hash of what it held): replay and pack refuse it, naming the file, rather
+// than run or ship code the program never ran (symbolization: see
+// symbolizer_test.cc).
+TEST_F(DamagedTrace, FlippedByteInFileCopy) {
+  const fs::path libc = fs::canonical("/lib/x86_64-linux-gnu/libc.so.6");
+  const std::string libc_bytes = read_file(libc);
+  fs::path t = tmp_ / "flipped";
+  fs::copy(tmp_ / "good", t, fs::copy_options::recursive);
+  fs::path copy;
+  for (const auto& f : fs::directory_iterator(t / "files")) {
+    if (fs::file_size(f.path()) == libc_bytes.size() && read_file(f.path()) == libc_bytes) {
+      copy = f.path();
+    }
+  }
+  ASSERT_FALSE(copy.empty()) << "no copy of " << libc << " in the trace";
+  std::string bytes = libc_bytes;
+  bytes[bytes.size() / 2] ^= 0x10;  // in the code, away from the ELF headers
+  fs::permissions(copy, fs::perms::owner_read | fs::perms::owner_write);
+  write_file(copy, bytes);
+  for (const std::vector<std::string>& cmd : std::vector<std::vector<std::string>>{
+           {"replay", "-q", t.string()},
+           {"pack", t.string(), "-o", (tmp_ / "flipped.bundle").string()}}) {
+    RunResult r = backstep(cmd, xdg());
+    EXPECT_TRUE(r.exited) << cmd[0] << ": " << r.describe();
+    EXPECT_NE(r.code, 0) << cmd[0] << ": " << r.describe();
+    std::vector<std::string> err = lines(r.err);
+    ASSERT_EQ(err.size(), 1u) << cmd[0] << ": " << r.describe();
+    // The path the program mapped it by (ld.so's, or the maps file's).
+    const std::string head = "backstep: " + copy.string() + ": the trace's copy of /";
+    const std::string tail = "/libc.so.6 does not match its content hash (the trace is damaged)";
+    EXPECT_EQ(err[0].rfind(head, 0), 0u) << cmd[0] << ": " << err[0];
+    EXPECT_TRUE(err[0].ends_with(tail)) << cmd[0] << ": " << err[0];
+  }
+  EXPECT_FALSE(fs::exists(tmp_ / "flipped.bundle"));
+}
+
 }  // namespace
 }  // namespace e2e

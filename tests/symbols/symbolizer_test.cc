@@ -23,6 +23,8 @@
 
 #include "symbols/modules.h"
 #include "symbols/unwind.h"
+#include "trace/error.h"
+#include "trace/trace_writer.h"
 
 namespace backstep::symbols {
 namespace {
@@ -337,7 +339,8 @@ TEST_P(SymbolsTest, SymbolizesFromTraceFileMaps) {
     std::string range, perms, offset, dev, inode, path;
     words >> range >> perms >> offset >> dev >> inode >> path;
     if (path.empty() || path[0] != '/') continue;
-    auto [it, inserted] = copies.try_emplace(path, "c" + std::to_string(copies.size()));
+    // Named by content, as the recorder names them: replay checks that.
+    auto [it, inserted] = copies.try_emplace(path, trace::hash_file(path));
     if (inserted) fs::copy_file(path, files / it->second);
     trace::FileMap f;
     f.addr = std::stoull(range.substr(0, range.find('-')), nullptr, 16);
@@ -358,6 +361,25 @@ TEST_P(SymbolsTest, SymbolizesFromTraceFileMaps) {
   expect_program_frames(symbols, frames);
   expect_libc_frames(symbols, frames);
   EXPECT_EQ(symbols.function_address("middle"), tracee().addr("middle"));
+  // A copy whose bytes changed since it was named: refused, not read.
+  const fs::path program_copy = files / copies.at(GetParam());
+  std::string bytes;
+  {
+    std::ifstream f(program_copy, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  bytes[bytes.size() / 2] ^= 1;
+  {
+    std::ofstream f(program_copy, std::ios::binary | std::ios::trunc);
+    f << bytes;
+  }
+  try {
+    modules_from_file_maps(maps, files);
+    ADD_FAILURE() << "a damaged copy was used";
+  } catch (const trace::TraceError& e) {
+    EXPECT_EQ(std::string(e.what()), program_copy.string() + ": the trace's copy of " + GetParam() +
+                                         " does not match its content hash (the trace is damaged)");
+  }
 }
 
 TEST_P(SymbolsTest, SkipsUnusableModules) {
