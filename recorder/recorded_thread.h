@@ -36,6 +36,12 @@ struct Thread {
   std::string mapped_path;               // mmap of a file: its path at entry
   bool cloned = false;                   // this clone call made a traced thread
   std::optional<uint64_t> block;         // ThreadBlock address
+  // The syscall buffer (recorder/syscall_buffer.cc): its header's address,
+  // and whether the library's seccomp filter is in place, so that the
+  // thread runs with PTRACE_CONT and stops only at traced syscalls.
+  std::optional<uint64_t> syscallbuf;
+  bool seccomp = false;
+  bool buffer_paused = false;  // mode off around a vfork (the child shares the buffer)
   uint64_t ticks = 0;
   uint64_t tick_limit = 0;
   uint64_t ring_drained = 0;  // events consumed: the ring head at the last stop

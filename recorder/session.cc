@@ -26,11 +26,11 @@ using trace::StopKind;
 using trace::SwitchReason;
 
 Session::Session(const RecordOptions& options)
-    : options_(options),
+    : options_(with_syscall_buffer(options)),
       scheduler_(options.scheduler),
       binding_(CpuBinding::choose(options.bind_cpu, options.cpu_unbound)),
       writer_(options.trace_dir, binding_ ? binding_->other_cpus() : std::vector<int>{}),
-      inferior_(Inferior::launch(options.program)),
+      inferior_(Inferior::launch(options_.program)),
       mem_(inferior_.leader()) {}
 
 Thread& Session::thread(pid_t tid) {
@@ -117,6 +117,10 @@ std::vector<pid_t> Session::runnable() const {
 }
 
 void Session::resume(Thread& t, Resume how) {
+  // Under the syscall buffer's seccomp filter, traced syscalls stop by
+  // themselves (PTRACE_EVENT_SECCOMP); PTRACE_SYSCALL would stop at the
+  // buffered ones too. From a syscall entry, only PTRACE_SYSCALL gives its exit.
+  if (how == Resume::kSyscall && t.seccomp && !t.in_syscall) how = Resume::kContinue;
   Resumption r;
   r.how = static_cast<uint8_t>(how);
   r.signal = std::exchange(t.deliver_signal, 0);
@@ -149,13 +153,15 @@ WaitStatus Session::wait_for_thread(pid_t tid) {
       note_other(*st);
       continue;
     }
-    if (!hold_async_signal(threads_.at(tid), *st)) return *st;
+    Thread& t = threads_.at(tid);
+    if (hold_async_signal(t, *st) || abort_buffered_call(t, *st)) continue;
+    return *st;
   }
 }
 
 // Something another thread reported while `current_` ran.
 void Session::note_other(const WaitStatus& st) {
-  if (!threads_.count(st.tid) && !thread_of_process(st.tid, inferior_.leader())) return;
+  if (babysit_child(st)) return;
   Thread& t = thread(st.tid);
   if (st.exited() || st.signaled()) {
     t.state = Thread::State::kDead;
@@ -192,6 +198,7 @@ void Session::record_stop(Thread& t, StopKind kind, const Registers& regs, int64
                           int64_t result, std::vector<trace::MemWrite> writes,
                           std::vector<std::byte> siginfo) {
   drain(t);
+  drain_syscall_buffer(t);
   trace::Stop s;
   s.tid = t.vtid;
   s.kind = kind;
@@ -265,6 +272,10 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
   Registers regs = t.task.regs();
   if (st.syscall_stop()) {
     on_syscall_stop(t, regs);
+  } else if (st.ptrace_event() == PTRACE_EVENT_SECCOMP) {
+    // A traced syscall's entry under the syscall buffer's filter. After an
+    // entry stop (PTRACE_SYSCALL) it comes once more: the exit is next.
+    if (!t.in_syscall) on_syscall_stop(t, regs);
   } else if (st.ptrace_event()) {
     on_ptrace_event(t, st, regs);
   } else {
@@ -277,6 +288,7 @@ void Session::on_ptrace_event(Thread& t, const WaitStatus& st, const Registers& 
     case PTRACE_EVENT_CLONE: {
       Thread& child = thread(static_cast<pid_t>(t.task.event_message()));
       child.bound = t.bound;  // a new thread starts with its creator's affinity
+      child.seccomp = t.seccomp;  // and its seccomp filter
       t.cloned = true;
       record_stop(t, StopKind::kClone, regs, child.vtid);
       note_clone(t, child);

@@ -21,7 +21,9 @@
 
 #include "ptrace/cpu_binding.h"
 #include "ptrace/inferior.h"
+#include "ptrace/proc.h"
 #include "ptrace/rdtsc_patcher.h"
+#include "ptrace/syscall_sites.h"
 #include "recorder/futex_queues.h"
 #include "recorder/recorded_thread.h"
 #include "recorder/recorder.h"
@@ -76,6 +78,19 @@ class Session {
   bool on_runtime_trap(Thread& t, Registers& regs);
   void deliver_held_signal_at_exit(Thread& t);
 
+  // ---- syscall_buffer.cc ----
+  static RecordOptions with_syscall_buffer(const RecordOptions& options);
+  void on_buffer_registration(Thread& t);
+  void drain_syscall_buffer(Thread& t);
+  void patch_syscall_site(Thread& t, const Registers& regs);
+  void pause_buffer_for_vfork(Thread& t, bool paused);
+  // A signal raised by a buffered call (at BKSB_UNTRACED_IP): dropped, and
+  // the call made again traced (the kernel raises it there once more).
+  bool abort_buffered_call(Thread& t, const WaitStatus& st);
+  // A stop of a child process (traced only so that its inherited seccomp
+  // filter finds a tracer): let it go on. False if `st` is not one.
+  bool babysit_child(const WaitStatus& st);
+
   // ---- blocked_threads.cc ----
   void block_in_kernel(Thread& t);
   void settle(Thread& t);
@@ -114,6 +129,18 @@ class Session {
   // seeded_bytes), so that a seed alone reproduces a run.
   std::mt19937_64 inputs_rng_{options_.scheduler.seed ^ 0x5eed5eed5eed5eedull};
   uint64_t seeded_tsc_ = 1'000'000'000;
+  // The syscall buffer's patch slots (in the preload library's text) and
+  // the sites looked at so far (patched or not).
+  struct {
+    uint64_t slots = 0;
+    uint64_t hook = 0;
+    uint32_t next_slot = 0;
+    uint64_t library_start = 0;
+    uint64_t library_end = 0;
+    std::set<uint64_t> seen_sites;
+    std::vector<ProcMapping> maps;  // cached /proc/PID/maps, read again when a site is not in it
+  } buffer_;
+  SyscallSites sites_;
 };
 
 }  // namespace backstep::recorder

@@ -89,7 +89,7 @@ bool Session::hold_async_signal(Thread& t, const WaitStatus& st) {
     return false;
   }
   t.held_signals.push_back(si);
-  t.task.resume(Resume::kSyscall, 0);
+  t.task.resume(static_cast<Resume>(resumed.how), 0);  // on as this run was resumed
   return true;
 }
 

@@ -14,6 +14,7 @@
 #include <climits>
 
 #include "base/errors.h"
+#include "preload/syscallbuf_abi.h"
 #include "ptrace/runtime_link.h"
 #include "recorder/session.h"
 #include "syscalls/syscall_table.h"
@@ -80,9 +81,11 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
   t.mapped_path.clear();
   t.cloned = false;
   record_stop(t, StopKind::kSyscallEntry, regs, t.call.nr);
+  if (t.seccomp) patch_syscall_site(t, regs);
 
   const long nr = t.call.nr;
-  if (nr != abi::kRegisterSyscall && !sys::outputs_known(t.call) && warned_.insert(nr).second) {
+  if (nr != abi::kRegisterSyscall && nr != BKSB_REGISTER_SYSCALL && !sys::outputs_known(t.call) &&
+      warned_.insert(nr).second) {
     fmt::print(stderr,
                "backstep: warning: syscall {} ({}): what it writes into memory is not "
                "recorded; replay may diverge after it\n",
@@ -97,6 +100,10 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
     t.tick_limit = 0;
     t.event_limit = 0;
     t.forced_result = 0;
+  } else if (nr == BKSB_REGISTER_SYSCALL) {
+    on_buffer_registration(t);
+  } else if (nr == SYS_clone || nr == SYS_clone3 || nr == SYS_vfork) {
+    pause_buffer_for_vfork(t, true);
   } else if (nr == SYS_rseq) {
     // Restartable sequences let the kernel move the program counter on
     // preemption, which replay could not reproduce: refuse them.
@@ -126,6 +133,7 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
 
 void Session::on_syscall_exit(Thread& t, Registers& regs) {
   t.in_syscall = false;
+  pause_buffer_for_vfork(t, false);
   int64_t result = static_cast<int64_t>(regs.rax);
   if (t.forced_result) {
     result = *t.forced_result;

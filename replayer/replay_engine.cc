@@ -20,6 +20,7 @@
 #include "ptrace/proc.h"
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/runtime_link.h"
+#include "preload/syscallbuf_abi.h"
 #include "replayer/executable_stand_in.h"
 #include "syscalls/syscall_table.h"
 
@@ -251,6 +252,7 @@ int ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s) {
     write_limits(t, s.resumed.tick_limit, s.resumed.event_limit, watch_);
   }
   t.run_started = true;
+  fill_syscall_buffer(index, t);
   int sig = s.resumed.signal;
   if (s.kind == StopKind::kSyscallExit && t.wake_signal) {
     // Into the rt_sigsuspend that stands for a wait (wait_with_mask).
@@ -293,6 +295,11 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       static_cast<int64_t>(regs.rax) > 0 && s.result > 0) {
     show_recorded_tid(t, s, regs);
   }
+  const bool seccomp_stop = st.ptrace_event() == PTRACE_EVENT_SECCOMP;
+  if ((st.syscall_stop() || seccomp_stop) && !t.in_syscall &&
+      static_cast<long>(regs.orig_rax) == BKSB_DIVERGENCE_SYSCALL) {
+    report_buffer_divergence(index, t);
+  }
   auto expect = [&](bool ok, const char* what) {
     if (!ok) {
       diverge(index,
@@ -302,7 +309,7 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
   };
   switch (s.kind) {
     case StopKind::kSyscallEntry:
-      expect(st.syscall_stop() && !t.in_syscall, "not a syscall entry");
+      expect((st.syscall_stop() || seccomp_stop) && !t.in_syscall, "not a syscall entry");
       if (static_cast<int64_t>(regs.orig_rax) != s.value) {
         diverge(index, fmt::format("thread {} made syscall {} ({}), recorded {} ({})", s.tid,
                                    sys::syscall_name(static_cast<long>(regs.orig_rax)),
@@ -357,6 +364,7 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
     diverge(index,
             fmt::format("thread {} at its {} stop: {}", s.tid, trace::stop_kind_name(s.kind), d));
   }
+  check_syscall_buffer_used(index, t, s);
   result_.stops++;
   t.base_ticks = ticks;
   if (s.kind == StopKind::kSyscallEntry) {
@@ -474,6 +482,8 @@ bool ReplayEngine::play_record() {
     std::vector<PatchSite> sites;
     for (const auto& site : p->sites) sites.push_back({site.addr, site.length});
     patcher_.apply(mem_, sites);
+  } else if (const auto* c = std::get_if<trace::CodeWrite>(&ev[i])) {
+    for (const trace::MemWrite& w : c->writes) mem_.write_or_throw(w.addr, w.data.data(), w.data.size());
   } else if (const auto* m = std::get_if<trace::MapEvents>(&ev[i])) {
     result_.map_events += m->events.size();
   } else if (const auto* e = std::get_if<trace::End>(&ev[i])) {
@@ -540,7 +550,7 @@ bool ReplayEngine::step(int32_t vtid) {
   Registers regs = t.task.regs();
   uint8_t insn[2] = {};
   mem_.read(regs.rip, insn, 2);
-  if (insn[0] == 0x0f && insn[1] == 0x05) {
+  if (insn[0] == 0x0f && insn[1] == 0x05 && regs.rip != BKSB_UNTRACED_PAGE) {
     // A syscall instruction: never single-step into the kernel (the call
     // would really run); play its entry and exit instead.
     play_record();

@@ -149,6 +149,7 @@ class ReplayEngine {
     bool rewrote_args = false;                 // on_entry changed the arguments (mmap)
     const trace::FileMap* file_map = nullptr;  // mmap of a file being replayed
     std::optional<uint64_t> block;
+    std::optional<uint64_t> syscallbuf;  // the syscall buffer's header (replay_syscall_buffer.cc)
     // Inside the current run (between two recorded stops):
     bool run_started = false;         // limits written, resumption signal delivered
     uint64_t base_ticks = 0;          // the canonical tick counted from
@@ -225,6 +226,15 @@ class ReplayEngine {
   // Brings t's block to watch `want`, keeping its run's real limits: for a
   // run begun under another watch, and for single steps (never watched).
   void sync_watch(Thread& t, const std::optional<ValueWatch>& want);
+  // ---- replay_syscall_buffer.cc ----
+  const trace::SyscallBuffer* buffer_records_for(size_t index, int32_t vtid) const;
+  void on_buffer_registration(Thread& t);
+  // Before t's run toward stop `index`: the buffered calls recorded in it.
+  void fill_syscall_buffer(size_t index, Thread& t);
+  // At the stop: all of them made.
+  void check_syscall_buffer_used(size_t index, Thread& t, const trace::Stop& s);
+  [[noreturn]] void report_buffer_divergence(size_t index, Thread& t);
+  void echo_buffered_output(const trace::SyscallBuffer& b);
   // Plays other threads' records until the next Stop record is vtid's.
   bool play_until_turn_of(int32_t vtid);
 

@@ -96,6 +96,8 @@ class ChromeTraceBuilder {
   void on_record(const trace::Header&, size_t) {}
   void on_record(const trace::FileMap&, size_t) {}
   void on_record(const trace::Patch&, size_t) {}
+  void on_record(const trace::SyscallBuffer&, size_t) {}
+  void on_record(const trace::CodeWrite&, size_t) {}
 
   void on_record(const trace::Exec& x, size_t i) {
     main_thread_ = x.tid;

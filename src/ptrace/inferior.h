@@ -22,6 +22,10 @@ struct LaunchSpec {
   // reaches backstep only (a replay must not see signals the recording
   // did not have).
   bool own_process_group = false;
+  // Trace the program's child processes too (fork, vfork): the syscall
+  // buffer's seccomp filter is inherited, and its traced syscalls fail with
+  // ENOSYS in a process no tracer follows.
+  bool trace_children = false;
 };
 
 // The ptrace options every backstep session uses. EXITKILL: the tracee dies

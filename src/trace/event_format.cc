@@ -6,6 +6,7 @@
 #include <span>
 
 #include "base/overloaded.h"
+#include "trace/buffered_syscalls.h"
 
 #include "syscalls/syscall_table.h"
 
@@ -94,6 +95,13 @@ void add_full_fields(const Event& event, nlohmann::json& j) {
                           for (const Patch::Site& site : p.sites)
                             sites.push_back({{"addr", site.addr}, {"length", site.length}});
                           j["site_list"] = std::move(sites);
+                        },
+                        [&](const SyscallBuffer&) {},
+                        [&](const CodeWrite& c) {
+                          nlohmann::json writes = nlohmann::json::array();
+                          for (const MemWrite& w : c.writes)
+                            writes.push_back({{"addr", w.addr}, {"data", hex(w.data)}});
+                          j["memory_writes"] = std::move(writes);
                         }},
              event);
 }
@@ -279,6 +287,24 @@ std::vector<nlohmann::json> to_json(const Event& event, uint64_t index, JsonDeta
           },
           [&](const Patch& p) {
             out.push_back({{"type", "patch"}, {"sites", p.sites.size()}});
+          },
+          [&](const SyscallBuffer& b) {
+            for (const BufferedCall& c : parse_buffered_calls(b.records)) {
+              nlohmann::json j{{"type", "buffered_syscall"}, {"tid", b.tid}, {"nr", c.nr},
+                               {"syscall", sys::syscall_name(c.nr)}, {"result", c.result}};
+              if (detail == JsonDetail::kFull) {
+                j["args"] = std::vector<uint64_t>(std::begin(c.args), std::end(c.args));
+                j["flags"] = c.flags;
+                nlohmann::json regions = nlohmann::json::array();
+                for (const BufferedCall::Region& r : c.regions)
+                  regions.push_back({{"addr", r.addr}, {"flags", r.flags}, {"data", hex(r.data)}});
+                j["memory_writes"] = std::move(regions);
+              }
+              out.push_back(std::move(j));
+            }
+          },
+          [&](const CodeWrite& c) {
+            out.push_back({{"type", "code_write"}, {"writes", c.writes.size()}});
           }},
       event);
   if (detail == JsonDetail::kFull && out.size() == 1) add_full_fields(event, out[0]);
@@ -320,7 +346,16 @@ std::vector<std::string> to_text(const Event& event, uint64_t index) {
             if (!e.fatal_message.empty()) how += ", fatal error: " + e.fatal_message;
             line("end", how);
           },
-          [&](const Patch& p) { line("patch", fmt::format("{} rdtsc sites", p.sites.size())); }},
+          [&](const Patch& p) { line("patch", fmt::format("{} rdtsc sites", p.sites.size())); },
+          [&](const SyscallBuffer& b) {
+            for (const BufferedCall& c : parse_buffered_calls(b.records)) {
+              line("buffered", fmt::format("tid {} {} = {}", b.tid, sys::syscall_name(c.nr),
+                                           c.result));
+            }
+          },
+          [&](const CodeWrite& c) {
+            line("code", fmt::format("{} writes (patched syscall sites)", c.writes.size()));
+          }},
       event);
   return out;
 }

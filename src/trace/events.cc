@@ -45,7 +45,9 @@ RecordType record_type(const Event& e) {
                  [](const Switch&) { return RecordType::kSwitch; },
                  [](const FileMap&) { return RecordType::kFileMap; },
                  [](const End&) { return RecordType::kEnd; },
-                 [](const Patch&) { return RecordType::kPatch; }},
+                 [](const Patch&) { return RecordType::kPatch; },
+                 [](const SyscallBuffer&) { return RecordType::kSyscallBuffer; },
+                 [](const CodeWrite&) { return RecordType::kCodeWrite; }},
       e);
 }
 
@@ -97,6 +99,11 @@ void encode(const Event& e, RecordBuilder& b) {
           [&](const Patch& x) {
             b.u32(static_cast<uint32_t>(x.sites.size()));
             for (const auto& site : x.sites) b.u64(site.addr).u8(site.length);
+          },
+          [&](const SyscallBuffer& x) { b.u32(static_cast<uint32_t>(x.tid)).bytes(x.records); },
+          [&](const CodeWrite& x) {
+            b.u32(static_cast<uint32_t>(x.writes.size()));
+            for (const auto& w : x.writes) b.u64(w.addr).bytes(w.data);
           }},
       e);
 }
@@ -232,6 +239,26 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
         site.addr = p.u64();
         site.length = p.u8();
         x.sites.push_back(site);
+      }
+      out = std::move(x);
+      break;
+    }
+    case RecordType::kSyscallBuffer: {
+      SyscallBuffer x;
+      x.tid = i32();
+      x.records = to_vec(p.bytes());
+      out = std::move(x);
+      break;
+    }
+    case RecordType::kCodeWrite: {
+      CodeWrite x;
+      uint32_t n = p.u32();
+      if (n > p.remaining()) throw TraceError("malformed code write record");
+      for (uint32_t i = 0; i < n; ++i) {
+        MemWrite w;
+        w.addr = p.u64();
+        w.data = to_vec(p.bytes());
+        x.writes.push_back(std::move(w));
       }
       out = std::move(x);
       break;

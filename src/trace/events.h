@@ -25,9 +25,10 @@
 namespace backstep::trace {
 
 // Version of the event vocabulary (the container has its own version).
+// 3: SyscallBuffer and CodeWrite records (the syscall buffer).
 // 2: MapEvents records hold their events compactly (trace/map_event_batch.h).
 // 1: MapEvents records hold 64-byte abi::MapEvents; still read.
-inline constexpr uint32_t kEventsVersion = 2;
+inline constexpr uint32_t kEventsVersion = 3;
 inline constexpr uint32_t kOldestEventsVersion = 1;
 
 enum class RecordType : uint16_t {
@@ -39,6 +40,8 @@ enum class RecordType : uint16_t {
   kFileMap = 6,
   kEnd = 7,
   kPatch = 8,
+  kSyscallBuffer = 9,
+  kCodeWrite = 10,
 };
 
 struct Header {
@@ -164,7 +167,22 @@ struct End {
   bool interrupted = false;   // the recording was stopped (Ctrl-C), not the program
 };
 
-using Event = std::variant<Header, Exec, Stop, MapEvents, Switch, FileMap, End, Patch>;
+// The syscalls a thread made through the syscall buffer (src/preload) since
+// its previous stop, drained at the following stop: bksb_record entries of
+// preload/syscallbuf_abi.h, back to back, as the program's library wrote them.
+struct SyscallBuffer {
+  int32_t tid = 0;
+  std::vector<std::byte> records;
+};
+
+// Code the tracer wrote into the program after the stop before this record:
+// syscall sites patched into jumps to the buffer's slots, and the slots.
+struct CodeWrite {
+  std::vector<MemWrite> writes;
+};
+
+using Event = std::variant<Header, Exec, Stop, MapEvents, Switch, FileMap, End, Patch,
+                           SyscallBuffer, CodeWrite>;
 
 RecordType record_type(const Event& e);
 void encode(const Event& e, RecordBuilder& out);

@@ -1,0 +1,306 @@
+// Session, part: the syscall buffer (src/preload). The preloaded library
+// performs common syscalls without ptrace stops and logs them into a
+// per-thread buffer; here the recorder registers each thread's buffer,
+// copies what it holds into the trace at the thread's every stop (before the
+// Stop record, as map events are drained), patches glibc's syscall sites
+// into the library, and lets the children of the program run under the
+// library's inherited seccomp filter. See docs/ARCHITECTURE.md, "The syscall
+// buffer".
+#include <fmt/core.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "base/errors.h"
+#include "preload/syscallbuf_abi.h"
+#include "ptrace/proc.h"
+#include "recorder/session.h"
+#include "trace/buffered_syscalls.h"
+
+namespace backstep::recorder {
+namespace {
+
+// Where the library is: BACKSTEP_PRELOAD, else where the build put it.
+std::string preload_library() {
+  if (const char* env = std::getenv("BACKSTEP_PRELOAD"); env && *env) return env;
+#ifdef BACKSTEP_PRELOAD_PATH
+  return BACKSTEP_PRELOAD_PATH;
+#else
+  return {};
+#endif
+}
+
+// The syscalls the library may buffer (it decides per call from the
+// arguments): only their sites are worth patching.
+bool may_be_buffered(long nr) {
+  switch (nr) {
+    case SYS_read:
+    case SYS_write:
+    case SYS_pread64:
+    case SYS_pwrite64:
+    case SYS_writev:
+    case SYS_recvfrom:
+    case SYS_sendto:
+    case SYS_clock_gettime:
+    case SYS_gettimeofday:
+    case SYS_time:
+    case SYS_getpid:
+    case SYS_gettid:
+    case SYS_getppid:
+    case SYS_getuid:
+    case SYS_geteuid:
+    case SYS_getgid:
+    case SYS_getegid:
+    case SYS_getpgrp:
+    case SYS_poll:
+    case SYS_epoll_wait:
+    case SYS_lseek:
+    case SYS_stat:
+    case SYS_lstat:
+    case SYS_fstat:
+    case SYS_newfstatat:
+    case SYS_statx:
+    case SYS_open:
+    case SYS_openat:
+    case SYS_close:
+    case SYS_access:
+    case SYS_faccessat:
+    case SYS_faccessat2:
+    case SYS_readlink:
+    case SYS_readlinkat:
+    case SYS_getcwd:
+    case SYS_getdents64:
+    case SYS_madvise:
+    case SYS_getrandom:
+    case SYS_fcntl:
+    case SYS_futex:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void put_rel32(std::vector<std::byte>& code, uint64_t from_next, uint64_t to) {
+  auto rel = static_cast<int32_t>(static_cast<int64_t>(to - from_next));
+  const auto* b = reinterpret_cast<const std::byte*>(&rel);
+  code.insert(code.end(), b, b + 4);
+}
+
+bool fits_rel32(uint64_t from_next, uint64_t to) {
+  auto d = static_cast<int64_t>(to - from_next);
+  return d >= INT32_MIN && d <= INT32_MAX;
+}
+
+}  // namespace
+
+RecordOptions Session::with_syscall_buffer(const RecordOptions& options) {
+  RecordOptions out = options;
+  if (!options.syscall_buffer) return out;
+  std::string lib = preload_library();
+  if (lib.empty() || !std::filesystem::exists(lib)) {
+    fmt::print(stderr,
+               "backstep: warning: the syscall buffer's library ({}) is missing: recording "
+               "every syscall with ptrace stops\n",
+               lib.empty() ? "libbackstep_preload.so" : lib);
+    return out;
+  }
+  // After the program's own preloads, so that their interposers win as
+  // they do natively.
+  auto& env = out.program.envp;
+  auto it = std::find_if(env.begin(), env.end(),
+                         [](const std::string& e) { return e.starts_with("LD_PRELOAD="); });
+  if (it == env.end()) {
+    env.push_back("LD_PRELOAD=" + lib);
+  } else {
+    *it += (it->size() > std::strlen("LD_PRELOAD=") ? ":" : "") + lib;
+  }
+  out.program.trace_children = true;
+  return out;
+}
+
+// BKSB_REGISTER_SYSCALL: a thread announces its buffer (arg2 = 0), or that
+// the library's seccomp filter is in place (arg2 = 1).
+void Session::on_buffer_registration(Thread& t) {
+  t.forced_result = -EINVAL;
+  bksb_header h{};
+  uint64_t addr = t.call.arg[0];
+  if (!mem_.read(addr, &h, sizeof h) || h.magic != BKSB_MAGIC || h.version != BKSB_VERSION) return;
+  t.forced_result = 0;
+  if (t.call.arg[2] == 1) {
+    // From the exit of this call on, the thread runs with PTRACE_CONT.
+    t.seccomp = true;
+    return;
+  }
+  t.syscallbuf = addr;
+  uint32_t control[2] = {BKSB_MODE_RECORD,
+                         scheduler_.chaos() ? uint32_t{BKSB_FLAG_NO_GETRANDOM} : 0u};
+  mem_.write_or_throw(addr + offsetof(bksb_header, mode), control, sizeof control);
+  if (!buffer_.hook) {
+    buffer_.slots = h.slots;
+    buffer_.hook = h.hook;
+  }
+}
+
+// At every stop of a thread with a buffer: what it buffered since its last
+// stop goes into the trace, before the Stop record.
+void Session::drain_syscall_buffer(Thread& t) {
+  if (!t.syscallbuf) return;
+  const uint64_t addr = *t.syscallbuf;
+  bksb_header h{};
+  mem_.read_or_throw(addr, &h, sizeof h);
+  if (h.used > h.capacity || h.drained > h.used) {
+    throw Error(fmt::format("thread {}: the syscall buffer's header is damaged (used {}, drained {})",
+                            t.vtid, h.used, h.drained));
+  }
+  if (h.used > h.drained) {
+    trace::SyscallBuffer b;
+    b.tid = t.vtid;
+    b.records.resize(h.used - h.drained);
+    if (!mem_.read_bulk(addr + sizeof h + h.drained, b.records.data(), b.records.size())) {
+      throw Error(fmt::format("thread {}: cannot read its syscall buffer", t.vtid));
+    }
+    for (const trace::BufferedCall& c : trace::parse_buffered_calls(b.records)) {
+      result_.buffered_syscalls++;
+      if (c.nr == SYS_futex && c.result > 0) {
+        // Buffered wakes make waiters due as traced ones do.
+        sys::SyscallArgs call{c.nr, {}};
+        std::memcpy(call.arg, c.args, sizeof call.arg);
+        make_due(futexes_.note_wake(call, c.result));
+      }
+    }
+    result_.buffered_bytes += b.records.size();
+    writer_.write(std::move(b));
+  }
+  // Inside a buffered call (a traced call of its own, a signal) the library
+  // still writes after `used`: only mark what is in the trace.
+  uint32_t pos[2] = {h.busy ? h.used : 0u, h.busy ? h.used : 0u};
+  if (pos[0] != h.used || pos[1] != h.drained) {
+    mem_.write_or_throw(addr + offsetof(bksb_header, used), pos, sizeof pos);
+  }
+}
+
+// At a traced syscall's entry (a seccomp stop): if its site is
+// `mov $nr,%eax; syscall` in a file's code and the library may buffer
+// `nr`, the mov becomes a jump to a slot that calls the library's hook.
+// Recorded as a CodeWrite after the entry's Stop; replay writes the same
+// bytes at the same point.
+void Session::patch_syscall_site(Thread& t, const Registers& regs) {
+  if (!buffer_.hook || !t.syscallbuf || buffer_.next_slot >= BKSB_SLOT_COUNT) return;
+  const uint64_t syscall_at = regs.rip - 2;
+  const uint64_t site = syscall_at - 5;
+  if (!buffer_.seen_sites.insert(syscall_at).second) return;
+  if (!may_be_buffered(static_cast<long>(regs.orig_rax))) return;
+  uint8_t code[7] = {};
+  if (!mem_.read(site, code, sizeof code) || code[0] != 0xb8 || code[5] != 0x0f || code[6] != 0x05) {
+    return;
+  }
+  uint32_t imm = 0;
+  std::memcpy(&imm, code + 1, 4);
+  if (imm != regs.orig_rax) return;
+  auto in = [&](const ProcMapping& m) { return site >= m.start && syscall_at + 2 <= m.end; };
+  const ProcMapping* mapping = nullptr;
+  for (int pass = 0; pass < 2 && !mapping; ++pass) {
+    if (pass == 1) buffer_.maps = read_proc_maps(inferior_.leader());
+    for (const ProcMapping& m : buffer_.maps) {
+      if (in(m)) mapping = &m;
+    }
+  }
+  if (!mapping || !mapping->is_file() || !mapping->executable()) return;
+  if (site >= std::min(buffer_.slots, buffer_.hook) &&
+      site < std::max(buffer_.slots, buffer_.hook) + BKSB_SLOT_BYTES * BKSB_SLOT_COUNT) {
+    return;  // the library's own code
+  }
+  if (!sites_.is_site(mapping->path, mapping->offset + (site - mapping->start))) return;
+  // No thread may stand inside the five bytes (they would resume in the
+  // middle of the jump); the mov's start and the syscall stay instruction
+  // starts.
+  for (auto& [tid, other] : threads_) {
+    // Threads in the kernel are inside a syscall, past any site.
+    if (&other == &t || other.state != Thread::State::kStopped) continue;
+    uint64_t pc = other.task.regs().rip;
+    if (pc > site && pc < syscall_at) return;
+  }
+  const uint64_t slot = buffer_.slots + uint64_t{buffer_.next_slot} * BKSB_SLOT_BYTES;
+  if (!fits_rel32(site + 5, slot) || !fits_rel32(slot + 15, buffer_.hook) ||
+      !fits_rel32(slot + 28, syscall_at + 2)) {
+    return;
+  }
+  std::vector<std::byte> s;
+  auto bytes = [&](std::initializer_list<uint8_t> b) {
+    for (uint8_t x : b) s.push_back(static_cast<std::byte>(x));
+  };
+  bytes({0x48, 0x8d, 0x64, 0x24, 0x80});  // lea -128(%rsp),%rsp: past the red zone
+  bytes({0xb8});                          // mov $nr,%eax
+  s.insert(s.end(), reinterpret_cast<const std::byte*>(code + 1),
+           reinterpret_cast<const std::byte*>(code + 5));
+  bytes({0xe8});  // call hook
+  put_rel32(s, slot + s.size() + 4, buffer_.hook);
+  bytes({0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00});  // lea 128(%rsp),%rsp
+  bytes({0xe9});                                            // jmp past the syscall
+  put_rel32(s, slot + s.size() + 4, syscall_at + 2);
+  std::vector<std::byte> jmp{std::byte{0xe9}};
+  put_rel32(jmp, site + 5, slot);
+  buffer_.next_slot++;
+  trace::CodeWrite w;
+  w.writes.push_back({slot, std::move(s)});
+  w.writes.push_back({site, std::move(jmp)});
+  for (const trace::MemWrite& m : w.writes) mem_.write_or_throw(m.addr, m.data.data(), m.data.size());
+  writer_.write(std::move(w));
+  result_.patched_sites++;
+}
+
+// A vfork child (clone with CLONE_VM, without CLONE_THREAD) runs on its
+// parent's memory and thread pointer, so on its buffer: that stays off
+// until the parent comes back from the call.
+void Session::pause_buffer_for_vfork(Thread& t, bool paused) {
+  if (!t.syscallbuf || t.buffer_paused == paused) return;
+  if (paused) {
+    uint64_t flags = 0;
+    if (t.call.nr == SYS_vfork) {
+      flags = CLONE_VM;
+    } else if (t.call.nr == SYS_clone) {
+      flags = t.call.arg[0];
+    } else if (t.call.nr == SYS_clone3) {
+      if (t.call.arg[1] < 8 || !mem_.read(t.call.arg[0], &flags, 8)) return;
+    } else {
+      return;
+    }
+    if (!(flags & CLONE_VM) || (flags & CLONE_THREAD)) return;
+  }
+  t.buffer_paused = paused;
+  uint32_t mode = paused ? BKSB_MODE_OFF : BKSB_MODE_RECORD;
+  mem_.write_or_throw(*t.syscallbuf + offsetof(bksb_header, mode), &mode, sizeof mode);
+}
+
+bool Session::abort_buffered_call(Thread& t, const WaitStatus& st) {
+  if (!t.syscallbuf || !st.stopped() || st.syscall_stop() || st.ptrace_event()) return false;
+  Registers regs = t.task.regs();
+  if (regs.rip != BKSB_UNTRACED_IP) return false;
+  regs.rax = BKSB_ABORTED_RESULT;
+  regs.orig_rax = static_cast<uint64_t>(-1);  // no restart
+  t.task.set_regs(regs);
+  t.task.resume(resumptions_[t.task.tid()].how == static_cast<uint8_t>(Resume::kSyscall)
+                    ? Resume::kSyscall
+                    : Resume::kContinue,
+                0);
+  return true;
+}
+
+bool Session::babysit_child(const WaitStatus& st) {
+  if (threads_.count(st.tid) || thread_of_process(st.tid, inferior_.leader())) return false;
+  if (!st.stopped()) return true;  // gone: nothing to do
+  int sig = 0;
+  if (!st.ptrace_event() && !st.syscall_stop()) sig = st.stop_signal();
+  if (st.ptrace_event() == PTRACE_EVENT_STOP) sig = 0;
+  Task(st.tid).resume(Resume::kContinue, sig);
+  return true;
+}
+
+}  // namespace backstep::recorder

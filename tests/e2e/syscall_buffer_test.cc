@@ -1,0 +1,93 @@
+// The syscall buffer (src/preload): programs recorded with it (the default)
+// and without it (--no-syscall-buffer) print what they print natively, and
+// replay reproduces them; with it, the common syscalls leave no stops.
+#include <gtest/gtest.h>
+
+#include "e2e_support.h"
+
+namespace e2e {
+namespace {
+
+struct BufferCase {
+  const char* name;
+  std::vector<std::string> flags;
+};
+
+void PrintTo(const BufferCase& c, std::ostream* os) { *os << c.name; }
+
+class SyscallBuffer : public ::testing::TestWithParam<BufferCase> {
+ protected:
+  RunResult record(const std::vector<std::string>& prog, std::vector<std::string> flags) {
+    std::vector<std::string> args{"record", "-o", (tmp_ / "t").string()};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.push_back("--");
+    args.insert(args.end(), prog.begin(), prog.end());
+    return backstep(args, tmp_ / "xdg");
+  }
+  RunResult replay() { return backstep({"replay", (tmp_ / "t").string()}, tmp_ / "xdg"); }
+  // How many records of each type `dump --json` lists.
+  std::map<std::string, int> counts() {
+    std::map<std::string, int> n;
+    for (const auto& e : dump_json(tmp_ / "t", tmp_ / "xdg")) n[e.value("type", "")]++;
+    return n;
+  }
+  TempDir tmp_;
+};
+
+TEST_P(SyscallBuffer, OutputAsNativeAndReplayedThreeTimes) {
+  RunResult native = run({E2E_SYSCALL_MIX, "150"});
+  ASSERT_EQ(native.shell_status(), 0) << native.describe();
+  RunResult rec = record({E2E_SYSCALL_MIX, "150"}, GetParam().flags);
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  EXPECT_EQ(rec.out, native.out);
+  EXPECT_FALSE(contains(rec.err, "warning")) << rec.err;
+  for (int i = 0; i < 3; ++i) {
+    RunResult rep = replay();
+    ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+    EXPECT_EQ(rep.out, native.out) << "replay " << i;
+    EXPECT_FALSE(contains(rep.err, "diverged")) << rep.describe();
+    EXPECT_TRUE(contains(rep.err, "replay complete")) << rep.describe();
+  }
+  bool buffered = std::find(GetParam().flags.begin(), GetParam().flags.end(),
+                            "--no-syscall-buffer") == GetParam().flags.end();
+  std::map<std::string, int> n = counts();
+  if (buffered) {
+    // 300 getppid and most reads, writes, futex wakes without a stop.
+    EXPECT_GT(n["buffered_syscall"], 300);
+    EXPECT_GT(n["code_write"], 0);  // glibc's sites were patched
+  } else {
+    EXPECT_EQ(n["buffered_syscall"], 0);
+    EXPECT_EQ(n["code_write"], 0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Modes, SyscallBuffer,
+    ::testing::Values(BufferCase{"buffered", {}},
+                      BufferCase{"buffered_chaos_1", {"--chaos", "--seed", "1"}},
+                      BufferCase{"buffered_chaos_2", {"--chaos", "--seed", "2"}},
+                      BufferCase{"buffered_unbound", {"-u"}},
+                      BufferCase{"no_buffer", {"--no-syscall-buffer"}},
+                      BufferCase{"no_buffer_chaos_1", {"--no-syscall-buffer", "--chaos", "--seed", "1"}}),
+    [](const auto& p) { return std::string(p.param.name); });
+
+// Far fewer stops with the buffer than without it, for the same program.
+TEST(SyscallBufferStops, BufferedRecordingStopsLess) {
+  TempDir tmp;
+  auto stops = [&](const std::string& name, std::vector<std::string> flags) {
+    std::vector<std::string> args{"record", "-o", (tmp / name).string()};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), {"--", E2E_SYSCALL_MIX, "150"});
+    RunResult r = backstep(args, tmp / "xdg");
+    EXPECT_EQ(r.shell_status(), 0) << r.describe();
+    int n = 0;
+    for (const auto& e : dump_json(tmp / name, tmp / "xdg")) n += e.value("type", "") == "stop";
+    return n;
+  };
+  int with = stops("with", {});
+  int without = stops("without", {"--no-syscall-buffer"});
+  EXPECT_LT(with * 2, without) << "with the buffer " << with << " stops, without " << without;
+}
+
+}  // namespace
+}  // namespace e2e
