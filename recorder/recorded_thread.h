@@ -42,6 +42,10 @@ struct Thread {
   std::optional<uint64_t> syscallbuf;
   bool seccomp = false;
   bool buffer_paused = false;  // mode off around a vfork (the child shares the buffer)
+  uint64_t call_rip = 0;       // rip at the current syscall's entry (after the instruction)
+  // Signal handlers entered and not yet left by rt_sigreturn: their frames
+  // may return into the middle of a syscall site (syscall_buffer.cc).
+  int handler_frames = 0;
   uint64_t ticks = 0;
   uint64_t tick_limit = 0;
   uint64_t ring_drained = 0;  // events consumed: the ring head at the last stop

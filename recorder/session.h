@@ -82,8 +82,10 @@ class Session {
   static RecordOptions with_syscall_buffer(const RecordOptions& options);
   void on_buffer_registration(Thread& t);
   void drain_syscall_buffer(Thread& t);
-  void patch_syscall_site(Thread& t, const Registers& regs);
+  // At a traced syscall's entry (exit: true, at its exit).
+  void patch_syscall_site(Thread& t, const Registers& regs, bool exit);
   void pause_buffer_for_vfork(Thread& t, bool paused);
+  void note_handler_entry(Thread& t, int sig);
   // A signal raised by a buffered call (at BKSB_UNTRACED_IP): dropped, and
   // the call made again traced (the kernel raises it there once more).
   bool abort_buffered_call(Thread& t, const WaitStatus& st);

@@ -115,6 +115,7 @@ void Session::on_signal_stop(Thread& t, const WaitStatus& st, Registers& regs) {
   }
   record_stop(t, StopKind::kSignal, regs, sig, si.si_code, {}, std::move(info));
   t.deliver_signal = sig;
+  note_handler_entry(t, sig);
   if (default_action_kills(sig) && !catches_signal(t.task.tid(), sig)) dying_ = true;
 }
 

@@ -80,6 +80,7 @@ bool may_be_buffered(long nr) {
     case SYS_madvise:
     case SYS_getrandom:
     case SYS_fcntl:
+    case SYS_ioctl:
     case SYS_futex:
       return true;
     default:
@@ -186,50 +187,73 @@ void Session::drain_syscall_buffer(Thread& t) {
   }
 }
 
-// At a traced syscall's entry (a seccomp stop): if its site is
-// `mov $nr,%eax; syscall` in a file's code and the library may buffer
-// `nr`, the mov becomes a jump to a slot that calls the library's hook.
-// Recorded as a CodeWrite after the entry's Stop; replay writes the same
-// bytes at the same point.
-void Session::patch_syscall_site(Thread& t, const Registers& regs) {
+// At a traced syscall's entry (a seccomp stop): if its site is one the
+// buffer can take over (ptrace/syscall_sites.h) and the library may buffer
+// its number, the site becomes a jump to a slot that calls the library's
+// hook. Recorded as a CodeWrite after the entry's Stop; replay writes the
+// same bytes at the same point.
+//
+// A `syscall; cmp` site is patched at the call's exit instead, and the
+// thread, which would come back into the middle of the new jump, goes on
+// from the cmp in the slot (recorded with the CodeWrite).
+void Session::patch_syscall_site(Thread& t, const Registers& regs, bool exit) {
   if (!buffer_.hook || !t.syscallbuf || buffer_.next_slot >= BKSB_SLOT_COUNT) return;
+  if (exit && regs.rip != t.call_rip) return;  // not back where it entered (a signal, sigreturn)
+  // A call a signal interrupted may be restarted: the kernel would step back
+  // two bytes from wherever the thread is then.
+  if (exit && static_cast<int64_t>(regs.rax) <= -512 && static_cast<int64_t>(regs.rax) >= -516) return;
   const uint64_t syscall_at = regs.rip - 2;
-  const uint64_t site = syscall_at - 5;
-  if (!buffer_.seen_sites.insert(syscall_at).second) return;
-  if (!may_be_buffered(static_cast<long>(regs.orig_rax))) return;
-  uint8_t code[7] = {};
-  if (!mem_.read(site, code, sizeof code) || code[0] != 0xb8 || code[5] != 0x0f || code[6] != 0x05) {
+  if (buffer_.seen_sites.count(syscall_at)) return;
+  const long nr = t.call.nr;
+  if (!may_be_buffered(nr)) {
+    buffer_.seen_sites.insert(syscall_at);
     return;
   }
-  uint32_t imm = 0;
-  std::memcpy(&imm, code + 1, 4);
-  if (imm != regs.orig_rax) return;
-  auto in = [&](const ProcMapping& m) { return site >= m.start && syscall_at + 2 <= m.end; };
   const ProcMapping* mapping = nullptr;
   for (int pass = 0; pass < 2 && !mapping; ++pass) {
     if (pass == 1) buffer_.maps = read_proc_maps(inferior_.leader());
     for (const ProcMapping& m : buffer_.maps) {
-      if (in(m)) mapping = &m;
+      if (syscall_at >= m.start && syscall_at + 2 <= m.end) mapping = &m;
     }
   }
-  if (!mapping || !mapping->is_file() || !mapping->executable()) return;
-  if (site >= std::min(buffer_.slots, buffer_.hook) &&
-      site < std::max(buffer_.slots, buffer_.hook) + BKSB_SLOT_BYTES * BKSB_SLOT_COUNT) {
-    return;  // the library's own code
+  std::optional<SyscallSite> found;
+  if (mapping && mapping->is_file() && mapping->executable() &&
+      !(syscall_at >= buffer_.hook && syscall_at < buffer_.slots + BKSB_SLOT_BYTES * BKSB_SLOT_COUNT)) {
+    found = sites_.at(mapping->path, mapping->offset + (syscall_at - mapping->start));
   }
-  if (!sites_.is_site(mapping->path, mapping->offset + (site - mapping->start))) return;
-  // No thread may stand inside the five bytes (they would resume in the
-  // middle of the jump); the mov's start and the syscall stay instruction
-  // starts.
+  if (!found || found->nr != static_cast<uint32_t>(nr)) {
+    buffer_.seen_sites.insert(syscall_at);
+    return;
+  }
+  const bool cmp_after = found->kind == SyscallSite::kCmpAfter;
+  if (cmp_after != exit) return;  // at the other stop
+  // The bytes replaced: the mov before the syscall, or the syscall and the
+  // cmp after it.
+  const uint64_t from = cmp_after ? syscall_at : syscall_at - 5;
+  const uint64_t to = cmp_after ? syscall_at + 8 : syscall_at;
+  const uint64_t back = cmp_after ? to : syscall_at + 2;  // where the slot returns
+  uint8_t code[8] = {};
+  if (!mem_.read(from, code, to - from)) return;
   for (auto& [tid, other] : threads_) {
-    // Threads in the kernel are inside a syscall, past any site.
+    if (other.state == Thread::State::kDead || other.state == Thread::State::kStarting) continue;
+    // A handler's frame may hold a return into the syscall site it
+    // interrupted: a cmp made part of a jump would be no instruction
+    // start then. Such sites wait until no handler runs.
+    if (cmp_after && other.handler_frames > 0) return;
+    // A thread inside this syscall comes back after the instruction.
+    if (cmp_after && other.in_syscall && other.call_rip == syscall_at + 2) {
+      if (&other != &t) return;
+    }
+    // Threads in the kernel are past any site; stopped ones must not stand
+    // inside the replaced bytes.
     if (&other == &t || other.state != Thread::State::kStopped) continue;
     uint64_t pc = other.task.regs().rip;
-    if (pc > site && pc < syscall_at) return;
+    if (pc > from && pc < to) return;
   }
   const uint64_t slot = buffer_.slots + uint64_t{buffer_.next_slot} * BKSB_SLOT_BYTES;
-  if (!fits_rel32(site + 5, slot) || !fits_rel32(slot + 15, buffer_.hook) ||
-      !fits_rel32(slot + 28, syscall_at + 2)) {
+  if (!fits_rel32(from + 5, slot) || !fits_rel32(slot + 32, buffer_.hook) ||
+      !fits_rel32(slot + 32, back)) {
+    buffer_.seen_sites.insert(syscall_at);
     return;
   }
   std::vector<std::byte> s;
@@ -237,23 +261,47 @@ void Session::patch_syscall_site(Thread& t, const Registers& regs) {
     for (uint8_t x : b) s.push_back(static_cast<std::byte>(x));
   };
   bytes({0x48, 0x8d, 0x64, 0x24, 0x80});  // lea -128(%rsp),%rsp: past the red zone
-  bytes({0xb8});                          // mov $nr,%eax
-  s.insert(s.end(), reinterpret_cast<const std::byte*>(code + 1),
-           reinterpret_cast<const std::byte*>(code + 5));
+  if (!cmp_after) {
+    bytes({0xb8});  // mov $nr,%eax
+    s.insert(s.end(), reinterpret_cast<const std::byte*>(code + 1),
+             reinterpret_cast<const std::byte*>(code + 5));
+  }
   bytes({0xe8});  // call hook
   put_rel32(s, slot + s.size() + 4, buffer_.hook);
   bytes({0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00});  // lea 128(%rsp),%rsp
-  bytes({0xe9});                                            // jmp past the syscall
-  put_rel32(s, slot + s.size() + 4, syscall_at + 2);
+  if (cmp_after) {
+    s.insert(s.end(), reinterpret_cast<const std::byte*>(code + 2),
+             reinterpret_cast<const std::byte*>(code + 8));  // the cmp
+  }
+  bytes({0xe9});  // jmp back, past the syscall (and the cmp)
+  put_rel32(s, slot + s.size() + 4, back);
   std::vector<std::byte> jmp{std::byte{0xe9}};
-  put_rel32(jmp, site + 5, slot);
+  put_rel32(jmp, from + 5, slot);
+  if (cmp_after) {
+    for (uint8_t x : {0x0f, 0x1f, 0x00}) jmp.push_back(static_cast<std::byte>(x));  // nopl (%rax)
+  }
+  buffer_.seen_sites.insert(syscall_at);
   buffer_.next_slot++;
   trace::CodeWrite w;
   w.writes.push_back({slot, std::move(s)});
-  w.writes.push_back({site, std::move(jmp)});
+  w.writes.push_back({from, std::move(jmp)});
   for (const trace::MemWrite& m : w.writes) mem_.write_or_throw(m.addr, m.data.data(), m.data.size());
+  if (cmp_after) {
+    // On from the cmp in the slot: lea -128, call, lea +128 come before it.
+    w.tid = t.vtid;
+    w.rip = slot + 5 + 5 + 8;
+    Registers moved = regs;
+    moved.rip = w.rip;
+    t.task.set_regs(moved);
+    if (t.exit_regs) t.exit_regs->rip = w.rip;
+  }
   writer_.write(std::move(w));
   result_.patched_sites++;
+}
+
+void Session::note_handler_entry(Thread& t, int sig) {
+  auto mask = proc_status_field(t.task.tid(), "SigCgt");
+  if (mask && (std::stoull(*mask, nullptr, 16) >> (sig - 1)) & 1) t.handler_frames++;
 }
 
 // A vfork child (clone with CLONE_VM, without CLONE_THREAD) runs on its

@@ -75,13 +75,14 @@ bool Session::may_block(Thread& t) {
 
 void Session::on_syscall_entry(Thread& t, Registers& regs) {
   t.in_syscall = true;
+  t.call_rip = regs.rip;
   t.call.nr = static_cast<long>(regs.orig_rax);
   for (int i = 0; i < 6; ++i) t.call.arg[i] = syscall_arg(regs, i);
   t.forced_result.reset();
   t.mapped_path.clear();
   t.cloned = false;
   record_stop(t, StopKind::kSyscallEntry, regs, t.call.nr);
-  if (t.seccomp) patch_syscall_site(t, regs);
+  if (t.seccomp) patch_syscall_site(t, regs, false);
 
   const long nr = t.call.nr;
   if (nr != abi::kRegisterSyscall && nr != BKSB_REGISTER_SYSCALL && !sys::outputs_known(t.call) &&
@@ -102,6 +103,8 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
     t.forced_result = 0;
   } else if (nr == BKSB_REGISTER_SYSCALL) {
     on_buffer_registration(t);
+  } else if (nr == SYS_rt_sigreturn) {
+    t.handler_frames = std::max(0, t.handler_frames - 1);
   } else if (nr == SYS_clone || nr == SYS_clone3 || nr == SYS_vfork) {
     pause_buffer_for_vfork(t, true);
   } else if (nr == SYS_rseq) {
@@ -174,6 +177,7 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
     writer_.write(f);
   }
   record_stop(t, StopKind::kSyscallExit, regs, t.call.nr, result, std::move(writes));
+  if (t.seccomp) patch_syscall_site(t, regs, true);
   if (t.call.nr == SYS_futex && result > 0) make_due(futexes_.note_wake(t.call, result));
   if (t.call.nr == SYS_set_tid_address) t.clear_tid = t.call.arg[0];
   bool clone_call = t.call.nr == SYS_clone || t.call.nr == SYS_clone3 || t.call.nr == SYS_fork ||

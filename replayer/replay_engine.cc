@@ -484,6 +484,13 @@ bool ReplayEngine::play_record() {
     patcher_.apply(mem_, sites);
   } else if (const auto* c = std::get_if<trace::CodeWrite>(&ev[i])) {
     for (const trace::MemWrite& w : c->writes) mem_.write_or_throw(w.addr, w.data.data(), w.data.size());
+    if (c->rip) {
+      Thread* t = thread_by_vtid(c->tid);
+      if (!t || t->dead) diverge(i, fmt::format("thread {} should move to a patched site's slot", c->tid));
+      Registers regs = t->task.regs();
+      regs.rip = c->rip;
+      t->task.set_regs(regs);
+    }
   } else if (const auto* m = std::get_if<trace::MapEvents>(&ev[i])) {
     result_.map_events += m->events.size();
   } else if (const auto* e = std::get_if<trace::End>(&ev[i])) {

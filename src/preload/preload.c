@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -228,8 +229,9 @@ static uint64_t out_bound(const struct bksb_call* c) {
     case SYS_read:
     case SYS_pread64:
     case SYS_getdents64:
-    case SYS_getrandom:
       return (uint64_t)a[2] + 24;
+    case SYS_getrandom:
+      return (uint64_t)a[1] + 24;
     case SYS_recvfrom:
       return (uint64_t)a[2] + 24 + 128 + 24 + 8 + 24;
     case SYS_readlink:
@@ -253,6 +255,8 @@ static uint64_t out_bound(const struct bksb_call* c) {
       return 256 + 24;
     case SYS_poll:
       return (uint64_t)a[1] * 8 + 24;
+    case SYS_ioctl:
+      return 36 + 24;
     case SYS_epoll_wait:
       return (uint64_t)a[2] * 12 + 24;
     default:
@@ -307,6 +311,9 @@ static int bufferable(const struct bksb_header* h, const struct bksb_call* c) {
       break;
     case SYS_fcntl:
       if (a[1] != F_GETFD && a[1] != F_SETFD && a[1] != F_GETFL) return 0;
+      break;
+    case SYS_ioctl:
+      if (a[1] != TCGETS) return 0; /* isatty(), tcgetattr() */
       break;
     case SYS_futex:
       switch (a[1] & FUTEX_CMD_MASK) {
@@ -438,8 +445,10 @@ static void outputs(const struct bksb_call* c, long r, struct out* o) {
     case SYS_read:
     case SYS_pread64:
     case SYS_getdents64:
-    case SYS_getrandom:
       region(o, (uint64_t)a[1], (uint64_t)r, 0);
+      break;
+    case SYS_getrandom:
+      region(o, (uint64_t)a[0], (uint64_t)r, 0);
       break;
     case SYS_readlink:
       region(o, (uint64_t)a[1], (uint64_t)r, 0);
@@ -489,6 +498,9 @@ static void outputs(const struct bksb_call* c, long r, struct out* o) {
     case SYS_epoll_wait:
       region(o, (uint64_t)a[1], (uint64_t)r * 12, 0);
       break;
+    case SYS_ioctl:
+      region(o, (uint64_t)a[2], 36, 0); /* the kernel's struct termios */
+      break;
     default:
       break;
   }
@@ -528,6 +540,7 @@ static int arg_count(long nr) {
     case SYS_madvise:
     case SYS_getrandom:
     case SYS_fcntl:
+    case SYS_ioctl:
       return 3;
     case SYS_pread64:
     case SYS_pwrite64:

@@ -104,6 +104,7 @@ void encode(const Event& e, RecordBuilder& b) {
           [&](const CodeWrite& x) {
             b.u32(static_cast<uint32_t>(x.writes.size()));
             for (const auto& w : x.writes) b.u64(w.addr).bytes(w.data);
+            b.u32(static_cast<uint32_t>(x.tid)).u64(x.rip);
           }},
       e);
 }
@@ -260,6 +261,8 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
         w.data = to_vec(p.bytes());
         x.writes.push_back(std::move(w));
       }
+      x.tid = i32();
+      x.rip = p.u64();
       out = std::move(x);
       break;
     }

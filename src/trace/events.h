@@ -177,8 +177,12 @@ struct SyscallBuffer {
 
 // Code the tracer wrote into the program after the stop before this record:
 // syscall sites patched into jumps to the buffer's slots, and the slots.
+// When `rip` is set, thread `tid` (at that stop, coming back from the
+// patched syscall) goes on from there, the same instruction in the slot.
 struct CodeWrite {
   std::vector<MemWrite> writes;
+  int32_t tid = 0;
+  uint64_t rip = 0;
 };
 
 using Event = std::variant<Header, Exec, Stop, MapEvents, Switch, FileMap, End, Patch,

@@ -91,3 +91,27 @@ TEST(SyscallBufferStops, BufferedRecordingStopsLess) {
 
 }  // namespace
 }  // namespace e2e
+
+namespace e2e {
+namespace {
+
+// A buffered call that differs from the recording stops the replay with a
+// divergence that names the call and the argument.
+TEST(SyscallBufferDivergence, ChangedArgumentIsReported) {
+  TempDir tmp;
+  fs::path trace = tmp / "t";
+  RunResult rec = backstep({"record", "-o", trace.string(), "--", E2E_SYSCALL_MIX, "20"}, tmp / "xdg");
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  fs::rename(trace / "events", tmp / "events.orig");
+  // clock_gettime's second argument (where the time goes) no longer matches.
+  RunResult t = run({E2E_TAMPER_BUFFER, (tmp / "events.orig").string(), (trace / "events").string(),
+                     "228", "1"});
+  ASSERT_EQ(t.shell_status(), 0) << t.describe();
+  RunResult rep = backstep({"replay", trace.string()}, tmp / "xdg");
+  EXPECT_NE(rep.shell_status(), 0) << rep.describe();
+  EXPECT_TRUE(contains(rep.err, "replay diverged at event")) << rep.describe();
+  EXPECT_TRUE(contains(rep.err, "buffered syscall clock_gettime (228) has argument 1")) << rep.describe();
+}
+
+}  // namespace
+}  // namespace e2e
