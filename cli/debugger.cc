@@ -225,7 +225,7 @@ std::string Debugger::location(uint64_t pc) { return symbolizer().locate(pc).des
 void Debugger::cmd_backtrace() {
   auto& engine = tt_.engine();
   Registers regs = engine.registers(tt_.thread());
-  const AddressSpace& mem = engine.memory();
+  const AddressSpace& mem = engine.memory(tt_.thread());
   auto frames = symbols::unwind(symbolizer(), regs, [&](uint64_t addr, void* out, size_t len) {
     return mem.read(addr, out, len);
   });
@@ -261,7 +261,7 @@ void Debugger::cmd_list(const std::string& args) {
 
 std::string Debugger::describe_pc(uint64_t pc) {
   uint8_t code[16] = {};
-  tt_.engine().memory().read(pc, code, sizeof code);
+  tt_.engine().memory(tt_.thread()).read(pc, code, sizeof code);
   auto insns = disassembler_.decode(code, pc, 1);
   return insns.empty() ? "(bad)" : insns[0].text;
 }
@@ -455,7 +455,7 @@ void Debugger::cmd_examine(const std::string& spec, const std::string& args) {
     }
   }
   uint64_t addr = eval(args);
-  const AddressSpace& mem = tt_.engine().memory();
+  const AddressSpace& mem = tt_.engine().memory(tt_.thread());
   if (format == 'i') {
     std::vector<uint8_t> code(count * 16);
     mem.read(addr, code.data(), code.size());
@@ -511,7 +511,7 @@ void Debugger::cmd_map(const std::string& args) {
     if (!addr) throw Error("no map event yet: give the map's address");
   }
   abi::MapHeader h{};
-  if (!tt_.engine().memory().read(addr, &h, sizeof h) || h.magic != abi::kMapHeaderMagic) {
+  if (!tt_.engine().memory(tt_.thread()).read(addr, &h, sizeof h) || h.magic != abi::kMapHeaderMagic) {
     throw Error(fmt::format("no live instrumented map at {:#x}", addr));
   }
   emit(trace::map_header_json(addr, h), trace::map_header_text(addr, h));

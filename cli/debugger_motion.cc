@@ -372,7 +372,7 @@ void Debugger::cmd_finish(bool reverse) {
   const int32_t tid = tt_.thread();
   auto& engine = tt_.engine();
   Registers regs = engine.registers(tid);
-  const AddressSpace& mem = engine.memory();
+  const AddressSpace& mem = engine.memory(tid);
   auto frames = symbols::unwind(symbolizer(), regs, [&](uint64_t addr, void* out, size_t len) {
     return mem.read(addr, out, len);
   });

@@ -362,7 +362,7 @@ std::string GdbServer::read_memory(std::string_view args) {
     uint64_t at = addr + out.size();
     uint64_t chunk = std::min<uint64_t>(len - out.size(), 4096 - (at & 4095));
     std::string bytes(chunk, '\0');
-    if (!tt_.engine().memory().read(at, bytes.data(), chunk)) break;
+    if (!tt_.engine().memory(tt_.thread()).read(at, bytes.data(), chunk)) break;
     out += bytes;
   }
   if (out.empty() && len > 0) return "E14";  // EFAULT

@@ -242,7 +242,7 @@ void Session::note_clone(Thread& parent, Thread& child) {
     child_tid = call.arg[3];  // x86-64: clone(flags, stack, ptid, ctid, tls)
   } else if (call.nr == SYS_clone3) {
     uint64_t args[3] = {};  // struct clone_args: flags, pidfd, child_tid
-    if (call.arg[1] >= sizeof args && mem_.read(call.arg[0], args, sizeof args)) {
+    if (call.arg[1] >= sizeof args && parent.process->mem.read(call.arg[0], args, sizeof args)) {
       flags = args[0];
       child_tid = args[2];
     }

@@ -15,6 +15,8 @@
 
 namespace backstep::recorder {
 
+struct Process;
+
 // How a thread blocked in the kernel comes back, which decides when the
 // scheduler may see it again (see "Blocked threads" in docs/ARCHITECTURE.md).
 enum class Wait {
@@ -28,6 +30,7 @@ struct Thread {
   explicit Thread(pid_t tid) : task(tid), vtid(namespace_tid(tid)) {}
   Task task;
   pid_t vtid;  // the tid the program sees; what the trace records
+  Process* process = nullptr;  // the process it belongs to (never null once known)
   enum class State { kStarting, kStopped, kInKernel, kDead } state = State::kStarting;
   bool in_syscall = false;  // between entry and exit stops
   sys::SyscallArgs call{};

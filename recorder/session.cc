@@ -30,16 +30,29 @@ Session::Session(const RecordOptions& options)
       scheduler_(options.scheduler),
       binding_(CpuBinding::choose(options.bind_cpu, options.cpu_unbound)),
       writer_(options.trace_dir, binding_ ? binding_->other_cpus() : std::vector<int>{}),
-      inferior_(Inferior::launch(options_.program)),
-      mem_(inferior_.leader()) {}
+      inferior_(Inferior::launch(options_.program)) {}
 
 Thread& Session::thread(pid_t tid) {
   auto it = threads_.find(tid);
   if (it == threads_.end()) {
     it = threads_.emplace(tid, Thread(tid)).first;
+    it->second.process = &process(process_of(tid));
     scheduler_.add_thread(tid);
   }
   return it->second;
+}
+
+Process& Session::process(pid_t tgid) {
+  std::unique_ptr<Process>& p = processes_[tgid];
+  if (!p) p = std::make_unique<Process>(tgid);
+  return *p;
+}
+
+// The process of a traced thread: its thread group, from /proc (a thread
+// can report before the event that made it has been handled).
+pid_t Session::process_of(pid_t tid) const {
+  auto tgid = proc_status_field(tid, "Tgid");
+  return tgid ? static_cast<pid_t>(std::stol(*tgid)) : inferior_.leader();
 }
 
 std::vector<uint8_t> Session::seeded_bytes(size_t n) {
@@ -61,6 +74,7 @@ uint64_t Session::read_tsc() {
 
 void Session::start() {
   pid_t leader = inferior_.leader();
+  process(leader);
   Thread& t = thread(leader);
   t.state = Thread::State::kStopped;
   if (binding_) {
@@ -71,8 +85,9 @@ void Session::start() {
   t.in_syscall = true;
   t.call.nr = SYS_execve;
   Registers regs = t.task.regs();
-  InitialStack stack = InitialStack::read(mem_, regs.rsp);
-  stack.hide_vdso(mem_);
+  const AddressSpace& mem = t.process->mem;
+  InitialStack stack = InitialStack::read(mem, regs.rsp);
+  stack.hide_vdso(mem);
 
   trace::Header h;
   h.exe = options_.program.exe;
@@ -94,16 +109,16 @@ void Session::start() {
     // AT_RANDOM (the stack protector's and pointer guard's seed) from the
     // scheduler's seed: randomness is an input the seed must fix.
     auto bytes = seeded_bytes(16);
-    mem_.write_or_throw(stack.random_addr, bytes.data(), bytes.size());
+    mem.write_or_throw(stack.random_addr, bytes.data(), bytes.size());
   }
   trace::Exec x;
   x.tid = t.vtid;
   x.regs = regs;
   x.auxv = stack.auxv_bytes();
-  if (stack.random_addr) mem_.read_or_throw(stack.random_addr, x.at_random.data(), 16);
+  if (stack.random_addr) mem.read_or_throw(stack.random_addr, x.at_random.data(), 16);
   writer_.write(x);
   keep_exec_mappings();
-  write_patch(patcher_.patch_all_mappings(mem_));
+  write_patch(t.process->patcher.patch_all_mappings(mem));
   current_ = leader;
   writer_.write(trace::Switch{0, t.vtid, SwitchReason::kStart, 0});
 }
@@ -137,7 +152,7 @@ void Session::resume(Thread& t, Resume how) {
     r.has_block = true;
     r.tick_limit = t.tick_limit;
     r.event_limit = t.event_limit;
-    ThreadBlockView(mem_, *t.block).set_limits(r.tick_limit, r.event_limit);
+    ThreadBlockView(t.process->mem, *t.block).set_limits(r.tick_limit, r.event_limit);
   }
   resumptions_[t.task.tid()] = r;
   if (!t.task.resume(how, r.signal)) t.state = Thread::State::kDead;
@@ -249,7 +264,7 @@ void Session::write_patch(const std::vector<PatchSite>& sites) {
 
 void Session::drain(Thread& t) {
   if (!t.block) return;
-  ThreadBlockView view(mem_, *t.block);
+  ThreadBlockView view(t.process->mem, *t.block);
   abi::ThreadBlock block = view.snapshot();
   t.ticks = block.ticks;
   uint64_t head = block.ring_head;

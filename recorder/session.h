@@ -13,6 +13,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -25,6 +26,7 @@
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/syscall_sites.h"
 #include "recorder/futex_queues.h"
+#include "recorder/recorded_process.h"
 #include "recorder/recorded_thread.h"
 #include "recorder/recorder.h"
 #include "recorder/scheduler.h"
@@ -43,6 +45,8 @@ class Session {
   void start();
   void loop();
   Thread& thread(pid_t tid);
+  Process& process(pid_t tgid);
+  pid_t process_of(pid_t tid) const;
   std::vector<pid_t> runnable() const;
   void resume(Thread& t, Resume how);
   WaitStatus wait_for_thread(pid_t tid);
@@ -109,8 +113,9 @@ class Session {
   std::optional<CpuBinding> binding_;
   trace::TraceWriter writer_;
   Inferior inferior_;
-  AddressSpace mem_;
-  RdtscPatcher patcher_;
+  // Every process of the program, by the tracer's view of its pid; kept
+  // after they end (threads point at them).
+  std::map<pid_t, std::unique_ptr<Process>> processes_;
   std::map<pid_t, Thread> threads_;
   pid_t current_ = 0;
   std::map<pid_t, trace::Resumption> resumptions_;
@@ -131,17 +136,16 @@ class Session {
   // seeded_bytes), so that a seed alone reproduces a run.
   std::mt19937_64 inputs_rng_{options_.scheduler.seed ^ 0x5eed5eed5eed5eedull};
   uint64_t seeded_tsc_ = 1'000'000'000;
-  // The syscall buffer's patch slots (in the preload library's text) and
-  // the sites looked at so far (patched or not).
-  struct {
+  // Per process (by tgid): the syscall buffer's patch slots (in the preload
+  // library's text) and the sites looked at so far (patched or not).
+  struct BufferState {
     uint64_t slots = 0;
     uint64_t hook = 0;
     uint32_t next_slot = 0;
-    uint64_t library_start = 0;
-    uint64_t library_end = 0;
     std::set<uint64_t> seen_sites;
     std::vector<ProcMapping> maps;  // cached /proc/PID/maps, read again when a site is not in it
-  } buffer_;
+  };
+  std::map<pid_t, BufferState> buffers_;
   SyscallSites sites_;
 };
 

@@ -125,13 +125,13 @@ bool Session::emulate_rdtsc(Thread& t, int sig, Registers& regs) {
   uint64_t at = 0;
   bool rdtscp = false;
   if (sig == SIGTRAP) {
-    const PatchSite* site = patcher_.site_at(regs.rip - 1);
+    const PatchSite* site = t.process->patcher.site_at(regs.rip - 1);
     if (!site) return false;
     at = site->addr;
     rdtscp = site->length == 3;
   } else if (sig == SIGSEGV) {
     uint8_t insn[3] = {};
-    mem_.read(regs.rip, insn, 3);
+    t.process->mem.read(regs.rip, insn, 3);
     bool rdtsc = insn[0] == 0x0f && insn[1] == 0x31;
     rdtscp = insn[0] == 0x0f && insn[1] == 0x01 && insn[2] == 0xf9;
     if (!rdtsc && !rdtscp) return false;
@@ -153,7 +153,7 @@ bool Session::emulate_rdtsc(Thread& t, int sig, Registers& regs) {
 // The runtime's int3 (a tick or event limit): a scheduling point.
 bool Session::on_runtime_trap(Thread& t, Registers& regs) {
   if (!t.block) return false;
-  ThreadBlockView view(mem_, *t.block);
+  ThreadBlockView view(t.process->mem, *t.block);
   abi::TrapReason reason = view.trap_reason();
   if (reason == abi::TrapReason::kNone) return false;
   view.clear_trap_reason();

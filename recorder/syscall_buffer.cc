@@ -132,7 +132,7 @@ void Session::on_buffer_registration(Thread& t) {
   t.forced_result = -EINVAL;
   bksb_header h{};
   uint64_t addr = t.call.arg[0];
-  if (!mem_.read(addr, &h, sizeof h) || h.magic != BKSB_MAGIC || h.version != BKSB_VERSION) return;
+  if (!t.process->mem.read(addr, &h, sizeof h) || h.magic != BKSB_MAGIC || h.version != BKSB_VERSION) return;
   t.forced_result = 0;
   if (t.call.arg[2] == 1) {
     // From the exit of this call on, the thread runs with PTRACE_CONT.
@@ -142,10 +142,11 @@ void Session::on_buffer_registration(Thread& t) {
   t.syscallbuf = addr;
   uint32_t control[2] = {BKSB_MODE_RECORD,
                          scheduler_.chaos() ? uint32_t{BKSB_FLAG_NO_GETRANDOM} : 0u};
-  mem_.write_or_throw(addr + offsetof(bksb_header, mode), control, sizeof control);
-  if (!buffer_.hook) {
-    buffer_.slots = h.slots;
-    buffer_.hook = h.hook;
+  t.process->mem.write_or_throw(addr + offsetof(bksb_header, mode), control, sizeof control);
+  BufferState& b = buffers_[t.process->tgid];
+  if (!b.hook) {
+    b.slots = h.slots;
+    b.hook = h.hook;
   }
 }
 
@@ -155,7 +156,7 @@ void Session::drain_syscall_buffer(Thread& t) {
   if (!t.syscallbuf) return;
   const uint64_t addr = *t.syscallbuf;
   bksb_header h{};
-  mem_.read_or_throw(addr, &h, sizeof h);
+  t.process->mem.read_or_throw(addr, &h, sizeof h);
   if (h.used > h.capacity || h.drained > h.used) {
     throw Error(fmt::format("thread {}: the syscall buffer's header is damaged (used {}, drained {})",
                             t.vtid, h.used, h.drained));
@@ -164,7 +165,7 @@ void Session::drain_syscall_buffer(Thread& t) {
     trace::SyscallBuffer b;
     b.tid = t.vtid;
     b.records.resize(h.used - h.drained);
-    if (!mem_.read_bulk(addr + sizeof h + h.drained, b.records.data(), b.records.size())) {
+    if (!t.process->mem.read_bulk(addr + sizeof h + h.drained, b.records.data(), b.records.size())) {
       throw Error(fmt::format("thread {}: cannot read its syscall buffer", t.vtid));
     }
     for (const trace::BufferedCall& c : trace::parse_buffered_calls(b.records)) {
@@ -183,7 +184,7 @@ void Session::drain_syscall_buffer(Thread& t) {
   // still writes after `used`: only mark what is in the trace.
   uint32_t pos[2] = {h.busy ? h.used : 0u, h.busy ? h.used : 0u};
   if (pos[0] != h.used || pos[1] != h.drained) {
-    mem_.write_or_throw(addr + offsetof(bksb_header, used), pos, sizeof pos);
+    t.process->mem.write_or_throw(addr + offsetof(bksb_header, used), pos, sizeof pos);
   }
 }
 
@@ -197,32 +198,33 @@ void Session::drain_syscall_buffer(Thread& t) {
 // thread, which would come back into the middle of the new jump, goes on
 // from the cmp in the slot (recorded with the CodeWrite).
 void Session::patch_syscall_site(Thread& t, const Registers& regs, bool exit) {
-  if (!buffer_.hook || !t.syscallbuf || buffer_.next_slot >= BKSB_SLOT_COUNT) return;
+  BufferState& state = buffers_[t.process->tgid];
+  if (!state.hook || !t.syscallbuf || state.next_slot >= BKSB_SLOT_COUNT) return;
   if (exit && regs.rip != t.call_rip) return;  // not back where it entered (a signal, sigreturn)
   // A call a signal interrupted may be restarted: the kernel would step back
   // two bytes from wherever the thread is then.
   if (exit && static_cast<int64_t>(regs.rax) <= -512 && static_cast<int64_t>(regs.rax) >= -516) return;
   const uint64_t syscall_at = regs.rip - 2;
-  if (buffer_.seen_sites.count(syscall_at)) return;
+  if (state.seen_sites.count(syscall_at)) return;
   const long nr = t.call.nr;
   if (!may_be_buffered(nr)) {
-    buffer_.seen_sites.insert(syscall_at);
+    state.seen_sites.insert(syscall_at);
     return;
   }
   const ProcMapping* mapping = nullptr;
   for (int pass = 0; pass < 2 && !mapping; ++pass) {
-    if (pass == 1) buffer_.maps = read_proc_maps(inferior_.leader());
-    for (const ProcMapping& m : buffer_.maps) {
+    if (pass == 1) state.maps = read_proc_maps(t.process->tgid);
+    for (const ProcMapping& m : state.maps) {
       if (syscall_at >= m.start && syscall_at + 2 <= m.end) mapping = &m;
     }
   }
   std::optional<SyscallSite> found;
   if (mapping && mapping->is_file() && mapping->executable() &&
-      !(syscall_at >= buffer_.hook && syscall_at < buffer_.slots + BKSB_SLOT_BYTES * BKSB_SLOT_COUNT)) {
+      !(syscall_at >= state.hook && syscall_at < state.slots + BKSB_SLOT_BYTES * BKSB_SLOT_COUNT)) {
     found = sites_.at(mapping->path, mapping->offset + (syscall_at - mapping->start));
   }
   if (!found || found->nr != static_cast<uint32_t>(nr)) {
-    buffer_.seen_sites.insert(syscall_at);
+    state.seen_sites.insert(syscall_at);
     return;
   }
   const bool cmp_after = found->kind == SyscallSite::kCmpAfter;
@@ -233,9 +235,12 @@ void Session::patch_syscall_site(Thread& t, const Registers& regs, bool exit) {
   const uint64_t to = cmp_after ? syscall_at + 8 : syscall_at;
   const uint64_t back = cmp_after ? to : syscall_at + 2;  // where the slot returns
   uint8_t code[8] = {};
-  if (!mem_.read(from, code, to - from)) return;
+  if (!t.process->mem.read(from, code, to - from)) return;
   for (auto& [tid, other] : threads_) {
-    if (other.state == Thread::State::kDead || other.state == Thread::State::kStarting) continue;
+    if (other.process != t.process || other.state == Thread::State::kDead ||
+        other.state == Thread::State::kStarting) {
+      continue;
+    }
     // A handler's frame may hold a return into the syscall site it
     // interrupted: a cmp made part of a jump would be no instruction
     // start then. Such sites wait until no handler runs.
@@ -250,10 +255,10 @@ void Session::patch_syscall_site(Thread& t, const Registers& regs, bool exit) {
     uint64_t pc = other.task.regs().rip;
     if (pc > from && pc < to) return;
   }
-  const uint64_t slot = buffer_.slots + uint64_t{buffer_.next_slot} * BKSB_SLOT_BYTES;
-  if (!fits_rel32(from + 5, slot) || !fits_rel32(slot + 32, buffer_.hook) ||
+  const uint64_t slot = state.slots + uint64_t{state.next_slot} * BKSB_SLOT_BYTES;
+  if (!fits_rel32(from + 5, slot) || !fits_rel32(slot + 32, state.hook) ||
       !fits_rel32(slot + 32, back)) {
-    buffer_.seen_sites.insert(syscall_at);
+    state.seen_sites.insert(syscall_at);
     return;
   }
   std::vector<std::byte> s;
@@ -267,7 +272,7 @@ void Session::patch_syscall_site(Thread& t, const Registers& regs, bool exit) {
              reinterpret_cast<const std::byte*>(code + 5));
   }
   bytes({0xe8});  // call hook
-  put_rel32(s, slot + s.size() + 4, buffer_.hook);
+  put_rel32(s, slot + s.size() + 4, state.hook);
   bytes({0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00});  // lea 128(%rsp),%rsp
   if (cmp_after) {
     s.insert(s.end(), reinterpret_cast<const std::byte*>(code + 2),
@@ -280,12 +285,12 @@ void Session::patch_syscall_site(Thread& t, const Registers& regs, bool exit) {
   if (cmp_after) {
     for (uint8_t x : {0x0f, 0x1f, 0x00}) jmp.push_back(static_cast<std::byte>(x));  // nopl (%rax)
   }
-  buffer_.seen_sites.insert(syscall_at);
-  buffer_.next_slot++;
+  state.seen_sites.insert(syscall_at);
+  state.next_slot++;
   trace::CodeWrite w;
   w.writes.push_back({slot, std::move(s)});
   w.writes.push_back({from, std::move(jmp)});
-  for (const trace::MemWrite& m : w.writes) mem_.write_or_throw(m.addr, m.data.data(), m.data.size());
+  for (const trace::MemWrite& m : w.writes) t.process->mem.write_or_throw(m.addr, m.data.data(), m.data.size());
   if (cmp_after) {
     // On from the cmp in the slot: lea -128, call, lea +128 come before it.
     w.tid = t.vtid;
@@ -316,7 +321,7 @@ void Session::pause_buffer_for_vfork(Thread& t, bool paused) {
     } else if (t.call.nr == SYS_clone) {
       flags = t.call.arg[0];
     } else if (t.call.nr == SYS_clone3) {
-      if (t.call.arg[1] < 8 || !mem_.read(t.call.arg[0], &flags, 8)) return;
+      if (t.call.arg[1] < 8 || !t.process->mem.read(t.call.arg[0], &flags, 8)) return;
     } else {
       return;
     }
@@ -324,7 +329,7 @@ void Session::pause_buffer_for_vfork(Thread& t, bool paused) {
   }
   t.buffer_paused = paused;
   uint32_t mode = paused ? BKSB_MODE_OFF : BKSB_MODE_RECORD;
-  mem_.write_or_throw(*t.syscallbuf + offsetof(bksb_header, mode), &mode, sizeof mode);
+  t.process->mem.write_or_throw(*t.syscallbuf + offsetof(bksb_header, mode), &mode, sizeof mode);
 }
 
 bool Session::abort_buffered_call(Thread& t, const WaitStatus& st) {

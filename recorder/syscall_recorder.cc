@@ -65,7 +65,7 @@ bool Session::may_block(Thread& t) {
     int op = static_cast<int>(call.arg[1]) & FUTEX_CMD_MASK;
     if (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) {
       uint32_t word = 0;
-      if (mem_.read(call.arg[0], &word, 4) && word != static_cast<uint32_t>(call.arg[2])) {
+      if (t.process->mem.read(call.arg[0], &word, 4) && word != static_cast<uint32_t>(call.arg[2])) {
         blocks = false;
       }
     }
@@ -95,7 +95,7 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
   if (nr == abi::kRegisterSyscall) {
     // The runtime announces its ThreadBlock (see runtime/abi.h).
     t.block = t.call.arg[0];
-    ThreadBlockView view(mem_, *t.block);
+    ThreadBlockView view(t.process->mem, *t.block);
     t.ring_drained = view.ring_head();
     t.ring_capacity = std::max<uint32_t>(1, view.ring_capacity());
     t.tick_limit = 0;
@@ -146,20 +146,21 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
   if (binding_) after_affinity_call(t, result);
   if (std::exchange(t.seeded_random, false) && result > 0) {
     auto bytes = seeded_bytes(static_cast<size_t>(result));
-    if (!mem_.write(t.call.arg[0], bytes.data(), bytes.size())) {
+    if (!t.process->mem.write(t.call.arg[0], bytes.data(), bytes.size())) {
       result = -EFAULT;
       regs.rax = static_cast<uint64_t>(result);
       t.task.set_regs(regs);
     }
   }
   std::vector<trace::MemWrite> writes;
-  auto reader = [this](uint64_t addr, void* out, size_t len) { return mem_.read(addr, out, len); };
+  const AddressSpace& mem = t.process->mem;
+  auto reader = [&mem](uint64_t addr, void* out, size_t len) { return mem.read(addr, out, len); };
   for (const sys::MemRegion& r : sys::syscall_outputs(t.call, result, reader)) {
     if (r.len == 0) continue;
     trace::MemWrite w;
     w.addr = r.addr;
     w.data.resize(r.len);
-    if (!mem_.read(r.addr, w.data.data(), r.len)) continue;
+    if (!mem.read(r.addr, w.data.data(), r.len)) continue;
     writes.push_back(std::move(w));
   }
   if (t.call.nr == SYS_mmap && result >= 0 && !t.mapped_path.empty()) {
@@ -192,7 +193,7 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
 
   if (t.call.nr == SYS_mmap && result >= 0 && !t.mapped_path.empty() &&
       (t.call.arg[2] & PROT_EXEC)) {
-    write_patch(patcher_.patch_mapping(mem_, t.mapped_path, t.call.arg[5], t.call.arg[1],
+    write_patch(t.process->patcher.patch_mapping(mem, t.mapped_path, t.call.arg[5], t.call.arg[1],
                                        static_cast<uint64_t>(result)));
   }
 }

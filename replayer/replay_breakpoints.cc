@@ -59,10 +59,10 @@ void ReplayEngine::set_value_watch(std::optional<ValueWatch> watch, WatchTrap on
 
 void ReplayEngine::write_limits(Thread& t, uint64_t tick_limit, uint64_t event_limit,
                                 const std::optional<ValueWatch>& watch) {
-  ThreadBlockView view(mem_, *t.block);
+  ThreadBlockView view(t.process->mem, *t.block);
   view.set_limits(tick_limit, event_limit);
   uint64_t value = 0;
-  if (watch && mem_.read(watch->addr, &value, watch->len)) {
+  if (watch && t.process->mem.read(watch->addr, &value, watch->len)) {
     view.set_watch(watch->addr, watch->len, value, tick_limit);
     t.armed = watch;
   } else if (t.armed) {
@@ -75,7 +75,7 @@ void ReplayEngine::sync_watch(Thread& t, const std::optional<ValueWatch>& want) 
   if (!t.block || t.armed == want) return;
   // A run begun under another watch (or none): the limits it has, or keeps
   // in watch_limit while armed, are its real ones.
-  ThreadBlockView view(mem_, *t.block);
+  ThreadBlockView view(t.process->mem, *t.block);
   uint64_t limit = t.armed ? view.watch_limit() : view.tick_limit();
   write_limits(t, limit, view.event_limit(), want);
 }
@@ -109,7 +109,7 @@ WaitStatus ReplayEngine::resume_run(size_t index, Thread& t, Resume how, int sig
     {
       std::optional<PlantedBreakpoints> planted;
       if (!breakpoints_.empty() && how != Resume::kSingleStep)
-        planted.emplace(mem_, breakpoints_, skip);
+        planted.emplace(t.process->mem, breakpoints_, skip);
       if (!t.task.resume(how, signal)) diverge(index, fmt::format("thread {} vanished", t.vtid));
       st = wait_for_thread(t.task.tid());
     }
@@ -123,7 +123,7 @@ WaitStatus ReplayEngine::resume_run(size_t index, Thread& t, Resume how, int sig
     }
     if (t.armed && st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
         st.stop_signal() == SIGTRAP) {
-      ThreadBlockView view(mem_, *t.block);
+      ThreadBlockView view(t.process->mem, *t.block);
       if (view.trap_reason() == abi::TrapReason::kWatch) {
         view.clear_trap_reason();
         if (on_watch_) on_watch_(t.vtid, view.ticks());
@@ -135,9 +135,9 @@ WaitStatus ReplayEngine::resume_run(size_t index, Thread& t, Resume how, int sig
     regs.rip -= 1;
     t.task.set_regs(regs);
     if (on_breakpoint_) {
-      on_breakpoint_(t.vtid, regs.rip, t.block ? ThreadBlockView(mem_, *t.block).ticks() : 0);
+      on_breakpoint_(t.vtid, regs.rip, t.block ? ThreadBlockView(t.process->mem, *t.block).ticks() : 0);
     }
-    if (is_syscall_insn(mem_, regs.rip)) {
+    if (is_syscall_insn(t.process->mem, regs.rip)) {
       // Single-stepping it would run the syscall for real: let the run
       // reach its recorded syscall stop with this one breakpoint lifted.
       skip = regs.rip;

@@ -85,21 +85,24 @@ ReplayEngine::ReplayEngine(const ReplayEngine& source, Inferior copy)
     : trace_(source.trace_),
       options_(source.options_),
       inferior_(std::move(copy)),
-      mem_(inferior_.leader()),
-      patcher_(source.patcher_),
       result_(source.result_),
       end_status_(source.end_status_),
       dying_(source.dying_),
       next_(source.next_),
       pending_signal_(source.pending_signal_),
       last_tid_(source.last_tid_),
-      tick_section_(source.tick_section_),
-      is_copy_(true) {}
+      is_copy_(true) {
+  Process& p = process(inferior_.leader());
+  p.vpid = source.root().vpid;
+  p.patcher = source.root().patcher;
+  p.tick_section = source.root().tick_section;
+}
 
 ReplayEngine::Thread& ReplayEngine::adopt_thread(pid_t tid, const Thread& source) {
   Thread& t = threads_.try_emplace(tid, tid, source.vtid).first->second;
   t = source;
   t.task = Task(tid);
+  t.process = &root();
   t.clone_child = 0;
   by_vtid_[t.vtid] = tid;
   return t;
@@ -114,16 +117,16 @@ std::unique_ptr<ReplayEngine> ReplayEngine::fork() {
   const Registers leader_regs = leader.task.regs();
   // The process, forked by its leader. No exit signal: the copy's end must
   // not signal the program it came from.
-  InjectedResult forked = inject_syscall(leader.task, mem_, *leader.held, SYS_clone);
+  InjectedResult forked = inject_syscall(leader.task, root().mem, *leader.held, SYS_clone);
   if (forked.value <= 0 || forked.created <= 0) {
     throw Error(fmt::format("cannot copy the replayed program (clone returned {})", forked.value));
   }
   wait_for_new_task(forked.created);
   std::unique_ptr<ReplayEngine> copy(new ReplayEngine(*this, inferior_.adopt_copy(forked.created)));
-  const AddressSpace& cmem = copy->mem_;
+  const AddressSpace& cmem = copy->root().mem;
   // The copy was made with a syscall instruction over the leader's code.
   uint8_t code[2] = {};
-  mem_.read_or_throw(leader_regs.rip, code, sizeof code);
+  root().mem.read_or_throw(leader_regs.rip, code, sizeof code);
   cmem.write_or_throw(leader_regs.rip, code, sizeof code);
 
   // Its only thread stands for the leader; the others are cloned into it.

@@ -126,9 +126,9 @@ std::optional<ReplayPosition> ReplayPosition::parse(std::string_view text) {
 }
 
 ReplayEngine::ReplayEngine(const trace::Trace& trace, bool echo_output)
-    : trace_(trace), inferior_(launch(trace)), mem_(inferior_.leader()) {
+    : trace_(trace), inferior_(launch(trace)) {
   options_.echo_output = echo_output;
-  tick_section_ = find_tick_section(trace_);
+  process(inferior_.leader()).tick_section = find_tick_section(trace_);
   start();
 }
 
@@ -148,8 +148,29 @@ ReplayEngine::Thread& ReplayEngine::thread(pid_t tid) {
   // In the launched process, the kernel hands out the recorded ids (a fresh
   // PID namespace); in a copy, a thread's id is learnt from its clone stop.
   auto [it, fresh] = threads_.try_emplace(tid, tid, is_copy_ ? 0 : namespace_tid(tid));
-  if (fresh && it->second.vtid != 0) by_vtid_[it->second.vtid] = tid;
+  if (fresh) {
+    it->second.process = &process(process_of(tid));
+    if (it->second.vtid != 0) by_vtid_[it->second.vtid] = tid;
+  }
   return it->second;
+}
+
+ReplayEngine::Process& ReplayEngine::process(pid_t pid) {
+  std::unique_ptr<Process>& p = processes_[pid];
+  if (!p) p = std::make_unique<Process>(pid, is_copy_ ? 0 : namespace_tid(pid));
+  return *p;
+}
+
+// The process of a traced thread: its thread group, from /proc (a thread
+// can report before the event that made it has been handled).
+pid_t ReplayEngine::process_of(pid_t tid) const {
+  auto tgid = proc_status_field(tid, "Tgid");
+  return tgid ? static_cast<pid_t>(std::stol(*tgid)) : inferior_.leader();
+}
+
+const AddressSpace& ReplayEngine::memory(int32_t vtid) const {
+  const Thread* t = thread_by_vtid(vtid);
+  return t ? t->process->mem : root().mem;
 }
 
 ReplayEngine::Thread* ReplayEngine::thread_by_vtid(pid_t vtid) {
@@ -181,9 +202,10 @@ void ReplayEngine::start() {
   if (std::string d = regs_diff(x.regs, regs, false); !d.empty()) {
     diverge(1, "at exec, " + d + " (a different program, environment or kernel?)");
   }
-  InitialStack stack = InitialStack::read(mem_, regs.rsp);
-  stack.hide_vdso(mem_);
-  if (stack.random_addr) mem_.write_or_throw(stack.random_addr, x.at_random.data(), 16);
+  const AddressSpace& mem = t.process->mem;
+  InitialStack stack = InitialStack::read(mem, regs.rsp);
+  stack.hide_vdso(mem);
+  if (stack.random_addr) mem.write_or_throw(stack.random_addr, x.at_random.data(), 16);
 }
 
 void ReplayEngine::await_first_stop(Thread& t) {
@@ -257,6 +279,13 @@ int ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s) {
   if (s.kind == StopKind::kSyscallExit && t.wake_signal) {
     // Into the rt_sigsuspend that stands for a wait (wait_with_mask).
     sig = t.wake_pending = std::exchange(t.wake_signal, 0);
+    if (t.at_seccomp_stop) {
+      // A seccomp stop drops the signal of the resumption that leaves it
+      // (the syscall buffer's filter makes entries those): queue it instead;
+      // the rt_sigsuspend's mask lets it in as it starts.
+      ::syscall(SYS_tgkill, t.process->pid, t.task.tid(), sig);
+      sig = 0;
+    }
   } else if (t.wake_pending) {
     // Still pending from then: sending it again would queue a second one.
     if (sig == t.wake_pending) sig = 0;
@@ -296,6 +325,7 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
     show_recorded_tid(t, s, regs);
   }
   const bool seccomp_stop = st.ptrace_event() == PTRACE_EVENT_SECCOMP;
+  t.at_seccomp_stop = seccomp_stop;
   if ((st.syscall_stop() || seccomp_stop) && !t.in_syscall &&
       static_cast<long>(regs.orig_rax) == BKSB_DIVERGENCE_SYSCALL) {
     report_buffer_divergence(index, t);
@@ -325,7 +355,7 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       break;
     case StopKind::kRdtsc:
       expect(st.stopped() && (st.stop_signal() == SIGSEGV ||
-                              (st.stop_signal() == SIGTRAP && patcher_.site_at(regs.rip - 1))),
+                              (st.stop_signal() == SIGTRAP && t.process->patcher.site_at(regs.rip - 1))),
              "not an rdtsc trap");
       if (st.stop_signal() == SIGTRAP) regs.rip -= 1;  // recorded at the instruction
       break;
@@ -349,7 +379,7 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       expect(st.ptrace_event() == PTRACE_EVENT_EXIT, "not an exit");
       break;
   }
-  uint64_t ticks = t.block ? ThreadBlockView(mem_, *t.block).ticks() : 0;
+  uint64_t ticks = t.block ? ThreadBlockView(t.process->mem, *t.block).ticks() : 0;
   if (ticks != s.ticks) {
     diverge(index, fmt::format("thread {} is at tick {}, recorded {}", s.tid, ticks, s.ticks));
   }
@@ -382,7 +412,7 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       on_exit(index, t, s, regs);
       break;
     case StopKind::kTrap: {
-      ThreadBlockView view(mem_, *t.block);
+      ThreadBlockView view(t.process->mem, *t.block);
       if (static_cast<int64_t>(view.trap_reason()) != s.value) {
         diverge(index, fmt::format("thread {} trapped for reason {}, recorded {}", s.tid,
                                    static_cast<int>(view.trap_reason()), s.value));
@@ -392,11 +422,11 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
     }
     case StopKind::kRdtsc: {
       bool rdtscp = false;
-      if (const PatchSite* site = patcher_.site_at(regs.rip)) {
+      if (const PatchSite* site = t.process->patcher.site_at(regs.rip)) {
         rdtscp = site->length == 3;
       } else {
         uint8_t insn[3] = {};
-        mem_.read(regs.rip, insn, 3);
+        t.process->mem.read(regs.rip, insn, 3);
         rdtscp = insn[1] == 0x01;
       }
       regs.rax = static_cast<uint64_t>(s.value) & 0xffffffffu;
@@ -481,9 +511,15 @@ bool ReplayEngine::play_record() {
   } else if (const auto* p = std::get_if<trace::Patch>(&ev[i])) {
     std::vector<PatchSite> sites;
     for (const auto& site : p->sites) sites.push_back({site.addr, site.length});
-    patcher_.apply(mem_, sites);
+    // Patched in the process of the stop before it.
+    const Thread* last = thread_by_vtid(last_tid_);
+    Process& in = last ? *last->process : root();
+    in.patcher.apply(in.mem, sites);
   } else if (const auto* c = std::get_if<trace::CodeWrite>(&ev[i])) {
-    for (const trace::MemWrite& w : c->writes) mem_.write_or_throw(w.addr, w.data.data(), w.data.size());
+    // Written in the process of the stop before it, as a Patch.
+    const Thread* last = thread_by_vtid(last_tid_);
+    Process& in = last ? *last->process : root();
+    for (const trace::MemWrite& w : c->writes) in.mem.write_or_throw(w.addr, w.data.data(), w.data.size());
     if (c->rip) {
       Thread* t = thread_by_vtid(c->tid);
       if (!t || t->dead) diverge(i, fmt::format("thread {} should move to a patched site's slot", c->tid));
@@ -522,8 +558,8 @@ void ReplayEngine::after_step(Thread& t) {
   t.held = HeldAt::kUserCode;
   t.steps++;
   if (!t.block) return;
-  uint64_t now = ThreadBlockView(mem_, *t.block).ticks();
-  if (now > t.base_ticks && !in_tick_section(t.task.regs().rip)) {
+  uint64_t now = ThreadBlockView(t.process->mem, *t.block).ticks();
+  if (now > t.base_ticks && !in_tick_section(t, t.task.regs().rip)) {
     // Back in program code with a new tick counted: a canonical point.
     t.base_ticks = now;
     t.steps = 0;
@@ -556,7 +592,7 @@ bool ReplayEngine::step(int32_t vtid) {
   }
   Registers regs = t.task.regs();
   uint8_t insn[2] = {};
-  mem_.read(regs.rip, insn, 2);
+  t.process->mem.read(regs.rip, insn, 2);
   if (insn[0] == 0x0f && insn[1] == 0x05 && regs.rip != BKSB_UNTRACED_PAGE) {
     // A syscall instruction: never single-step into the kernel (the call
     // would really run); play its entry and exit instead.
@@ -604,7 +640,7 @@ bool ReplayEngine::run_to_tick(int32_t vtid, uint64_t target) {
   }
   if (target > s.ticks) return false;
   int sig = begin_run(index, t, s);
-  ThreadBlockView view(mem_, *t.block);
+  ThreadBlockView view(t.process->mem, *t.block);
   write_limits(t, target, s.resumed.event_limit, watch_);
   WaitStatus st = resume_run(index, t, Resume::kSyscall, sig);
   bool ours = st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
@@ -619,7 +655,7 @@ bool ReplayEngine::run_to_tick(int32_t vtid, uint64_t target) {
   }
   // An extra trap the recording did not have: undo its traces, then walk
   // out of the tick counter to the canonical point.
-  if (!in_tick_section(t.task.regs().rip)) {
+  if (!in_tick_section(t, t.task.regs().rip)) {
     // The walk below would end at once, at a point that is not canonical.
     diverge(index, fmt::format("thread {} trapped for a tick outside the tick counter's code "
                                "(at {:#x}): a runtime built wrongly?",
@@ -627,7 +663,7 @@ bool ReplayEngine::run_to_tick(int32_t vtid, uint64_t target) {
   }
   view.clear_trap_reason();
   write_limits(t, s.resumed.tick_limit, s.resumed.event_limit, watch_);
-  while (in_tick_section(t.task.regs().rip) || t.task.regs().rip == 0) {
+  while (in_tick_section(t, t.task.regs().rip) || t.task.regs().rip == 0) {
     if (!t.task.resume(Resume::kSingleStep, 0)) return false;
     wait_for_thread(t.task.tid());
   }
@@ -671,7 +707,7 @@ Registers ReplayEngine::registers(int32_t vtid) const {
 std::optional<uint64_t> ReplayEngine::ticks(int32_t vtid) const {
   const Thread* t = thread_by_vtid(vtid);
   if (!t || !t->block || t->dead) return std::nullopt;
-  return ThreadBlockView(mem_, *t->block).ticks();
+  return ThreadBlockView(t->process->mem, *t->block).ticks();
 }
 
 pid_t ReplayEngine::kernel_tid(int32_t vtid) const {
@@ -703,8 +739,8 @@ ReplayResult ReplayEngine::run(const ReplayOptions& options) {
     Thread& t = found ? *found : thread(inferior_.leader());
     result_.stopped_at->tid = t.vtid;
     result_.regs = t.task.regs();
-    if (t.block) result_.stopped_at->ticks = ThreadBlockView(mem_, *t.block).ticks();
-    mem_.read(result_.regs.rip, result_.code_at_rip, sizeof result_.code_at_rip);
+    if (t.block) result_.stopped_at->ticks = ThreadBlockView(t.process->mem, *t.block).ticks();
+    t.process->mem.read(result_.regs.rip, result_.code_at_rip, sizeof result_.code_at_rip);
   } else if (!result_.completed) {
     result_.truncated = true;
   }

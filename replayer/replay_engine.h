@@ -27,6 +27,7 @@
 #include "ptrace/syscall_injection.h"
 #include "ptrace/task.h"
 #include "replayer/replay_session.h"
+#include "replayer/terminal_fds.h"
 #include "trace/trace_reader.h"
 
 namespace backstep::replayer {
@@ -106,10 +107,13 @@ class ReplayEngine {
   std::vector<int32_t> live_threads() const;
   bool has_thread(int32_t vtid) const;
   Registers registers(int32_t vtid) const;
-  const AddressSpace& memory() const { return mem_; }
+  // The memory of the process thread `vtid` belongs to; without one, of
+  // the first process (the program backstep started).
+  const AddressSpace& memory() const { return root().mem; }
+  const AddressSpace& memory(int32_t vtid) const;
   std::optional<uint64_t> ticks(int32_t vtid) const;
   // The address range of the tick counter's code in the executable.
-  std::pair<uint64_t, uint64_t> tick_section() const { return tick_section_; }
+  std::pair<uint64_t, uint64_t> tick_section() const { return root().tick_section; }
   // The tracer's tid for a vtid (for ptrace requests such as debug registers).
   pid_t kernel_tid(int32_t vtid) const;
   const ReplayResult& result() const { return result_; }
@@ -136,10 +140,24 @@ class ReplayEngine {
   void set_record_hook(std::function<void()> hook) { record_hook_ = std::move(hook); }
 
  private:
+  // One replayed process: its memory and the rdtsc sites patched in it,
+  // shared by its threads.
+  struct Process {
+    Process(pid_t leader, pid_t program_pid) : pid(leader), vpid(program_pid), mem(leader) {}
+    pid_t pid;   // the leader's tid, as the tracer sees it
+    pid_t vpid;  // as the program (and the trace) names it
+    AddressSpace mem;
+    RdtscPatcher patcher;
+    // The address range of the tick counter's code in its executable.
+    std::pair<uint64_t, uint64_t> tick_section{0, 0};
+    // Its descriptors that write to the program's stdout/stderr.
+    TerminalFds terminal;
+  };
   struct Thread {
     Thread(pid_t tid, pid_t program_tid) : task(tid), vtid(program_tid) {}
     Task task;
     pid_t vtid;            // as the program (and the trace) names it; 0 until known
+    Process* process = nullptr;  // the process it belongs to
     bool started = false;  // its first stop was seen
     bool dead = false;
     bool in_syscall = false;
@@ -150,6 +168,7 @@ class ReplayEngine {
     const trace::FileMap* file_map = nullptr;  // mmap of a file being replayed
     std::optional<uint64_t> block;
     std::optional<uint64_t> syscallbuf;  // the syscall buffer's header (replay_syscall_buffer.cc)
+    bool at_seccomp_stop = false;        // its last stop was a PTRACE_EVENT_SECCOMP (an entry)
     // Inside the current run (between two recorded stops):
     bool run_started = false;         // limits written, resumption signal delivered
     uint64_t base_ticks = 0;          // the canonical tick counted from
@@ -212,9 +231,13 @@ class ReplayEngine {
   int signal_ending_wait(size_t entry_index, pid_t tid) const;
   bool wait_with_mask(size_t index, Thread& t, Registers& regs);
   const trace::FileMap* file_map_before_exit(size_t from, pid_t tid) const;
-  bool in_tick_section(uint64_t pc) const {
-    return pc >= tick_section_.first && pc < tick_section_.second;
+  static bool in_tick_section(const Thread& t, uint64_t pc) {
+    return pc >= t.process->tick_section.first && pc < t.process->tick_section.second;
   }
+  Process& root() { return *processes_.at(inferior_.leader()); }
+  const Process& root() const { return *processes_.at(inferior_.leader()); }
+  Process& process(pid_t pid);
+  pid_t process_of(pid_t tid) const;
   void after_step(Thread& t);
   // Resumes `t` as `how` and waits for its next stop, reporting and stepping
   // over planted breakpoints on the way.
@@ -234,15 +257,16 @@ class ReplayEngine {
   // At the stop: all of them made.
   void check_syscall_buffer_used(size_t index, Thread& t, const trace::Stop& s);
   [[noreturn]] void report_buffer_divergence(size_t index, Thread& t);
-  void echo_buffered_output(const trace::SyscallBuffer& b);
+  void after_buffered_calls(Thread& t, const trace::SyscallBuffer& b);
   // Plays other threads' records until the next Stop record is vtid's.
   bool play_until_turn_of(int32_t vtid);
 
   const trace::Trace& trace_;
   ReplayOptions options_;
   Inferior inferior_;
-  AddressSpace mem_;
-  RdtscPatcher patcher_;
+  // Every process of the program, by the tracer's pid of its leader; kept
+  // after they end (threads point at them).
+  std::map<pid_t, std::unique_ptr<Process>> processes_;
   std::map<pid_t, Thread> threads_;  // by the tracer's tid
   std::map<pid_t, pid_t> by_vtid_;
   ReplayResult result_;
@@ -251,7 +275,6 @@ class ReplayEngine {
   size_t next_ = 2;  // Header and Exec are played by the constructor
   int pending_signal_ = 0;
   pid_t last_tid_ = 0;
-  std::pair<uint64_t, uint64_t> tick_section_{0, 0};
   std::vector<uint64_t> breakpoints_;
   BreakpointHit on_breakpoint_;
   std::optional<ValueWatch> watch_;

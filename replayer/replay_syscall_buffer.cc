@@ -38,10 +38,10 @@ const trace::SyscallBuffer* ReplayEngine::buffer_records_for(size_t index, int32
 void ReplayEngine::on_buffer_registration(Thread& t) {
   if (t.args[2] == 1) return;  // the filter is in place: nothing to do here
   bksb_header h{};
-  if (!mem_.read(t.args[0], &h, sizeof h) || h.magic != BKSB_MAGIC) return;
+  if (!t.process->mem.read(t.args[0], &h, sizeof h) || h.magic != BKSB_MAGIC) return;
   t.syscallbuf = t.args[0];
   uint32_t mode = BKSB_MODE_REPLAY;
-  mem_.write_or_throw(*t.syscallbuf + offsetof(bksb_header, mode), &mode, sizeof mode);
+  t.process->mem.write_or_throw(*t.syscallbuf + offsetof(bksb_header, mode), &mode, sizeof mode);
 }
 
 void ReplayEngine::fill_syscall_buffer(size_t index, Thread& t) {
@@ -51,22 +51,22 @@ void ReplayEngine::fill_syscall_buffer(size_t index, Thread& t) {
   uint32_t pos[2] = {0, 0};  // used, drained
   if (b && !b->records.empty()) {
     bksb_header h{};
-    mem_.read_or_throw(addr, &h, sizeof h);
+    t.process->mem.read_or_throw(addr, &h, sizeof h);
     if (b->records.size() > h.capacity) {
       diverge(index, fmt::format("thread {}: {} bytes of buffered syscalls do not fit its buffer",
                                  t.vtid, b->records.size()));
     }
-    mem_.write_or_throw(addr + sizeof h, b->records.data(), b->records.size());
+    t.process->mem.write_or_throw(addr + sizeof h, b->records.data(), b->records.size());
     pos[0] = static_cast<uint32_t>(b->records.size());
-    if (options_.echo_output) echo_buffered_output(*b);
+    after_buffered_calls(t, *b);
   }
-  mem_.write_or_throw(addr + offsetof(bksb_header, used), pos, sizeof pos);
+  t.process->mem.write_or_throw(addr + offsetof(bksb_header, used), pos, sizeof pos);
 }
 
 void ReplayEngine::check_syscall_buffer_used(size_t index, Thread& t, const trace::Stop& s) {
   if (!t.syscallbuf) return;
   bksb_header h{};
-  mem_.read_or_throw(*t.syscallbuf, &h, sizeof h);
+  t.process->mem.read_or_throw(*t.syscallbuf, &h, sizeof h);
   if (h.drained == h.used) return;
   // The first call recorded but not made.
   const trace::SyscallBuffer* b = buffer_records_for(index, t.vtid);
@@ -85,7 +85,7 @@ void ReplayEngine::check_syscall_buffer_used(size_t index, Thread& t, const trac
 
 void ReplayEngine::report_buffer_divergence(size_t index, Thread& t) {
   bksb_header h{};
-  if (!t.syscallbuf || !mem_.read(*t.syscallbuf, &h, sizeof h)) {
+  if (!t.syscallbuf || !t.process->mem.read(*t.syscallbuf, &h, sizeof h)) {
     diverge(index, fmt::format("thread {}: the syscall buffer reported a divergence", t.vtid));
   }
   std::string made = fmt::format("{} ({})", sys::syscall_name(h.div_nr), h.div_nr);
@@ -108,15 +108,19 @@ void ReplayEngine::report_buffer_divergence(size_t index, Thread& t) {
                              t.vtid, made, h.div_arg, h.div_value, h.div_recorded_value));
 }
 
-// What buffered writes printed on the terminal, printed again.
-void ReplayEngine::echo_buffered_output(const trace::SyscallBuffer& b) {
+// The run's buffered calls as the replay's bookkeeping sees syscalls: what
+// they printed on the program's terminal, printed again (the library keeps
+// the bytes of writes to descriptors of stdout's or stderr's file), and the
+// descriptors they closed.
+void ReplayEngine::after_buffered_calls(Thread& t, const trace::SyscallBuffer& b) {
   for (const trace::BufferedCall& c : trace::parse_buffered_calls(b.records)) {
+    std::optional<int> stream = t.process->terminal.stream_of(static_cast<int>(c.args[0]));
     for (const trace::BufferedCall::Region& r : c.regions) {
-      if (!(r.flags & BKSB_REGION_ECHO)) continue;
-      int fd = static_cast<int>(c.args[0]);
+      if (!(r.flags & BKSB_REGION_ECHO) || !stream || !options_.echo_output) continue;
       std::fflush(stdout);
-      [[maybe_unused]] ssize_t w = ::write(fd, r.data.data(), r.data.size());
+      [[maybe_unused]] ssize_t w = ::write(*stream, r.data.data(), r.data.size());
     }
+    t.process->terminal.after_syscall(c.nr, c.args, c.result);
   }
 }
 

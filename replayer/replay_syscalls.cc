@@ -78,7 +78,7 @@ bool ReplayEngine::wait_with_mask(size_t index, Thread& t, Registers& regs) {
       break;
     case SYS_pselect6: {
       uint64_t data[2] = {};  // struct { const sigset_t* ss; size_t ss_len; }
-      if (t.args[5] && mem_.read(t.args[5], data, sizeof data)) {
+      if (t.args[5] && t.process->mem.read(t.args[5], data, sizeof data)) {
         mask = data[0];
         mask_size = data[1];
       }
@@ -142,7 +142,7 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
       break;
     case SYS_sigaltstack: {
       stack_t ss{};
-      if (t.args[0] && mem_.read(t.args[0], &ss, sizeof ss)) t.altstack = ss;
+      if (t.args[0] && t.process->mem.read(t.args[0], &ss, sizeof ss)) t.altstack = ss;
       break;
     }
     case SYS_exit_group:
@@ -214,7 +214,7 @@ void ReplayEngine::on_exit(size_t index, Thread& t, const trace::Stop& s, Regist
     }
     t.task.set_regs(regs);
     for (const trace::MemWrite& w : s.writes)
-      mem_.write_or_throw(w.addr, w.data.data(), w.data.size());
+      t.process->mem.write_or_throw(w.addr, w.data.data(), w.data.size());
   } else if (static_cast<int64_t>(regs.rax) != s.result) {
     diverge(index, fmt::format("{} returned {}, recorded {}", sys::syscall_name(t.nr),
                                static_cast<int64_t>(regs.rax), s.result));
@@ -227,30 +227,32 @@ void ReplayEngine::on_exit(size_t index, Thread& t, const trace::Stop& s, Regist
     std::vector<char> buf(n);
     in.seekg(static_cast<std::streamoff>(f.offset));
     in.read(buf.data(), static_cast<std::streamsize>(n));
-    mem_.write_or_throw(f.addr, buf.data(), static_cast<size_t>(in.gcount()));
+    t.process->mem.write_or_throw(f.addr, buf.data(), static_cast<size_t>(in.gcount()));
     t.file_map = nullptr;
   }
   if (options_.echo_output && s.result > 0) echo_output(t, s.result);
+  t.process->terminal.after_syscall(t.nr, t.args, s.result);
 }
 
 // What the program printed on its terminal, printed again.
 void ReplayEngine::echo_output(Thread& t, int64_t result) {
   if (t.nr != SYS_write && t.nr != SYS_writev) return;
-  int fd = static_cast<int>(t.args[0]);
-  if (fd != 1 && fd != 2) return;
+  std::optional<int> stream = t.process->terminal.stream_of(static_cast<int>(t.args[0]));
+  if (!stream) return;
+  int fd = *stream;
   std::vector<char> data;
   if (t.nr == SYS_write) {
     data.resize(static_cast<size_t>(result));
-    if (!mem_.read(t.args[1], data.data(), data.size())) return;
+    if (!t.process->mem.read(t.args[1], data.data(), data.size())) return;
   } else {
     size_t left = static_cast<size_t>(result);
     for (uint64_t i = 0; i < t.args[2] && left > 0; ++i) {
       iovec iov{};
-      if (!mem_.read(t.args[1] + i * sizeof iov, &iov, sizeof iov)) return;
+      if (!t.process->mem.read(t.args[1] + i * sizeof iov, &iov, sizeof iov)) return;
       size_t n = std::min(left, iov.iov_len);
       size_t at = data.size();
       data.resize(at + n);
-      if (!mem_.read(reinterpret_cast<uint64_t>(iov.iov_base), data.data() + at, n)) return;
+      if (!t.process->mem.read(reinterpret_cast<uint64_t>(iov.iov_base), data.data() + at, n)) return;
       left -= n;
     }
   }
@@ -269,7 +271,7 @@ ReplayEngine::CloneRequest ReplayEngine::clone_request(const Thread& t) const {
   } else if (t.nr == SYS_clone3) {
     // struct clone_args: flags, pidfd, child_tid, parent_tid, ...
     uint64_t a[4] = {};
-    if (t.args[1] >= sizeof a && mem_.read(t.args[0], a, sizeof a)) {
+    if (t.args[1] >= sizeof a && t.process->mem.read(t.args[0], a, sizeof a)) {
       c.flags = a[0];
       c.child_tid = a[2];
       c.parent_tid = a[3];
@@ -284,10 +286,10 @@ void ReplayEngine::show_recorded_tid(Thread& t, const trace::Stop& s, Registers&
   if (t.nr == SYS_set_tid_address) return;
   CloneRequest c = clone_request(t);
   auto id = static_cast<int32_t>(s.result);
-  if (c.flags & CLONE_PARENT_SETTID) mem_.write_value(c.parent_tid, id);
+  if (c.flags & CLONE_PARENT_SETTID) t.process->mem.write_value(c.parent_tid, id);
   // The child writes its id itself before its first stop, which the clone
   // stop waited for.
-  if ((c.flags & CLONE_CHILD_SETTID) && t.clone_child) mem_.write_value(c.child_tid, id);
+  if ((c.flags & CLONE_CHILD_SETTID) && t.clone_child) t.process->mem.write_value(c.child_tid, id);
 }
 
 void ReplayEngine::aim_self_signal(Thread& t, Registers& regs) {

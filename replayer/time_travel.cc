@@ -597,7 +597,7 @@ class TimeTravel::Conditions {
     }
     if (!accesses_.empty()) {
       uint8_t code[16] = {};
-      e.memory().read(regs.rip, code, sizeof code);
+      e.memory(vtid).read(regs.rip, code, sizeof code);
       for (const MemoryAccess& a : decoder_.accesses(code, regs)) {
         for (const Watchpoint& w : accesses_) {
           bool kind_ok = w.kind == WatchKind::kAccess || a.read;

@@ -267,7 +267,7 @@ class Investigator {
   }
 
   std::vector<CodeLocation> backtrace(int32_t tid) {
-    const AddressSpace& mem = tt_.engine().memory();
+    const AddressSpace& mem = tt_.engine().memory(tid);
     auto frames = symbols::unwind(
         symbols_, tt_.engine().registers(tid),
         [&](uint64_t addr, void* out, size_t len) { return mem.read(addr, out, len); });

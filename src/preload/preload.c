@@ -206,6 +206,21 @@ static enum fd_kind fd_kind(long fd) {
   }
 }
 
+/* Whether fd writes where stdout or stderr does (the same file): replay
+ * prints what such writes wrote, so the record keeps the bytes. */
+static int writes_to_terminal(long fd) {
+  if (fd == 1 || fd == 2) return 1;
+  struct stat st, out;
+  if (U(SYS_fstat, fd, (long)&st, 0, 0, 0, 0) != 0) return 0;
+  for (long std_fd = 1; std_fd <= 2; ++std_fd) {
+    if (U(SYS_fstat, std_fd, (long)&out, 0, 0, 0, 0) == 0 && out.st_dev == st.st_dev &&
+        out.st_ino == st.st_ino) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
 struct out {
   char* p;
   char* end;
@@ -223,7 +238,7 @@ static void region(struct out* o, uint64_t addr, uint64_t len, uint32_t flags) {
 
 /* Worst-case bytes of regions a call may add (argument values only: the
  * program's memory is not read before the kernel has vouched for it). */
-static uint64_t out_bound(const struct bksb_call* c) {
+static uint64_t out_bound(const struct bksb_call* c, int echo) {
   const long* a = c->a;
   switch (c->nr) {
     case SYS_read:
@@ -241,7 +256,7 @@ static uint64_t out_bound(const struct bksb_call* c) {
       return (uint64_t)a[3] + 24;
     case SYS_write:
     case SYS_pwrite64:
-      return (a[0] == 1 || a[0] == 2) ? (uint64_t)a[2] + 24 : 0;
+      return echo ? (uint64_t)a[2] + 24 : 0;
     case SYS_clock_gettime:
     case SYS_gettimeofday:
     case SYS_time:
@@ -329,7 +344,7 @@ static int bufferable(const struct bksb_header* h, const struct bksb_call* c) {
     default:
       return 0;
   }
-  if (c->nr == SYS_writev && (c->a[0] == 1 || c->a[0] == 2)) return 0; /* echo needs the bytes */
+  if (c->nr == SYS_writev && writes_to_terminal(c->a[0])) return 0; /* echo needs the bytes */
   return 1;
 }
 
@@ -438,7 +453,7 @@ static long perform(const struct bksb_header* h, const struct bksb_call* c, uint
 }
 
 /* The memory a completed call wrote (and what a write printed). */
-static void outputs(const struct bksb_call* c, long r, struct out* o) {
+static void outputs(const struct bksb_call* c, long r, int echo, struct out* o) {
   const long* a = c->a;
   if (r < 0) return;
   switch (c->nr) {
@@ -469,7 +484,7 @@ static void outputs(const struct bksb_call* c, long r, struct out* o) {
       break;
     case SYS_write:
     case SYS_pwrite64:
-      if (a[0] == 1 || a[0] == 2) region(o, (uint64_t)a[1], (uint64_t)r, BKSB_REGION_ECHO);
+      if (echo) region(o, (uint64_t)a[1], (uint64_t)r, BKSB_REGION_ECHO);
       break;
     case SYS_clock_gettime:
       region(o, (uint64_t)a[1], sizeof(struct timespec), 0);
@@ -563,7 +578,8 @@ static int arg_count(long nr) {
 
 static long record_call(struct bksb_header* h, const struct bksb_call* c) {
   if (!bufferable(h, c)) return BKSB_TRACED;
-  uint64_t need = sizeof(struct bksb_record) + out_bound(c);
+  const int echo = (c->nr == SYS_write || c->nr == SYS_pwrite64) && writes_to_terminal(c->a[0]);
+  uint64_t need = sizeof(struct bksb_record) + out_bound(c, echo);
   if (need > h->capacity / 2 || need > h->capacity - h->used) return BKSB_TRACED;
   h->busy = 1;
   struct bksb_record* rec = (struct bksb_record*)((char*)(h + 1) + h->used);
@@ -578,7 +594,7 @@ static long record_call(struct bksb_header* h, const struct bksb_call* c) {
   rec->result = r;
   for (int i = 0; i < 6; ++i) rec->args[i] = (uint64_t)c->a[i];
   struct out o = {(char*)(rec + 1), (char*)(h + 1) + h->capacity};
-  outputs(c, r, &o);
+  outputs(c, r, echo, &o);
   rec->size = (uint32_t)(o.p - (char*)rec);
   h->used += rec->size; /* committed: the tracer may copy it from now on */
   if (flags & BKSB_REC_PARTIAL) r = finish_write(c, r);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -64,6 +65,18 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
   return out;
 }
 
+// /proc as the program's PID namespace sees it: without it, /proc/<getpid()>
+// would be another process of the host's, /proc/self/task/<gettid()> would
+// not exist and pthread_setname_np on another thread would fail. Mounted in
+// the holder's mount namespace, by the program (a proc mount shows the PID
+// namespace of the process that mounts it), before exec. Where that is not
+// allowed the program sees the host's /proc, as it did before.
+void mount_own_proc() {
+  if (::getpid() == 2 && ::access("/proc/self", F_OK) == 0) {
+    ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+  }
+}
+
 // In the program's process, after fork: isolate, wait for the tracer, exec.
 [[noreturn]] void become_program(const LaunchSpec& spec, int go_fd, int error_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -71,6 +84,7 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
   // rdtsc/rdtscp fault with SIGSEGV so the tracer can record their values.
   ::prctl(PR_SET_TSC, PR_TSC_SIGSEGV);
   if (spec.own_process_group) ::setpgid(0, 0);
+  mount_own_proc();
   int err = 0;
   if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) err = errno;
   char go = 0;
@@ -92,6 +106,11 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
 [[noreturn]] void become_holder(const LaunchSpec& spec, int report_fd, int go_fd, int error_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   int32_t ns = ::unshare(CLONE_NEWPID) == 0 ? 1 : 0;
+  // A mount namespace of its own for the program's /proc (mount_own_proc),
+  // private so that nothing leaks back to the host's mounts.
+  if (ns && ::unshare(CLONE_NEWNS) == 0) {
+    ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
+  }
   pid_t init = -1;
   if (ns) {
     init = ::fork();

@@ -217,7 +217,7 @@ TEST(MapEventsRecord, OtherEventsVersionsAreRefused) {
     FAIL() << "a newer events version was read";
   } catch (const TraceError& err) {
     EXPECT_EQ(std::string(err.what()),
-              "trace events version 3 is not supported (this backstep reads versions 1 to 2)");
+              "trace events version 4 is not supported (this backstep reads versions 1 to 3)");
   }
 }
 
