@@ -63,8 +63,10 @@ add() { S[$1]+="$2 "; }
 med() { tr ' ' '\n' <<<"${S[$1]}" | grep -v '^$' | median; }
 rng() { tr ' ' '\n' <<<"${S[$1]}" | grep -v '^$' | minmax; }
 show() { printf '   %-30s median %s s  (range %s)\n' "$2" "$(med "$1")" "$(rng "$1")"; }
-# A recorded run must print what the native run printed.
+# A recorded run must print what the native run printed (CHECK=0: not for
+# getppid, which is 0 inside the recording's PID namespace).
 same_output() {
+  [[ "${CHECK:-1}" == 1 ]] || return 0
   local got
   got=$(grep -v '^backstep:' "$work/out" || true)
   [[ "$got" == "$1" ]] || { echo "recorded/replayed run printed '$got', native '$1'" >&2; exit 1; }
@@ -105,7 +107,7 @@ variants() {
 }
 
 echo "== 9a. $nsys syscall(SYS_getppid), single thread ($reps repetitions)"
-variants sys "$bin/syscall_workload" "$nsys"
+CHECK=0 variants sys "$bin/syscall_workload" "$nsys"
 echo
 
 echo "== 9b. $python -c pass ($reps repetitions)"
