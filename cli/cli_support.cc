@@ -1,7 +1,10 @@
 #include "cli/cli_support.h"
 
 #include <fmt/core.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -23,6 +26,47 @@ LaunchSpec launch_spec_from_command(const std::vector<std::string>& command) {
 
 trace::Trace load_trace(const std::string& arg) {
   return trace::Trace::load(trace::TraceDir::resolve(arg).path());
+}
+
+namespace {
+
+bool dumb_terminal() {
+  const char* term = std::getenv("TERM");
+  return term && std::strcmp(term, "dumb") == 0;
+}
+
+}  // namespace
+
+bool colour_for(int fd) {
+  const char* no_colour = std::getenv("NO_COLOR");
+  return ::isatty(fd) && !dumb_terminal() && (!no_colour || !*no_colour);
+}
+
+bool progress_on_stderr() { return ::isatty(STDERR_FILENO) && !dumb_terminal(); }
+
+double ProgressLine::seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+bool ProgressLine::due() {
+  auto now = std::chrono::steady_clock::now();
+  if (drawn_ && now - last_ < std::chrono::milliseconds(200)) return false;
+  last_ = now;
+  return true;
+}
+
+void ProgressLine::draw(const std::string& text) {
+  // Carriage return, the text, erase to the end of the line.
+  fmt::print(stderr, "\rbackstep: {}\x1b[K", text);
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void ProgressLine::finish() {
+  if (!drawn_) return;
+  fmt::print(stderr, "\r\x1b[K");
+  std::fflush(stderr);
+  drawn_ = false;
 }
 
 std::string describe_ending(bool exited, int code) { return trace::ending_text(exited, code); }

@@ -15,6 +15,7 @@
 #include "symbols/modules.h"
 #include "symbols/unwind.h"
 #include "trace/event_format.h"
+#include "trace/process_list.h"
 #include "trace/trace_writer.h"
 
 namespace backstep::cli {
@@ -152,6 +153,8 @@ void Debugger::run(const std::string& command, const std::string& args) {
       tt_.select_thread(std::stoi(args));
       show_where();
     }
+  } else if (command == "process") {
+    cmd_process(args);
   } else if (command == "x") {
     std::string fmt_part = args;
     std::string rest;
@@ -177,8 +180,9 @@ void Debugger::run(const std::string& command, const std::string& args) {
                 "goto start|end|panic|event N|POSITION",
                 "stepi [N]",
                 "reverse-stepi [N]",
-                "info registers|threads",
+                "info registers|threads|processes",
                 "thread N",
+                "process N",
                 "x/FMT ADDR",
                 "disassemble [ADDR]",
                 "map [ADDR]",
@@ -202,7 +206,8 @@ void Debugger::run(const std::string& command, const std::string& args) {
                 "print EXPR",
                 "quit"}}},
          "commands: when, goto start|end|panic|event N|POSITION, stepi [N] (si), reverse-stepi "
-         "[N] (rsi), info registers|threads, thread N, x/FMT ADDR, disassemble [ADDR], map "
+         "[N] (rsi), info registers|threads|processes, thread N, process N, x/FMT ADDR, "
+         "disassemble [ADDR], map "
          "[ADDR], events [N] [map|stop|switch], backtrace (bt), list [ADDR], break (b) "
          "FUNCTION|FILE:LINE|*ADDR, watch|rwatch|awatch ADDR [LEN], delete (d) [N], info "
          "breakpoints|checkpoints, catch map|syscall|switch, continue (c), reverse-continue (rc), "
@@ -291,6 +296,30 @@ void Debugger::show_where() {
   emit(j, text);
 }
 
+// `process N`: the process's lowest-numbered live thread is selected (gdb's
+// `inferior N`); without N, where the session stands.
+void Debugger::cmd_process(const std::string& args) {
+  if (args.empty()) {
+    show_where();
+    return;
+  }
+  int32_t pid = 0;
+  try {
+    pid = std::stoi(args);
+  } catch (const std::exception&) {
+    throw Error("usage: process N (info processes lists them)");
+  }
+  replayer::ReplayEngine& engine = tt_.engine();
+  for (int32_t tid : engine.live_threads()) {
+    if (engine.process_id(tid) == pid) {
+      tt_.select_thread(tid);
+      show_where();
+      return;
+    }
+  }
+  throw Error(fmt::format("process {} has no live thread here (info processes lists them)", pid));
+}
+
 void Debugger::cmd_goto(const std::string& args) {
   if (args == "start") {
     tt_.goto_start();
@@ -367,14 +396,37 @@ void Debugger::cmd_info(const std::string& args) {
     for (int32_t tid : engine.live_threads()) {
       uint64_t pc = engine.registers(tid).rip;
       auto ticks = engine.ticks(tid);
+      int32_t pid = engine.process_id(tid);
       arr.push_back({{"thread", tid},
+                     {"process", pid},
                      {"pc", pc},
                      {"ticks", ticks ? *ticks : 0},
                      {"selected", tid == tt_.thread()}});
-      text += fmt::format("{} thread {}  pc {:#x}{}  {}\n", tid == tt_.thread() ? '*' : ' ', tid,
-                          pc, ticks ? fmt::format("  tick {}", *ticks) : "", describe_pc(pc));
+      text += fmt::format("{} thread {} (process {})  pc {:#x}{}  {}\n",
+                          tid == tt_.thread() ? '*' : ' ', tid, pid, pc,
+                          ticks ? fmt::format("  tick {}", *ticks) : "", describe_pc(pc));
     }
     emit(json{{"threads", arr}}, text);
+  } else if (args == "processes") {
+    // From the records played so far: the processes made, what they run, how they ended.
+    trace::ProcessList list(tt_.trace(), engine.next_record());
+    json arr = json::array();
+    std::string text;
+    int32_t selected = engine.process_id(tt_.thread());
+    for (const trace::ProcessSummary& p : list.processes()) {
+      std::string state = !p.ended   ? std::string("alive")
+                          : p.exited ? fmt::format("exited with status {}", p.code)
+                                     : fmt::format("killed by signal {}", p.code);
+      arr.push_back({{"pid", p.pid},
+                     {"parent", p.parent},
+                     {"exe", p.exe},
+                     {"state", state},
+                     {"selected", p.pid == selected}});
+      text += fmt::format("{} process {}{}  {}  {}\n", p.pid == selected ? '*' : ' ', p.pid,
+                          p.parent ? fmt::format(" (parent {})", p.parent) : std::string(), p.exe,
+                          state);
+    }
+    emit(json{{"processes", arr}}, text);
   } else if (args == "breakpoints" || args == "b" || args == "break" || args == "watchpoints") {
     info_breakpoints();
   } else if (args == "checkpoints") {
@@ -393,7 +445,7 @@ void Debugger::cmd_info(const std::string& args) {
          arr.empty() ? "No checkpoints: going back replays from the start."
                      : "Checkpoints:\n" + text);
   } else {
-    throw Error("usage: info registers|threads|breakpoints|checkpoints");
+    throw Error("usage: info registers|threads|processes|breakpoints|checkpoints");
   }
 }
 
@@ -511,7 +563,8 @@ void Debugger::cmd_map(const std::string& args) {
     if (!addr) throw Error("no map event yet: give the map's address");
   }
   abi::MapHeader h{};
-  if (!tt_.engine().memory(tt_.thread()).read(addr, &h, sizeof h) || h.magic != abi::kMapHeaderMagic) {
+  if (!tt_.engine().memory(tt_.thread()).read(addr, &h, sizeof h) ||
+      h.magic != abi::kMapHeaderMagic) {
     throw Error(fmt::format("no live instrumented map at {:#x}", addr));
   }
   emit(trace::map_header_json(addr, h), trace::map_header_text(addr, h));

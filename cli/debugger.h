@@ -34,6 +34,7 @@ class Debugger {
   void emit(const nlohmann::json& j, const std::string& text);
   void show_where();
   void cmd_goto(const std::string& args);
+  void cmd_process(const std::string& args);
   void cmd_info(const std::string& args);
   void cmd_examine(const std::string& fmt, const std::string& args);
   void cmd_disassemble(const std::string& args);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "gdbserver/break_watcher.h"
 #include "gdbserver/gdb_server.h"
 #include "gdbserver/rsp_connection.h"
+#include "gdbserver/trace_files.h"
 #include "ptrace/cpu_binding.h"
 #include "trace/trace_dir.h"
 
@@ -79,7 +81,7 @@ std::string shell_quote(const std::string& s) {
 }  // namespace
 
 void exec_gdb(const std::string& trace_arg, const std::vector<std::string>& commands,
-              bool cpu_unbound) {
+              bool cpu_unbound, const std::vector<std::string>& start) {
   std::filesystem::path trace =
       std::filesystem::absolute(trace::TraceDir::resolve(trace_arg).path());
   trace::Trace t = trace::Trace::load(trace);
@@ -112,12 +114,25 @@ end
   }
   std::vector<std::string> argv = {"gdb", "-q", "-nx"};
   if (!commands.empty()) argv.push_back("-batch");
-  for (std::string a :
-       {std::string("set sysroot /"), fmt::format("source /proc/self/fd/{}", script),
-        fmt::format("target remote | exec {} gdbserver {}{}", shell_quote(self),
-                    cpu_unbound ? "-u " : "", shell_quote(trace.string()))}) {
+  // gdb styles a terminal's output whatever NO_COLOR says.
+  if (const char* no_colour = std::getenv("NO_COLOR"); no_colour && *no_colour) {
+    argv.insert(argv.end(), {"-iex", "set style enabled off"});
+  }
+  // The libraries from this machine when they are the recorded ones (quicker),
+  // else from the trace's copies through the server (a bundle unpacked
+  // elsewhere, a library upgraded since).
+  if (gdbserver::recorded_files_are_local(t)) argv.insert(argv.end(), {"-ex", "set sysroot /"});
+  for (std::string a : {fmt::format("source /proc/self/fd/{}", script),
+                        fmt::format("target remote | exec {} gdbserver {}{}", shell_quote(self),
+                                    cpu_unbound ? "-u " : "", shell_quote(trace.string()))}) {
     argv.push_back("-ex");
     argv.push_back(a);
+  }
+  // Where the session starts (replay -p/-f): monitor commands, which the
+  // hook follows, before the user's own.
+  for (const std::string& c : start) {
+    argv.push_back("-ex");
+    argv.push_back("monitor " + c);
   }
   for (const std::string& c : commands) {
     argv.push_back("-ex");

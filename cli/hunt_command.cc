@@ -63,13 +63,20 @@ hunt::MinimizeResult minimize(const fs::path& trace, const fs::path& out, unsign
   mo.output = out;
   mo.timeout = std::chrono::seconds(timeout);
   hunt::ScheduleMinimizer m(mo);
-  if (::isatty(STDERR_FILENO)) {
-    m.on_progress([](uint64_t n, size_t left) {
-      fmt::print(stderr, "\rbackstep: minimize: {} recordings, trying {} switches   ", n, left);
+  ProgressLine progress;
+  if (progress.enabled()) {
+    m.on_progress([&progress](uint64_t n, size_t left) {
+      progress.update([&] {
+        double s = progress.seconds();
+        return fmt::format(
+            "minimize: {} recordings, trying {} switches, {:.1f} recordings/s, "
+            "{:.1f} s",
+            n, left, s > 0 ? n / s : 0.0, s);
+      });
     });
   }
   hunt::MinimizeResult r = m.run();
-  if (::isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
+  progress.finish();
   // The schedule, for the curious and for tools: which switches are left.
   nlohmann::json schedule = nlohmann::json::array();
   for (const auto& s : r.schedule) {
@@ -115,15 +122,17 @@ int run_hunt(const HuntArgs& a) {
 
   install_interrupt_handlers();
   hunt::SeedSearch search(o);
-  const bool tty = ::isatty(STDERR_FILENO);
-  if (tty) {
-    search.on_progress([](const hunt::SearchProgress& p) {
-      fmt::print(stderr, "\rbackstep: hunt: {} runs, {:.1f} runs/s, {:.1f} s   ", p.runs,
-                 p.seconds > 0 ? p.runs / p.seconds : 0.0, p.seconds);
+  ProgressLine progress;
+  if (progress.enabled()) {
+    search.on_progress([&progress](const hunt::SearchProgress& p) {
+      progress.update([&] {
+        return fmt::format("hunt: {} seeds tried, {:.1f} seeds/s, {:.1f} s", p.runs,
+                           p.seconds > 0 ? p.runs / p.seconds : 0.0, p.seconds);
+      });
     });
   }
   hunt::SeedSearchResult r = search.run();
-  if (tty) fmt::print(stderr, "\n");
+  progress.finish();
 
   nlohmann::json report = {
       {"program", o.program.exe}, {"argv", o.program.argv}, {"seed_start", o.seed_start},

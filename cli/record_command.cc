@@ -23,6 +23,7 @@ struct RecordArgs {
   bool chaos = false;
   std::optional<uint64_t> seed;
   std::optional<uint64_t> timeslice;
+  std::optional<double> wall_timeslice_ms;
   std::optional<int> bind_cpu;
   bool cpu_unbound = false;
   bool no_syscall_buffer = false;
@@ -40,6 +41,10 @@ int run_record(const RecordArgs* args) {
     options.scheduler.seed = seed % 1000000000;
   }
   if (args->timeslice) options.scheduler.timeslice = *args->timeslice;
+  if (args->wall_timeslice_ms) {
+    options.scheduler.wall_timeslice =
+        std::chrono::microseconds(static_cast<int64_t>(*args->wall_timeslice_ms * 1000));
+  }
   options.bind_cpu = args->bind_cpu;
   options.cpu_unbound = args->cpu_unbound;
   options.syscall_buffer = !args->no_syscall_buffer;
@@ -69,7 +74,9 @@ const char* const kInstrumentationNote =
     "software \"ticks\": the recorder can then preempt spinning code "
     "deterministically, switch threads "
     "at map-flag transitions, and name every position cheaply. Any other binary "
-    "records and replays too, but its threads switch only at syscalls and signals.";
+    "records and replays too; a thread of it that runs --wall-timeslice without a "
+    "syscall while another could run is interrupted, and replay finds that point "
+    "again by its registers and memory.";
 
 void add_record_command(CLI::App& app, Subcommands& out) {
   auto args = std::make_shared<RecordArgs>();
@@ -83,6 +90,12 @@ void add_record_command(CLI::App& app, Subcommands& out) {
   record->add_option("--seed", args->seed, "Seed of the chaos scheduler (random when absent)");
   record->add_option("--timeslice", args->timeslice, "Timeslice in ticks (fair scheduler)")
       ->check(CLI::PositiveNumber);
+  record
+      ->add_option("--wall-timeslice", args->wall_timeslice_ms,
+                   "Milliseconds of its own CPU time a thread may run without a stop, in code "
+                   "that counts no ticks, while another could run, before it is interrupted "
+                   "(default 10; at least 50 for an instrumented thread; 0: never)")
+      ->check(CLI::NonNegativeNumber);
   auto* bind =
       record
           ->add_option("--bind-cpu", args->bind_cpu,

@@ -32,7 +32,7 @@ int run_report(const ReportArgs& args) {
   }
   trace::Trace t = load_trace(args.trace);
   report::CrashReport r = report::build_crash_report(t, {args.last});
-  bool colour = args.output.empty() && ::isatty(STDOUT_FILENO);
+  bool colour = args.output.empty() && colour_for(STDOUT_FILENO);
   std::string text = report::render(r, *format, colour);
   if (args.output.empty()) {
     fmt::print("{}", text);
@@ -53,7 +53,8 @@ void add_report_command(CLI::App& app, Subcommands& out) {
       "report", "Explain how a recording ended: what failed, why, and what to do");
   add_trace_argument(report, args->trace);
   report->add_option("--format", args->format,
-                     "text (coloured on a terminal), md (Markdown), html (one self-contained "
+                     "text (coloured on a terminal unless NO_COLOR is set), md (Markdown), html "
+                     "(one self-contained "
                      "file) or json (docs/report-schema.md)");
   report->add_option("-o,--output", args->output, "Write the report to FILE instead of stdout");
   report

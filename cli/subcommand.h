@@ -40,9 +40,10 @@ void add_minimize_command(CLI::App& app, Subcommands& out);
 
 // Replaces this process with gdb connected to `backstep gdbserver TRACE`
 // (`replay --gdb`, as `rr replay` does); with `commands`, gdb runs them in
-// batch mode and exits; `cpu_unbound` is replay's -u, passed on. Returns
-// only by throwing.
+// batch mode and exits; `cpu_unbound` is replay's -u, passed on; `start`:
+// debugger commands, run as monitor commands before the user's, that place
+// the session (replay -p/-f). Returns only by throwing.
 [[noreturn]] void exec_gdb(const std::string& trace, const std::vector<std::string>& commands,
-                           bool cpu_unbound);
+                           bool cpu_unbound, const std::vector<std::string>& start = {});
 
 }  // namespace backstep::cli

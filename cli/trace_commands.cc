@@ -8,6 +8,7 @@
 #include "trace/buffered_syscalls.h"
 #include "cli/subcommand.h"
 #include "trace/event_format.h"
+#include "trace/process_list.h"
 
 namespace backstep::cli {
 namespace {
@@ -45,6 +46,16 @@ int run_info(const std::string& arg) {
   }
   fmt::print("scheduler:  {}{}\n", h.scheduler,
              h.scheduler == "chaos" ? fmt::format(" (seed {})", h.seed) : "");
+  trace::ProcessList processes(t);
+  fmt::print("processes:  {}\n", processes.processes().size());
+  for (const trace::ProcessSummary& p : processes.processes()) {
+    if (processes.processes().size() == 1) break;
+    std::string end = !p.ended           ? std::string("running at the end")
+                      : p.exited          ? fmt::format("exited with status {}", p.code)
+                                          : fmt::format("killed by signal {}", p.code);
+    fmt::print("  process {}{}: {}, {}\n", p.pid,
+               p.parent ? fmt::format(" (parent {})", p.parent) : std::string(), p.exe, end);
+  }
   fmt::print("threads:    {}\n", threads.size());
   fmt::print("events:     {} records, {} switches, {} map events\n", t.events().size(), switches,
              map_events);

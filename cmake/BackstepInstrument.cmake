@@ -7,9 +7,16 @@
 #    in src/instrument inserts the counter after optimization; with other
 #    compilers every basic block calls it (-fsanitize-coverage=trace-pc),
 #    which is exact too but about twice as slow;
-#  - it links backstep_runtime (the counter, map events, fatal errors, random
-#    source).
+#  - it links backstep::gomap: the instrumented map's headers and
+#    backstep::runtime (the counter, map events, fatal errors, random source).
 # HOOKS_ONLY links the runtime without counting ticks.
+#
+# The same file serves backstep's own tree and an installed backstep
+# (find_package(backstep), see backstepConfig.cmake.in). Both set:
+#  - global property BACKSTEP_TICK_PLUGIN: the plugin to load, empty when the
+#    compiler cannot load it (not the gcc that built it);
+#  - global property BACKSTEP_TICK_PLUGIN_TARGET: in backstep's own tree, the
+#    target that builds the plugin.
 function(backstep_instrument target)
   cmake_parse_arguments(ARG "HOOKS_ONLY" "" "" ${ARGN})
   if(NOT ARG_HOOKS_ONLY)
@@ -17,8 +24,11 @@ function(backstep_instrument target)
     if(plugin)
       target_compile_options(${target} PRIVATE "-fplugin=${plugin}")
       target_compile_definitions(${target} PRIVATE BACKSTEP_TICKS_FROM_PLUGIN=1)
-      add_dependencies(${target} backstep_tick_plugin)
-      # A rebuilt plugin must recompile what it instrumented.
+      get_property(plugin_target GLOBAL PROPERTY BACKSTEP_TICK_PLUGIN_TARGET)
+      if(plugin_target)
+        add_dependencies(${target} ${plugin_target})
+      endif()
+      # A rebuilt (or reinstalled) plugin must recompile what it instrumented.
       get_target_property(sources ${target} SOURCES)
       get_target_property(source_dir ${target} SOURCE_DIR)
       foreach(source IN LISTS sources)
@@ -29,5 +39,5 @@ function(backstep_instrument target)
       target_compile_options(${target} PRIVATE -fsanitize-coverage=trace-pc)
     endif()
   endif()
-  target_link_libraries(${target} PRIVATE backstep_gomap)
+  target_link_libraries(${target} PRIVATE backstep::gomap)
 endfunction()

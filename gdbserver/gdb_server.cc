@@ -96,7 +96,11 @@ std::string program_file(const trace::Trace& t) {
 }
 
 GdbServer::GdbServer(replayer::TimeTravel& tt, RspConnection& connection, Monitor monitor)
-    : tt_(tt), connection_(connection), monitor_(std::move(monitor)), pid_(tt.trace().exec().tid) {
+    : tt_(tt),
+      connection_(connection),
+      monitor_(std::move(monitor)),
+      pid_(tt.trace().exec().tid),
+      files_(tt.trace()) {
   last_stop_.tid = tt_.thread();
   if (auto r = registers(last_stop_.tid)) last_registers_[last_stop_.tid] = *r;
 }
@@ -167,7 +171,8 @@ std::optional<std::string> GdbServer::handle(const std::string& packet) {
         finished_ = true;
         return "OK";
       }
-      return "";  // vMustReplyEmpty, vFile, vRun, vAttach, ...
+      if (packet.rfind("vFile:", 0) == 0) return files_.handle_vfile(packet);
+      return "";  // vMustReplyEmpty, vRun, vAttach, ...
     case '!':
       return "OK";  // extended-remote: fine, the session just stays open
     case 'D':
@@ -186,7 +191,8 @@ std::string GdbServer::handle_query(const std::string& packet) {
   if (p.rfind("qSupported", 0) == 0) {
     return fmt::format(
         "PacketSize={:x};QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
-        "qXfer:exec-file:read+;ReverseStep+;ReverseContinue+;multiprocess+;swbreak+;hwbreak+",
+        "qXfer:exec-file:read+;qXfer:libraries-svr4:read+;ReverseStep+;ReverseContinue+;"
+        "multiprocess+;swbreak+;hwbreak+",
         kPacketSize);
   }
   if (p == "QStartNoAckMode") return "OK";
@@ -230,6 +236,20 @@ std::string GdbServer::handle_xfer(std::string_view object, std::string_view ann
     const auto& auxv = tt_.trace().exec().auxv;
     return xfer_slice(std::string_view(reinterpret_cast<const char*>(auxv.data()), auxv.size()),
                       range);
+  }
+  if (object == "libraries-svr4") {
+    // Made once per read: gdb reads a long list in slices.
+    auto r = parse_pair(range);
+    if (r && r->first == 0) {
+      libraries_ = files_.libraries_svr4(
+          [this](uint64_t addr, void* out, size_t len) {
+            bool live =
+                tt_.engine().has_thread(tt_.thread()) || !tt_.engine().live_threads().empty();
+            return live && tt_.engine().memory().read(addr, out, len);
+          },
+          tt_.engine().next_record());
+    }
+    return xfer_slice(libraries_, range);
   }
   if (object == "exec-file") {
     std::string path = program_file(tt_.trace());

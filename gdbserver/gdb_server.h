@@ -22,6 +22,7 @@
 #include <tuple>
 
 #include "gdbserver/rsp_connection.h"
+#include "gdbserver/trace_files.h"
 #include "replayer/time_travel.h"
 
 namespace backstep::gdbserver {
@@ -92,6 +93,9 @@ class GdbServer {
   // Z packets: (type, address, kind) -> TimeTravel id.
   std::map<std::tuple<int, uint64_t, uint64_t>, int> points_;
   bool finished_ = false;
+  // The program and its libraries, served from the trace (vFile, library list).
+  TraceFiles files_;
+  std::string libraries_;  // the library list being read, made at offset 0
 };
 
 // The program file gdb should load: the trace's own copy of the executable

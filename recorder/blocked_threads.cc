@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "base/interrupt.h"
+#include "ptrace/proc.h"
+#include "ptrace/runtime_link.h"
 #include "recorder/session.h"
 
 namespace backstep::recorder {
@@ -93,7 +95,7 @@ Wait classify_wait(const sys::SyscallArgs& call) {
 // The syscall `t` just entered may block: it goes into the kernel, and
 // stays out of the runnable set until a deterministic point admits it.
 void Session::block_in_kernel(Thread& t) {
-  const sys::SyscallArgs& call = t.call;
+  const sys::SyscallArgs& call = t.semantics();
   resume(t, Resume::kSyscall);
   t.state = Thread::State::kInKernel;
   t.wait = classify_wait(call);
@@ -109,7 +111,7 @@ void Session::block_in_kernel(Thread& t) {
     int op = static_cast<int>(call.arg[1]) & FUTEX_CMD_MASK;
     uint32_t bitset =
         op == FUTEX_WAIT_BITSET ? static_cast<uint32_t>(call.arg[5]) : FUTEX_BITSET_MATCH_ANY;
-    futexes_.wait(call.arg[0], t.task.tid(), bitset);
+    futexes_.wait(futex_space(t), call.arg[0], t.task.tid(), bitset);
   }
 }
 
@@ -123,7 +125,7 @@ void Session::settle(Thread& t) {
       note_other(*st);
       continue;
     }
-    if (asleep_in_kernel(inferior_.leader(), t.task.tid())) return;
+    if (asleep_in_kernel(t.process->tgid, t.task.tid())) return;
     if (std::chrono::steady_clock::now() > deadline) {
       warn_once("a thread entering a blocking syscall neither slept nor came back in time");
       return;
@@ -147,6 +149,14 @@ bool Session::await_arrival(Thread& t, std::chrono::milliseconds bound) {
   return t.arrival.has_value();
 }
 
+pid_t Session::futex_space(const Thread& t, uint64_t addr, bool private_op) {
+  if (private_op) return t.process->tgid;
+  for (const ProcMapping& m : read_proc_maps(t.process->tgid)) {
+    if (addr >= m.start && addr < m.end) return m.perms.size() > 3 && m.perms[3] == 's' ? 0 : t.process->tgid;
+  }
+  return t.process->tgid;
+}
+
 void Session::make_due(Thread& t) {
   if (t.due || t.state == Thread::State::kDead) return;
   t.due = true;
@@ -164,12 +174,17 @@ void Session::make_due(const std::vector<pid_t>& tids) {
 void Session::admit(Thread& t) {
   std::optional<WaitStatus> st = std::exchange(t.arrival, std::nullopt);
   futexes_.forget(t.task.tid());
-  t.wait = Wait::kNone;
+  Wait was = std::exchange(t.wait, Wait::kNone);
   if (t.due) {
     t.due = false;
     std::erase(due_, t.task.tid());
   }
   if (!st || t.state == Thread::State::kDead) return;
+  if (was == Wait::kVfork && t.block) {
+    // The vfork child ran on this thread's block (shared memory) and drained
+    // what it published at its own stops.
+    t.ring_drained = ThreadBlockView(t.process->mem, *t.block).ring_head();
+  }
   if (t.state == Thread::State::kInKernel) {
     Registers regs = t.task.regs();
     on_syscall_exit(t, regs);

@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <optional>
+
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/task.h"
 
@@ -16,6 +18,13 @@ struct Process {
   pid_t vpid;  // as the program sees it; what the trace records
   AddressSpace mem;
   RdtscPatcher patcher;
+  pid_t parent = 0;        // the process that made it (tgid); 0 for the first
+  bool dying = false;      // exit_group or a fatal signal: its threads are going
+  pid_t ender = 0;         // the thread that is ending it (0: killed from outside)
+  pid_t execing = 0;       // the thread inside execve/execveat, if any
+  pid_t vfork_parent = 0;  // the thread sleeping in vfork until this one execs or ends
+  std::optional<WaitStatus> end;  // how its leader ended
+  bool ended = false;             // every thread collected; its end is known to the others
 };
 
 }  // namespace backstep::recorder

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "ptrace/task.h"
+#include "recorder/mapped_files.h"
 #include "runtime/abi.h"
 #include "syscalls/syscall_table.h"
 
@@ -24,6 +26,7 @@ enum class Wait {
   kFutex,    // FUTEX_WAIT* without a timeout: due when a recorded wake names it
   kTimed,    // a sleep or a wait with a timeout: due after kTimedWaitDecisions decisions
   kUntimed,  // anything else (pipes, sockets, wait4): seen when nothing else can run
+  kVfork,    // vfork's parent: due when the child execs or ends
 };
 
 struct Thread {
@@ -32,12 +35,18 @@ struct Thread {
   pid_t vtid;  // the tid the program sees; what the trace records
   Process* process = nullptr;  // the process it belongs to (never null once known)
   enum class State { kStarting, kStopped, kInKernel, kDead } state = State::kStarting;
+  bool reaped = false;      // its exit was reported
   bool in_syscall = false;  // between entry and exit stops
+  bool has_run = false;     // resumed at least once (preemption lets newcomers in early)
   sys::SyscallArgs call{};
+  int64_t last_result = 0;               // of the last syscall exit recorded
   std::optional<int64_t> forced_result;  // the tracer's answer (registration, rseq)
   bool seeded_random = false;            // getrandom answered from the seed
   std::string mapped_path;               // mmap of a file: its path at entry
+  std::optional<FileId> fd_file;         // a write's fd: the regular file it writes
   bool cloned = false;                   // this clone call made a traced thread
+  std::string exec_path;                 // execve: the file as the program named it
+  std::string exec_content;              // ... and the trace's copy of it
   std::optional<uint64_t> block;         // ThreadBlock address
   // The syscall buffer (recorder/syscall_buffer.cc): its header's address,
   // and whether the library's seccomp filter is in place, so that the
@@ -55,12 +64,23 @@ struct Thread {
   uint64_t event_limit = 0;
   uint64_t ring_capacity = abi::kRingCapacity;
   int deliver_signal = 0;   // delivered on the next resume
-  int injected_signal = 0;  // resumed from a syscall exit with it: its stop is ours
+  int injected_signal = 0;  // resumed from a syscall stop with it: its stop is ours
   // Asynchronous, held for a scheduling point, with the siginfo the kernel
   // queued (the stop of the signal sent again carries the recorder's own).
+  // One is let through only where the thread does not block it.
   std::vector<siginfo_t> held_signals;
   std::optional<siginfo_t> injected_info;
   bool from_outside = false;  // the signal stop at hand: one of those (its siginfo is kept)
+  // restart_syscall continues the call a signal interrupted with
+  // -ERESTART_RESTARTBLOCK (nanosleep, clock_nanosleep, poll, a timed futex
+  // wait): that call's arguments say what it writes and how it waits.
+  std::optional<sys::SyscallArgs> interrupted_call;
+  const sys::SyscallArgs& semantics() const {
+    return call.nr == SYS_restart_syscall && interrupted_call ? *interrupted_call : call;
+  }
+  // nanosleep's remaining time as it was before the call (see
+  // Session::undo_restart_writes).
+  std::vector<std::byte> rem_before;
   // The registers of its last recorded stop when that was a syscall exit:
   // a signal stop with these registers comes before any user code ran.
   std::optional<Registers> exit_regs;

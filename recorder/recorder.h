@@ -36,6 +36,7 @@ struct RecordResult {
   uint64_t buffered_syscalls = 0;  // made through the syscall buffer, without stops
   uint64_t buffered_bytes = 0;     // their records' bytes in the trace, before compression
   uint64_t patched_sites = 0;      // syscall sites patched into the buffer
+  uint64_t interrupts = 0;  // kInterrupt stops: threads preempted by the wall clock
   bool interrupted = false;  // Ctrl-C (or SIGTERM/SIGHUP) ended the recording
   // What a shell would report: the exit code, or 128 + signal.
   int shell_status() const { return exited ? code : 128 + code; }

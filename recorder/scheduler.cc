@@ -4,7 +4,8 @@
 
 namespace backstep::recorder {
 
-Scheduler::Scheduler(const Options& options) : options_(options), rng_(options.seed) {
+Scheduler::Scheduler(const Options& options)
+    : options_(options), rng_(options.seed), wall_rng_(options.seed ^ 0x77a11c10c4ull) {
   for (const ForcedSwitch& s : options.forced_switches) forced_[s.from].push_back(s);
 }
 
@@ -36,6 +37,19 @@ uint64_t Scheduler::next_timeslice() {
   return d(rng_);
 }
 
+std::chrono::microseconds Scheduler::next_wall_timeslice(bool newcomer_waiting) {
+  std::chrono::microseconds slice = options_.wall_timeslice;
+  if (slice.count() <= 0) return std::chrono::microseconds(0);
+  if (newcomer_waiting) slice = std::min(slice, std::chrono::microseconds(5000));
+  if (chaos_scheduling()) {
+    // Anywhere from half the slice to all of it: shorter would interrupt
+    // ordinary code between its syscalls, where a seed alone decides.
+    auto n = static_cast<uint64_t>(slice.count());
+    slice = std::chrono::microseconds(n / 2 + wall_rng_() % (n - n / 2 + 1));
+  }
+  return std::max(slice, std::chrono::microseconds(100));
+}
+
 uint64_t Scheduler::next_event_gap(uint64_t capacity) {
   if (!chaos_scheduling()) return capacity;
   return std::min<uint64_t>(capacity, 1 + rng_() % 48);
@@ -48,6 +62,7 @@ bool Scheduler::should_switch(trace::SwitchReason reason) {
     case trace::SwitchReason::kExited:
     case trace::SwitchReason::kYield:
     case trace::SwitchReason::kStart:
+    case trace::SwitchReason::kInterrupt:
       return true;
     case trace::SwitchReason::kMapEvent:
       return chaos_scheduling() && rng_() % 2 == 0;

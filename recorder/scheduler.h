@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -33,6 +34,10 @@ class Scheduler {
     bool chaos = false;  // chaos scheduling; also: the program's randomness comes from the seed
     uint64_t seed = 0;
     uint64_t timeslice = 2'000'000;  // ticks; the fair default (~10 ms of map code)
+    // How long a thread may run without a stop (in code without ticks:
+    // uninstrumented code, libc) while another could run before the
+    // recorder interrupts it (recorder/preemption.cc). Zero: never.
+    std::chrono::microseconds wall_timeslice{10'000};
     // Forced mode (schedule minimization): only these switches, in each
     // thread's order; elsewhere a thread runs until it blocks or exits (or,
     // as a safety net against spinning, a fair timeslice ends) and the next
@@ -58,6 +63,11 @@ class Scheduler {
 
   // A fresh timeslice, in ticks, for a thread being switched to.
   uint64_t next_timeslice();
+  // The wall-clock timeslice of the next run (zero: no interrupts). Shorter
+  // while a new thread waits for its first run: natively it would start
+  // within microseconds on another CPU. Chaos varies it; an interrupt is
+  // still a matter of the wall clock, so no seed reproduces where it lands.
+  std::chrono::microseconds next_wall_timeslice(bool newcomer_waiting);
 
   // At a scheduling point of `current` (which may keep running): should it
   // yield? `forced` is set when it cannot continue (blocked, exited, its
@@ -71,7 +81,8 @@ class Scheduler {
   bool chaos_scheduling() const;
   Options options_;
   std::mt19937_64 rng_;
-  std::map<pid_t, uint64_t> priority_;                  // chaos: random priorities
+  std::mt19937_64 wall_rng_;            // apart from rng_: interrupts do not shift seeded decisions
+  std::map<pid_t, uint64_t> priority_;  // chaos: random priorities
   std::map<int32_t, std::deque<ForcedSwitch>> forced_;  // per thread, in its order
 };
 

@@ -85,9 +85,6 @@ void Session::start() {
   t.in_syscall = true;
   t.call.nr = SYS_execve;
   Registers regs = t.task.regs();
-  const AddressSpace& mem = t.process->mem;
-  InitialStack stack = InitialStack::read(mem, regs.rsp);
-  stack.hide_vdso(mem);
 
   trace::Header h;
   h.exe = options_.program.exe;
@@ -104,7 +101,17 @@ void Session::start() {
                                               .count());
   h.exe_sha = trace::hash_file(options_.program.exe);
   writer_.write(h);
+  writer_.write(new_image(t, regs));
+  keep_exec_mappings(*t.process);
+  write_patch(t.process->patcher.patch_all_mappings(t.process->mem));
+  current_ = leader;
+  writer_.write(trace::Switch{0, t.vtid, SwitchReason::kStart, 0});
+}
 
+trace::Exec Session::new_image(Thread& t, const Registers& regs) {
+  const AddressSpace& mem = t.process->mem;
+  InitialStack stack = InitialStack::read(mem, regs.rsp);
+  stack.hide_vdso(mem);
   if (scheduler_.chaos() && stack.random_addr) {
     // AT_RANDOM (the stack protector's and pointer guard's seed) from the
     // scheduler's seed: randomness is an input the seed must fix.
@@ -116,11 +123,7 @@ void Session::start() {
   x.regs = regs;
   x.auxv = stack.auxv_bytes();
   if (stack.random_addr) mem.read_or_throw(stack.random_addr, x.at_random.data(), 16);
-  writer_.write(x);
-  keep_exec_mappings();
-  write_patch(t.process->patcher.patch_all_mappings(mem));
-  current_ = leader;
-  writer_.write(trace::Switch{0, t.vtid, SwitchReason::kStart, 0});
+  return x;
 }
 
 std::vector<pid_t> Session::runnable() const {
@@ -155,6 +158,7 @@ void Session::resume(Thread& t, Resume how) {
     ThreadBlockView(t.process->mem, *t.block).set_limits(r.tick_limit, r.event_limit);
   }
   resumptions_[t.task.tid()] = r;
+  t.has_run = true;
   if (!t.task.resume(how, r.signal)) t.state = Thread::State::kDead;
 }
 
@@ -165,10 +169,18 @@ WaitStatus Session::wait_for_thread(pid_t tid) {
     if (!st) throw Error("lost track of the program (no traced thread left)");
     if (st->tid == inferior_.holder()) continue;
     if (st->tid != tid) {
+      if (is_exec_of(tid, *st)) return *st;  // its exec, under the leader's tid
       note_other(*st);
       continue;
     }
     Thread& t = threads_.at(tid);
+    if (st->ptrace_event() == PTRACE_EVENT_STOP && !t.process->dying) {
+      // A SIGCONT sent to the program makes every seized thread report this
+      // on its way to user code (a group-stop notification). Nothing of the
+      // program's: on, with the resumption that led here left as recorded.
+      t.task.resume(onward(t), 0);
+      continue;
+    }
     if (hold_async_signal(t, *st) || abort_buffered_call(t, *st)) continue;
     return *st;
   }
@@ -176,14 +188,13 @@ WaitStatus Session::wait_for_thread(pid_t tid) {
 
 // Something another thread reported while `current_` ran.
 void Session::note_other(const WaitStatus& st) {
-  if (babysit_child(st)) return;
+  if (!threads_.count(st.tid) && !in_tree(st.tid)) return;
   Thread& t = thread(st.tid);
   if (st.exited() || st.signaled()) {
-    t.state = Thread::State::kDead;
-    if (st.tid == inferior_.leader()) end_status_ = st;
+    note_death(t, st);
     return;
   }
-  if (dying_) {
+  if (t.process->dying || (t.state == Thread::State::kDead && st.stopped())) {
     t.task.resume(Resume::kContinue, 0);
     return;
   }
@@ -196,16 +207,21 @@ void Session::note_other(const WaitStatus& st) {
     return;
   }
   if (st.ptrace_event() == PTRACE_EVENT_EXIT) {
-    // Killed while we were not looking: the whole group is going down.
-    dying_ = true;
     t.task.resume(Resume::kContinue, 0);
+    if (t.process->execing) {
+      // Killed by another thread's exec: the caller's exec stop follows.
+      t.state = Thread::State::kDead;
+      return;
+    }
+    // Killed while we were not looking: the whole group is going down.
+    t.process->dying = true;
     return;
   }
   if (st.stopped()) {
     // A signal interrupting a blocked thread: hold it, let it go on.
     int sig = st.ptrace_event() ? 0 : st.stop_signal();
     if (sig) t.held_signals.push_back(t.task.siginfo());
-    t.task.resume(Resume::kSyscall, 0);
+    t.task.resume(onward(t), 0);
   }
 }
 
@@ -237,8 +253,8 @@ void Session::record_stop(Thread& t, StopKind kind, const Registers& regs, int64
 // The files the kernel mapped at exec (the program and its interpreter) are
 // kept too, so that a trace can be replayed and symbolized where they are
 // gone. tid 0 marks them as mapped by exec, not by a syscall.
-void Session::keep_exec_mappings() {
-  for (const ProcMapping& m : read_proc_maps(inferior_.leader())) {
+void Session::keep_exec_mappings(Process& p) {
+  for (const ProcMapping& m : read_proc_maps(p.tgid)) {
     if (!m.is_file()) continue;
     trace::FileMap f;
     f.addr = m.start;
@@ -300,31 +316,34 @@ void Session::on_stop(Thread& t, const WaitStatus& st) {
 
 void Session::on_ptrace_event(Thread& t, const WaitStatus& st, const Registers& regs) {
   switch (st.ptrace_event()) {
-    case PTRACE_EVENT_CLONE: {
-      Thread& child = thread(static_cast<pid_t>(t.task.event_message()));
-      child.bound = t.bound;  // a new thread starts with its creator's affinity
-      child.seccomp = t.seccomp;  // and its seccomp filter
-      t.cloned = true;
-      record_stop(t, StopKind::kClone, regs, child.vtid);
-      note_clone(t, child);
+    case PTRACE_EVENT_CLONE:
+    case PTRACE_EVENT_FORK:
+    case PTRACE_EVENT_VFORK:
+      on_new_task(t, st.ptrace_event(), regs);
       return;
-    }
     case PTRACE_EVENT_EXIT: {
       auto status = static_cast<int64_t>(t.task.event_message());
       record_stop(t, StopKind::kExit, regs, status);
       t.state = Thread::State::kDead;
       t.task.resume(Resume::kContinue, 0);
-      if (t.task.tid() != inferior_.leader()) {
+      if (t.task.tid() != t.process->tgid) {
         // Reap it now: the kernel clears its tid word (what pthread_join
         // waits for) on the way out, and replay must see the same memory.
         for (;;) {
           auto w = wait_for(t.task.tid());
-          if (!w || w->exited() || w->signaled()) break;
+          if (!w) break;
+          if (w->exited() || w->signaled()) {
+            note_death(t, *w);
+            break;
+          }
           t.task.resume(Resume::kContinue, 0);
         }
         // On the way out the kernel cleared the clear-tid word and woke one
         // waiter on it (pthread_join): it is due like any woken waiter.
-        if (t.clear_tid) make_due(futexes_.wake(t.clear_tid, 1, FUTEX_BITSET_MATCH_ANY));
+        if (t.clear_tid) {
+          make_due(futexes_.wake(futex_space(t, t.clear_tid, false), t.clear_tid, 1,
+                                 FUTEX_BITSET_MATCH_ANY));
+        }
       }
       futexes_.forget(t.task.tid());
       scheduler_.remove_thread(t.task.tid());
@@ -334,7 +353,8 @@ void Session::on_ptrace_event(Thread& t, const WaitStatus& st, const Registers& 
     case PTRACE_EVENT_STOP:
       return;  // a group stop: nothing to record
     case PTRACE_EVENT_EXEC:
-      throw Error("the program called execve: recording across exec is not supported yet");
+      on_exec(t, st);
+      return;
     default:
       break;
   }
@@ -370,6 +390,25 @@ void Session::warn_once(const std::string& what) {
 
 // Lets the group finish dying after exit_group or a fatal signal; nothing
 // after that is scheduled, so nothing is recorded.
+
+// The process a thread is ending (exit_group, a fatal signal) or that was
+// killed from outside, not yet collected.
+Process* Session::dying_process() {
+  for (auto& [pid, p] : processes_) {
+    if (p->dying && !p->ended) return p.get();
+  }
+  return nullptr;
+}
+
+// The first process has ended and no thread of the program is left: like
+// rr, the recording waits for every process of the tree.
+bool Session::recording_over() const {
+  if (!end_status_) return false;
+  for (const auto& [tid, t] : threads_) {
+    if (t.state != Thread::State::kDead) return false;
+  }
+  return true;
+}
 
 void Session::die_out() {
   // Only the thread that is ending the process moves: the kernel kills the
@@ -414,11 +453,22 @@ RecordResult Session::run() {
 }
 
 void Session::loop() {
-  while (!end_status_) {
+  while (!recording_over()) {
     check_interrupt();
-    if (dying_) {
-      die_out();
-      break;
+    if (Process* p = dying_process()) {
+      auto ender = threads_.find(p->ender);
+      if (p->tgid == inferior_.leader() && !other_processes_alive(*p)) {
+        // The last process: it ends the recording (the End record says how).
+        if (ender != threads_.end()) current_ = p->ender;
+        die_out();
+        break;
+      }
+      if (ender != threads_.end() && ender->second.state != Thread::State::kDead) {
+        end_process(ender->second);
+      } else {
+        collect(*p);
+      }
+      continue;
     }
     Thread* t = nullptr;
     if (auto it = threads_.find(current_);
@@ -455,14 +505,19 @@ void Session::loop() {
       others += th.state != Thread::State::kDead && &th != t;
     }
     spin_watch_.running(t->vtid, others);
-    WaitStatus st = wait_for_thread(t->task.tid());
+    std::optional<WaitStatus> waited = wait_or_preempt(*t);
     spin_watch_.stopped();
-    if (st.exited() || st.signaled()) {
-      t->state = Thread::State::kDead;
-      if (st.tid == inferior_.leader()) end_status_ = st;
+    if (!waited) continue;  // interrupted, recorded, switched
+    WaitStatus st = *waited;
+    if (st.tid != t->task.tid()) {
+      on_exec(*t, st);  // an exec by a thread that was not the leader
       continue;
     }
-    if (dying_) {
+    if (st.exited() || st.signaled()) {
+      note_death(*t, st);
+      continue;
+    }
+    if (t->process->dying && t->task.tid() != t->process->ender) {
       t->task.resume(Resume::kContinue, 0);
       continue;
     }

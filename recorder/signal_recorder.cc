@@ -6,15 +6,18 @@
 // the rdtsc instructions the tracer patched come in as signals too.
 #include <fmt/core.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <x86intrin.h>
 
 #include <csignal>
 #include <cstring>
+#include <optional>
 
 #include "ptrace/proc.h"
 #include "ptrace/runtime_link.h"
 #include "recorder/session.h"
+#include "recorder/signal_disposition.h"
 
 namespace backstep::recorder {
 namespace {
@@ -27,26 +30,55 @@ bool is_fault_signal(int sig) {
   return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL || sig == SIGTRAP;
 }
 
-// Whether the process catches `sig` (from /proc/PID/status SigCgt).
-bool catches_signal(pid_t pid, int sig) {
-  auto mask = proc_status_field(pid, "SigCgt");
-  return mask && (std::stoull(*mask, nullptr, 16) >> (sig - 1)) & 1;
+// A signal the program sent itself with kill, tkill, tgkill, sigqueue
+// (rt_sigqueueinfo) or pthread_sigqueue (rt_tgsigqueueinfo): replay makes
+// those calls again, so the kernel raises it there too.
+bool sent_by_program(const siginfo_t& si, pid_t own_pid) {
+  return (si.si_code == SI_USER || si.si_code == SI_TKILL || si.si_code == SI_QUEUE) &&
+         si.si_pid == own_pid;
 }
 
-bool default_action_kills(int sig) {
-  switch (sig) {
-    case SIGCHLD:
-    case SIGCONT:
-    case SIGURG:
-    case SIGWINCH:
-    case SIGSTOP:
-    case SIGTSTP:
-    case SIGTTIN:
-    case SIGTTOU:
-      return false;
+// SIGPIPE and SIGXFSZ look sent by the program (SI_USER, its own pid) but
+// the kernel raises them for the syscall that just failed (a write to a
+// pipe nobody reads, past the file size limit), which replay does not run.
+bool raised_by_failed_syscall(int sig, int64_t result) {
+  if (sig == SIGPIPE) return result == -EPIPE;
+  if (sig == SIGXFSZ) return result == -EFBIG;
+  return false;
+}
+
+// The temporary mask a wait installs while it sleeps (sigsuspend, ppoll,
+// pselect6, epoll_pwait), read from the program's memory at its entry.
+std::optional<uint64_t> temporary_mask(const AddressSpace& mem, const sys::SyscallArgs& call) {
+  uint64_t ptr = 0;
+  uint64_t size = 0;
+  switch (call.nr) {
+    case SYS_rt_sigsuspend:
+      ptr = call.arg[0];
+      size = call.arg[1];
+      break;
+    case SYS_ppoll:
+      ptr = call.arg[3];
+      size = call.arg[4];
+      break;
+    case SYS_epoll_pwait:
+    case SYS_epoll_pwait2:
+      ptr = call.arg[4];
+      size = call.arg[5];
+      break;
+    case SYS_pselect6: {
+      uint64_t data[2] = {};  // struct { const sigset_t* ss; size_t ss_len; }
+      if (!call.arg[5] || !mem.read(call.arg[5], data, sizeof data)) return std::nullopt;
+      ptr = data[0];
+      size = data[1];
+      break;
+    }
     default:
-      return true;
+      return std::nullopt;
   }
+  uint64_t mask = 0;
+  if (!ptr || size != sizeof mask || !mem.read(ptr, &mask, sizeof mask)) return std::nullopt;
+  return mask;
 }
 
 bool same_regs(const Registers& a, const Registers& b) {
@@ -56,14 +88,17 @@ bool same_regs(const Registers& a, const Registers& b) {
 }  // namespace
 
 bool Session::hold_async_signal(Thread& t, const WaitStatus& st) {
-  if (!st.stopped() || st.syscall_stop() || st.ptrace_event() || dying_) return false;
+  if (!st.stopped() || st.syscall_stop() || st.ptrace_event() || t.process->dying) return false;
   pid_t tid = t.task.tid();
   int sig = st.stop_signal();
   siginfo_t si = t.task.siginfo();
-  // si_pid is the sender's pid as the program sees it: 2 inside our
-  // PID namespace, the real pid outside one.
-  pid_t own_pid = inferior_.in_pid_namespace() ? 2 : inferior_.leader();
-  bool self_sent = (si.si_code == SI_TKILL || si.si_code == SI_USER) && si.si_pid == own_pid;
+  // si_pid is the sender's pid as the receiver sees it (its process's own
+  // pid for a signal it sent itself); another process of the program is
+  // outside as much as any other.
+  pid_t own_pid = t.process->vpid;
+  bool after_exit = t.exit_regs && same_regs(*t.exit_regs, t.task.regs());
+  bool self_sent =
+      sent_by_program(si, own_pid) && !(after_exit && raised_by_failed_syscall(sig, t.last_result));
   bool fault = is_fault_signal(sig) && si.si_code > 0;
   bool rdtsc_fault = sig == SIGSEGV && si.si_code == SI_KERNEL;
   bool injected = sig == t.injected_signal;
@@ -74,9 +109,12 @@ bool Session::hold_async_signal(Thread& t, const WaitStatus& st) {
     t.task.set_siginfo(*info);
     t.from_outside = true;
   }
-  if (fault || self_sent || rdtsc_fault || injected || sig == SIGSTOP) return false;
+  // A SIGSTOP the kernel made (a new task's first stop) is not a signal of
+  // the program's; one sent from outside is held and delivered like others.
+  bool kernel_stop = sig == SIGSTOP && si.si_code == SI_KERNEL;
+  if (fault || self_sent || rdtsc_fault || injected || kernel_stop) return false;
   trace::Resumption& resumed = resumptions_[tid];
-  if (resumed.signal == 0 && t.exit_regs && same_regs(*t.exit_regs, t.task.regs())) {
+  if (resumed.signal == 0 && after_exit) {
     // Dequeued on the way out of a syscall, before any user code ran:
     // typically the signal that interrupted it (pause, sigsuspend, a
     // wait returning -ERESTART*). That point is a syscall exit, which
@@ -93,14 +131,44 @@ bool Session::hold_async_signal(Thread& t, const WaitStatus& st) {
   return true;
 }
 
+std::optional<siginfo_t> Session::take_held_signal(Thread& t, uint64_t blocked) {
+  for (auto it = t.held_signals.begin(); it != t.held_signals.end(); ++it) {
+    if (has_signal(blocked, it->si_signo)) continue;
+    siginfo_t si = *it;
+    t.held_signals.erase(it);
+    return si;
+  }
+  return std::nullopt;
+}
+
+// A syscall stop is a point replay finds again: resuming from it with a
+// signal queues the signal, which then stops the thread once more
+// (recorded as its delivery) before any user code runs. Only a signal the
+// thread does not block goes: a blocked one would stay pending in the
+// kernel, where a sigwaitinfo or signalfd could take it, which replay,
+// emulating those, would not. It stays held until the thread unblocks it.
+void Session::deliver_held_signal(Thread& t, uint64_t blocked) {
+  std::optional<siginfo_t> si = take_held_signal(t, blocked);
+  if (!si) return;
+  t.deliver_signal = t.injected_signal = si->si_signo;
+  t.injected_info = *si;
+}
+
 void Session::deliver_held_signal_at_exit(Thread& t) {
   if (t.held_signals.empty()) return;
-  // A syscall exit is a point replay finds again: resuming from it with
-  // a signal queues the signal, which then stops the thread once more
-  // (recorded as its delivery) before any user code runs.
-  t.deliver_signal = t.injected_signal = t.held_signals.front().si_signo;
-  t.injected_info = t.held_signals.front();
-  t.held_signals.erase(t.held_signals.begin());
+  deliver_held_signal(t, t.task.blocked_signals());
+}
+
+// Before the thread sleeps in a blocking syscall: a held signal would
+// otherwise wait for its exit, which may be far away (a long sleep) or
+// never come (a wait for that very signal). Sent with the resumption from
+// the entry, it interrupts the wait as it would have had it come a moment
+// later. A wait with a temporary mask (sigsuspend, ppoll, ...) is judged by
+// that mask, under which the kernel will deliver it.
+void Session::deliver_held_signal_at_entry(Thread& t) {
+  if (t.held_signals.empty()) return;
+  std::optional<uint64_t> mask = temporary_mask(t.process->mem, t.call);
+  deliver_held_signal(t, mask ? *mask : t.task.blocked_signals());
 }
 
 void Session::on_signal_stop(Thread& t, const WaitStatus& st, Registers& regs) {
@@ -116,7 +184,13 @@ void Session::on_signal_stop(Thread& t, const WaitStatus& st, Registers& regs) {
   record_stop(t, StopKind::kSignal, regs, sig, si.si_code, {}, std::move(info));
   t.deliver_signal = sig;
   note_handler_entry(t, sig);
-  if (default_action_kills(sig) && !catches_signal(t.task.tid(), sig)) dying_ = true;
+  // Only a signal that ends the process ends the recording: one the program
+  // ignores (SIG_IGN, or a default of ignoring) or stops at is let through
+  // and the thread goes on being recorded.
+  if (SignalDispositions::read(t.process->tgid).action(sig) == SignalAction::kTerminate) {
+    t.process->dying = true;
+    t.process->ender = t.task.tid();
+  }
 }
 
 // An rdtsc/rdtscp trapped: at a patched site (int3, SIGTRAP), or faulting
@@ -157,11 +231,26 @@ bool Session::on_runtime_trap(Thread& t, Registers& regs) {
   abi::TrapReason reason = view.trap_reason();
   if (reason == abi::TrapReason::kNone) return false;
   view.clear_trap_reason();
-  record_stop(t, StopKind::kTrap, regs, static_cast<int64_t>(reason));
-  if (!t.held_signals.empty()) {
-    // A scheduling point replay finds again: deliver one held signal.
-    t.deliver_signal = t.held_signals.front().si_signo;
-    t.held_signals.erase(t.held_signals.begin());
+  // A scheduling point replay finds again: deliver one held signal the
+  // thread does not block, in place of the trap's SIGTRAP, with the siginfo
+  // the kernel had queued for it (recorded with the stop, for replay).
+  std::optional<siginfo_t> held;
+  if (!t.held_signals.empty()) held = take_held_signal(t, t.task.blocked_signals());
+  std::vector<std::byte> info;
+  if (held) {
+    t.task.set_siginfo(*held);
+    auto* bytes = reinterpret_cast<const std::byte*>(&*held);
+    info.assign(bytes, bytes + sizeof *held);
+  }
+  record_stop(t, StopKind::kTrap, regs, static_cast<int64_t>(reason), 0, {}, std::move(info));
+  if (held) {
+    t.deliver_signal = held->si_signo;
+    if (SignalDispositions::read(t.process->tgid).action(held->si_signo) ==
+        SignalAction::kTerminate) {
+      t.process->dying = true;  // it ends the process: no switch, it goes next
+      t.process->ender = t.task.tid();
+      return true;
+    }
   }
   if (reason == abi::TrapReason::kTickLimit) {
     switch_from(t, SwitchReason::kTimeslice);

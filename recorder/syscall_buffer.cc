@@ -3,8 +3,7 @@
 // per-thread buffer; here the recorder registers each thread's buffer,
 // copies what it holds into the trace at the thread's every stop (before the
 // Stop record, as map events are drained), patches glibc's syscall sites
-// into the library, and lets the children of the program run under the
-// library's inherited seccomp filter. See docs/ARCHITECTURE.md, "The syscall
+// into the library. See docs/ARCHITECTURE.md, "The syscall
 // buffer".
 #include <fmt/core.h>
 #include <linux/futex.h>
@@ -122,7 +121,6 @@ RecordOptions Session::with_syscall_buffer(const RecordOptions& options) {
   } else {
     *it += (it->size() > std::strlen("LD_PRELOAD=") ? ":" : "") + lib;
   }
-  out.program.trace_children = true;
   return out;
 }
 
@@ -147,12 +145,53 @@ void Session::on_buffer_registration(Thread& t) {
   if (!b.hook) {
     b.slots = h.slots;
     b.hook = h.hook;
+    std::string library;
+    for (const ProcMapping& m : read_proc_maps(t.process->tgid)) {
+      if (m.start <= h.hook && h.hook < m.end) library = m.path;
+    }
+    for (const ProcMapping& m : read_proc_maps(t.process->tgid)) {
+      if (library.empty() || m.path != library) continue;
+      b.text_start = b.text_start ? std::min(b.text_start, m.start) : m.start;
+      b.text_end = std::max(b.text_end, m.end);
+    }
+  }
+  if (h.files && b.files != h.files) {
+    b.files = h.files;
+    publish_mapped_files(t.process);
+  }
+}
+
+bool Session::in_syscall_buffer(const Thread& t, const Registers& regs) const {
+  if (regs.rip >= BKSB_UNTRACED_PAGE && regs.rip < BKSB_UNTRACED_PAGE + 4096) return true;
+  if (t.syscallbuf && regs.rsp < *t.syscallbuf && regs.rsp >= *t.syscallbuf - BKSB_STACK_BYTES) {
+    return true;
+  }
+  auto it = buffers_.find(t.process->tgid);
+  return it != buffers_.end() && regs.rip >= it->second.text_start &&
+         regs.rip < it->second.text_end;
+}
+
+void Session::publish_mapped_files(const Process* only) {
+  published_files_ = files_.generation();
+  std::vector<FileId> ids = files_.tracked();
+  bksb_mapped_files table{};
+  table.count = static_cast<uint32_t>(std::min<size_t>(ids.size(), BKSB_MAPPED_FILES_MAX));
+  table.overflow = ids.size() > BKSB_MAPPED_FILES_MAX ? 1 : 0;
+  for (uint32_t i = 0; i < table.count; ++i) table.ids[i] = {ids[i].dev, ids[i].ino};
+  const size_t bytes = offsetof(bksb_mapped_files, ids) + table.count * sizeof table.ids[0];
+  for (const auto& [tgid, p] : processes_) {
+    if ((only && p.get() != only) || p->ended) continue;
+    auto it = buffers_.find(tgid);
+    if (it == buffers_.end() || !it->second.files) continue;
+    // A process that has just gone cannot buffer anything any more.
+    p->mem.write(it->second.files, &table, bytes);
   }
 }
 
 // At every stop of a thread with a buffer: what it buffered since its last
 // stop goes into the trace, before the Stop record.
 void Session::drain_syscall_buffer(Thread& t) {
+  if (published_files_ != files_.generation()) publish_mapped_files();
   if (!t.syscallbuf) return;
   const uint64_t addr = *t.syscallbuf;
   bksb_header h{};
@@ -174,7 +213,8 @@ void Session::drain_syscall_buffer(Thread& t) {
         // Buffered wakes make waiters due as traced ones do.
         sys::SyscallArgs call{c.nr, {}};
         std::memcpy(call.arg, c.args, sizeof call.arg);
-        make_due(futexes_.note_wake(call, c.result));
+        make_due(futexes_.note_wake(
+            futex_space(t, c.args[0], (c.args[1] & FUTEX_PRIVATE_FLAG) != 0), call, c.result));
       }
     }
     result_.buffered_bytes += b.records.size();
@@ -343,16 +383,6 @@ bool Session::abort_buffered_call(Thread& t, const WaitStatus& st) {
                     ? Resume::kSyscall
                     : Resume::kContinue,
                 0);
-  return true;
-}
-
-bool Session::babysit_child(const WaitStatus& st) {
-  if (threads_.count(st.tid) || thread_of_process(st.tid, inferior_.leader())) return false;
-  if (!st.stopped()) return true;  // gone: nothing to do
-  int sig = 0;
-  if (!st.ptrace_event() && !st.syscall_stop()) sig = st.stop_signal();
-  if (st.ptrace_event() == PTRACE_EVENT_STOP) sig = 0;
-  Task(st.tid).resume(Resume::kContinue, sig);
   return true;
 }
 

@@ -24,10 +24,15 @@ namespace backstep::recorder {
 using trace::StopKind;
 using trace::SwitchReason;
 
+namespace {
+constexpr int64_t kERestartRestartBlock = 516;
+}  // namespace
+
 void Session::on_syscall_stop(Thread& t, Registers& regs) {
   if (!t.in_syscall) {
     on_syscall_entry(t, regs);
-    if (may_block(t) && !dying_) {
+    if (may_block(t) && !t.process->dying) {
+      deliver_held_signal_at_entry(t);
       block_in_kernel(t);
       switch_from(t, SwitchReason::kBlocked);
     }
@@ -52,14 +57,19 @@ bool Session::may_block(Thread& t) {
         fmt::format("/proc/{}/fd/{}", t.task.tid(), static_cast<int>(call.arg[0]));
     if (::stat(fd_path.c_str(), &fst) == 0) {
       fd_kind = S_ISREG(fst.st_mode) ? sys::FdKind::kRegularFile : sys::FdKind::kOther;
+      // Kept for record_file_changes: a write to a mapped file shows in its mappings.
+      if (S_ISREG(fst.st_mode)) {
+        t.fd_file = FileId{static_cast<uint64_t>(fst.st_dev), static_cast<uint64_t>(fst.st_ino)};
+      }
     }
   }
   // Opening a FIFO can wait for its other end, but treating every open
   // as a switch point would scatter switches through start-up.
   // clone returns at once, and its PTRACE_EVENT_CLONE stop must be
   // recorded in order, so it is never treated as blocking.
+  // vfork's parent sleeps after its event stop, where the recorder blocks it.
   bool blocks = call.nr != SYS_open && call.nr != SYS_openat && call.nr != SYS_clone &&
-                call.nr != SYS_clone3 && sys::may_block(call, fd_kind);
+                call.nr != SYS_clone3 && call.nr != SYS_vfork && sys::may_block(call, fd_kind);
   if (blocks && call.nr == SYS_futex) {
     // FUTEX_WAIT returns at once when the word already differs.
     int op = static_cast<int>(call.arg[1]) & FUTEX_CMD_MASK;
@@ -80,12 +90,17 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
   for (int i = 0; i < 6; ++i) t.call.arg[i] = syscall_arg(regs, i);
   t.forced_result.reset();
   t.mapped_path.clear();
+  t.fd_file.reset();
   t.cloned = false;
   record_stop(t, StopKind::kSyscallEntry, regs, t.call.nr);
   if (t.seccomp) patch_syscall_site(t, regs, false);
 
   const long nr = t.call.nr;
-  if (nr != abi::kRegisterSyscall && nr != BKSB_REGISTER_SYSCALL && !sys::outputs_known(t.call) &&
+  // Only restart_syscall continues an interrupted call, and only at once.
+  if (nr != SYS_restart_syscall) t.interrupted_call.reset();
+  save_restart_writes(t);
+  if (nr != abi::kRegisterSyscall && nr != BKSB_REGISTER_SYSCALL &&
+      !sys::outputs_known(t.semantics()) &&
       warned_.insert(nr).second) {
     fmt::print(stderr,
                "backstep: warning: syscall {} ({}): what it writes into memory is not "
@@ -124,9 +139,10 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
   } else if (binding_ && (nr == SYS_sched_getaffinity || nr == SYS_sched_setaffinity)) {
     note_affinity_call(t);
   } else if (nr == SYS_exit_group) {
-    dying_ = true;
+    t.process->dying = true;
+    t.process->ender = t.task.tid();
   } else if (nr == SYS_execve || nr == SYS_execveat) {
-    throw Error("the program called execve: recording across exec is not supported yet");
+    note_exec_call(t);
   }
   if (t.forced_result) {
     regs.orig_rax = static_cast<uint64_t>(-1);  // the kernel skips it
@@ -152,10 +168,15 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
       t.task.set_regs(regs);
     }
   }
+  if (result == -kERestartRestartBlock) {  // see interrupted_syscalls.cc
+    undo_restart_writes(t);
+    if (t.call.nr != SYS_restart_syscall) t.interrupted_call = t.call;
+  }
+  t.last_result = result;
   std::vector<trace::MemWrite> writes;
   const AddressSpace& mem = t.process->mem;
   auto reader = [&mem](uint64_t addr, void* out, size_t len) { return mem.read(addr, out, len); };
-  for (const sys::MemRegion& r : sys::syscall_outputs(t.call, result, reader)) {
+  for (const sys::MemRegion& r : sys::syscall_outputs(t.semantics(), result, reader)) {
     if (r.len == 0) continue;
     trace::MemWrite w;
     w.addr = r.addr;
@@ -164,32 +185,17 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
     writes.push_back(std::move(w));
   }
   if (t.call.nr == SYS_mmap && result >= 0 && !t.mapped_path.empty()) {
-    trace::FileMap f;
-    f.tid = t.vtid;
-    f.addr = static_cast<uint64_t>(result);
-    f.length = t.call.arg[1];
-    f.prot = static_cast<int32_t>(t.call.arg[2]);
-    f.flags = static_cast<int32_t>(t.call.arg[3]);
-    f.offset = t.call.arg[5];
-    f.path = t.mapped_path;
-    struct stat st {};
-    if (::stat(f.path.c_str(), &st) == 0) f.file_size = static_cast<uint64_t>(st.st_size);
-    f.content = writer_.keep_file(f.path);
-    writer_.write(f);
+    record_file_map(t, static_cast<uint64_t>(result));
   }
+  if (t.call.nr == SYS_shmat && result >= 0) record_shm_attach(t, static_cast<uint64_t>(result));
+  record_file_changes(t, result);
   record_stop(t, StopKind::kSyscallExit, regs, t.call.nr, result, std::move(writes));
   if (t.seccomp) patch_syscall_site(t, regs, true);
-  if (t.call.nr == SYS_futex && result > 0) make_due(futexes_.note_wake(t.call, result));
-  if (t.call.nr == SYS_set_tid_address) t.clear_tid = t.call.arg[0];
-  bool clone_call = t.call.nr == SYS_clone || t.call.nr == SYS_clone3 || t.call.nr == SYS_fork ||
-                    t.call.nr == SYS_vfork;
-  if (clone_call && result > 0 && !t.cloned) {
-    // A child process (fork, vfork, posix_spawn for system() or popen()):
-    // not traced, so it runs natively and replay does not make it again.
-    warn_once(
-        "the program started a child process; it runs unrecorded, and replay reproduces "
-        "only this process (what it saw of the child: pipes, wait status, SIGCHLD)");
+  if (t.call.nr == SYS_futex && result > 0) {
+    make_due(futexes_.note_wake(futex_space(t), t.call, result));
   }
+  if (t.call.nr == SYS_set_tid_address) t.clear_tid = t.call.arg[0];
+  if (t.call.nr == SYS_execve || t.call.nr == SYS_execveat) t.process->execing = 0;  // it failed
 
   if (t.call.nr == SYS_mmap && result >= 0 && !t.mapped_path.empty() &&
       (t.call.arg[2] & PROT_EXEC)) {

@@ -97,7 +97,10 @@ bool ReplayEngine::is_breakpoint_hit(Thread& t, const WaitStatus& st) const {
     return false;
   }
   uint64_t at = t.task.regs().rip - 1;
-  if (std::find(breakpoints_.begin(), breakpoints_.end(), at) == breakpoints_.end()) return false;
+  if (std::find(breakpoints_.begin(), breakpoints_.end(), at) == breakpoints_.end() &&
+      !(seek_ && seek_->plant && seek_->pc == at)) {
+    return false;
+  }
   return t.task.siginfo().si_code == SI_KERNEL;
 }
 
@@ -108,10 +111,13 @@ WaitStatus ReplayEngine::resume_run(size_t index, Thread& t, Resume how, int sig
     WaitStatus st;
     {
       std::optional<PlantedBreakpoints> planted;
-      if (!breakpoints_.empty() && how != Resume::kSingleStep)
-        planted.emplace(t.process->mem, breakpoints_, skip);
+      if ((!breakpoints_.empty() || seek_) && how != Resume::kSingleStep) {
+        std::vector<uint64_t> addrs = breakpoints_;
+        if (seek_ && seek_->plant) addrs.push_back(seek_->pc);
+        planted.emplace(t.process->mem, addrs, skip);
+      }
       if (!t.task.resume(how, signal)) diverge(index, fmt::format("thread {} vanished", t.vtid));
-      st = wait_for_thread(t.task.tid());
+      st = seek_ ? wait_for_thread_until(index, t.task.tid()) : wait_for_thread(t.task.tid());
     }
     signal = 0;
     skip = 0;
@@ -121,6 +127,8 @@ WaitStatus ReplayEngine::resume_run(size_t index, Thread& t, Resume how, int sig
       how = Resume::kSyscall;
       continue;
     }
+    if (st.ptrace_event() == PTRACE_EVENT_STOP) continue;  // SIGCONT's notification, as recorded
+    if (is_stray_sigchld(index, t, st)) continue;  // dropped; the run goes on
     if (t.armed && st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
         st.stop_signal() == SIGTRAP) {
       ThreadBlockView view(t.process->mem, *t.block);
@@ -134,8 +142,13 @@ WaitStatus ReplayEngine::resume_run(size_t index, Thread& t, Resume how, int sig
     Registers regs = t.task.regs();
     regs.rip -= 1;
     t.task.set_regs(regs);
+    if (seek_ && seek_->plant && regs.rip == seek_->pc) {
+      seek_->hit = true;  // play_interrupt looks (and reports a breakpoint there)
+      return st;
+    }
     if (on_breakpoint_) {
-      on_breakpoint_(t.vtid, regs.rip, t.block ? ThreadBlockView(t.process->mem, *t.block).ticks() : 0);
+      on_breakpoint_(t.vtid, regs.rip,
+                     t.block ? ThreadBlockView(t.process->mem, *t.block).ticks() : 0);
     }
     if (is_syscall_insn(t.process->mem, regs.rip)) {
       // Single-stepping it would run the syscall for real: let the run

@@ -23,15 +23,13 @@ namespace backstep::replayer {
 namespace {
 
 // Memory shared with another process would be shared with the copy too, and
-// a checkpoint must not change when the replay runs on.
-bool has_shared_writable_memory(pid_t pid) {
-  std::ifstream maps(fmt::format("/proc/{}/maps", pid));
-  std::string line;
-  while (std::getline(maps, line)) {
-    size_t sp = line.find(' ');
-    if (sp == std::string::npos || line.size() < sp + 5) continue;
-    std::string_view perms(line.data() + sp + 1, 4);
-    if (perms[1] == 'w' && perms[3] == 's') return true;
+// a checkpoint must not change when the replay runs on: no shared mapping
+// (even read-only: the replayer writes recorded file changes into backing
+// files), and no private one of a backing file either (its pages that were
+// not written show those changes).
+bool has_shared_memory(pid_t pid) {
+  for (const ProcMapping& m : read_proc_maps(pid)) {
+    if (m.shared() || is_backing_file(m.path)) return true;
   }
   return false;
 }
@@ -54,6 +52,9 @@ bool has_pending_signals(const std::vector<pid_t>& tids) {
 }  // namespace
 
 bool ReplayEngine::can_fork() const {
+  // Copies of several processes (and of one that will fork: the copy's
+  // children would get other pids) are not made: going back relaunches.
+  if (multi_process_ || processes_.size() > 1) return false;
   if (dying_ || finished() || end_status_) return false;
   auto leader = threads_.find(inferior_.leader());
   if (leader == threads_.end() || leader->second.dead) return false;
@@ -63,7 +64,7 @@ bool ReplayEngine::can_fork() const {
     alive.push_back(tid);
     if (!t.started || !t.held || t.vtid == 0) return false;
     // Held at the entry of a wait_with_mask, or with its signal pending.
-    if (t.wake_signal || t.wake_pending) return false;
+    if (t.wake_signal || t.wake_pending || t.wake_expected) return false;
     // A signal to itself about to be sent names this process's kernel ids.
     if (*t.held == HeldAt::kSyscallEntry && !t.emulated &&
         (t.nr == SYS_kill || t.nr == SYS_tkill || t.nr == SYS_tgkill)) {
@@ -78,7 +79,7 @@ bool ReplayEngine::can_fork() const {
       }
     }
   }
-  return !has_pending_signals(alive) && !has_shared_writable_memory(inferior_.leader());
+  return !has_pending_signals(alive) && !has_shared_memory(inferior_.leader());
 }
 
 ReplayEngine::ReplayEngine(const ReplayEngine& source, Inferior copy)
@@ -91,11 +92,14 @@ ReplayEngine::ReplayEngine(const ReplayEngine& source, Inferior copy)
       next_(source.next_),
       pending_signal_(source.pending_signal_),
       last_tid_(source.last_tid_),
-      is_copy_(true) {
+      is_copy_(true),
+      multi_process_(source.multi_process_),
+      backing_(source.backing_.fresh()) {
   Process& p = process(inferior_.leader());
   p.vpid = source.root().vpid;
   p.patcher = source.root().patcher;
   p.tick_section = source.root().tick_section;
+  p.signal_fds = source.root().signal_fds;
 }
 
 ReplayEngine::Thread& ReplayEngine::adopt_thread(pid_t tid, const Thread& source) {

@@ -57,14 +57,18 @@ std::string regs_diff(const Registers& want, const Registers& got, bool at_sysca
   return {};
 }
 
-// The executable's tick-counter section (abi::kTickSection), relocated.
-std::pair<uint64_t, uint64_t> find_tick_section(const trace::Trace& trace) {
-  const trace::Header& h = trace.header();
+// The executable's tick-counter section (abi::kTickSection), relocated: from
+// the mappings exec made (the FileMap records of tid 0 after the Exec record
+// at `exec_index`) of the file `exe`.
+std::pair<uint64_t, uint64_t> find_tick_section(const trace::Trace& trace, size_t exec_index,
+                                                const std::string& exe) {
   uint64_t load = 0;
   std::string file;
-  for (const auto& e : trace.events()) {
-    if (const auto* f = std::get_if<trace::FileMap>(&e);
-        f && f->tid == 0 && f->path == h.exe && f->offset == 0) {
+  const auto& ev = trace.events();
+  for (size_t i = exec_index + 1; i < ev.size(); ++i) {
+    const auto* f = std::get_if<trace::FileMap>(&ev[i]);
+    if (!f || f->tid != 0) break;
+    if (f->path == exe && f->offset == 0) {
       load = f->addr;
       file = trace.file_copy(f->content).string();
       break;
@@ -107,6 +111,10 @@ Inferior launch(const trace::Trace& trace) {
 
 }  // namespace
 
+std::string ReplayEngine::regs_difference(const Registers& want, const Registers& got) {
+  return regs_diff(want, got, false);
+}
+
 std::string ReplayPosition::str() const {
   return fmt::format("{}:{}:{}:{}", record, tid, ticks, steps);
 }
@@ -126,9 +134,12 @@ std::optional<ReplayPosition> ReplayPosition::parse(std::string_view text) {
 }
 
 ReplayEngine::ReplayEngine(const trace::Trace& trace, bool echo_output)
-    : trace_(trace), inferior_(launch(trace)) {
+    : trace_(trace), inferior_(launch(trace)), backing_(trace) {
   options_.echo_output = echo_output;
-  process(inferior_.leader()).tick_section = find_tick_section(trace_);
+  process(inferior_.leader()).tick_section = find_tick_section(trace_, 1, trace_.header().exe);
+  for (const auto& e : trace_.events()) {
+    multi_process_ |= std::holds_alternative<trace::ProcessStart>(e);
+  }
   start();
 }
 
@@ -230,10 +241,11 @@ WaitStatus ReplayEngine::wait_for_thread(pid_t tid) {
 }
 
 void ReplayEngine::note_other(const WaitStatus& st) {
-  if (!threads_.count(st.tid) && !thread_of_process(st.tid, inferior_.leader())) return;
+  if (!threads_.count(st.tid) && !in_tree(st.tid)) return;
   Thread& t = thread(st.tid);
   if (st.exited() || st.signaled()) {
     t.dead = true;
+    if (st.tid == t.process->pid) t.process->end = st;
     if (st.tid == inferior_.leader()) end_status_ = st;
     return;
   }
@@ -242,7 +254,17 @@ void ReplayEngine::note_other(const WaitStatus& st) {
     t.held = HeldAt::kUserCode;
     return;
   }
-  if (dying_ && st.stopped()) t.task.resume(Resume::kContinue, 0);
+  if ((t.process->dying || t.dead) && st.stopped()) t.task.resume(Resume::kContinue, 0);
+}
+
+bool ReplayEngine::in_tree(pid_t tid) const {
+  auto tgid = proc_status_field(tid, "Tgid");
+  if (!tgid) return false;
+  auto group = static_cast<pid_t>(std::stol(*tgid));
+  if (processes_.count(group)) return true;
+  // A new process reporting before its parent's fork event was played.
+  auto parent = proc_status_field(group, "PPid");
+  return parent && processes_.count(static_cast<pid_t>(std::stol(*parent))) > 0;
 }
 
 std::optional<size_t> ReplayEngine::next_stop_index(size_t from, int32_t vtid) const {
@@ -276,6 +298,13 @@ int ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s) {
   t.run_started = true;
   fill_syscall_buffer(index, t);
   int sig = s.resumed.signal;
+  if (int expected = std::exchange(t.wake_expected, 0);
+      expected && s.kind == StopKind::kSyscallExit && !signal_pending_for(t, expected)) {
+    // The real rt_sigsuspend standing for the wait would sleep for good.
+    diverge(index, fmt::format("thread {} waits for signal {}, which the recording delivered "
+                               "at this point, but it is not pending",
+                               s.tid, expected));
+  }
   if (s.kind == StopKind::kSyscallExit && t.wake_signal) {
     // Into the rt_sigsuspend that stands for a wait (wait_with_mask).
     sig = t.wake_pending = std::exchange(t.wake_signal, 0);
@@ -300,7 +329,12 @@ void ReplayEngine::play_stop(size_t index, const trace::Stop& s) {
     diverge(index, fmt::format("thread {} should stop here but does not exist", s.tid));
   }
   Thread& t = *found;
+  if (s.kind == StopKind::kExec) {
+    play_exec_stop(index, t, s);
+    return;
+  }
   int sig = begin_run(index, t, s);
+  if (s.kind == StopKind::kInterrupt) return play_interrupt(index, t, s, sig);
   complete_stop(index, t, s, resume_run(index, t, static_cast<Resume>(s.resumed.how), sig));
 }
 
@@ -363,21 +397,33 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       expect(
           st.stopped() && !st.syscall_stop() && !st.ptrace_event() && st.stop_signal() == s.value,
           "another signal");
-      if (s.siginfo.size() == sizeof(siginfo_t)) {
-        // A signal from outside the program, sent here by the replay: the
-        // handler gets the siginfo the kernel had queued when recording
-        // (a timer's si_value, a sender's pid), not the replay's.
-        siginfo_t si{};
-        std::memcpy(&si, s.siginfo.data(), sizeof si);
-        t.task.set_siginfo(si);
-      }
       break;
     case StopKind::kClone:
       expect(st.ptrace_event() == PTRACE_EVENT_CLONE, "not a clone");
       break;
+    case StopKind::kFork:
+      expect(st.ptrace_event() == PTRACE_EVENT_FORK, "not a fork");
+      break;
+    case StopKind::kVfork:
+      expect(st.ptrace_event() == PTRACE_EVENT_VFORK, "not a vfork");
+      break;
     case StopKind::kExit:
       expect(st.ptrace_event() == PTRACE_EVENT_EXIT, "not an exit");
       break;
+    case StopKind::kExec:
+      break;  // play_exec_stop
+    case StopKind::kInterrupt:
+      break;  // found by its state (play_interrupt, step), checked below
+  }
+  if ((s.kind == StopKind::kSignal || s.kind == StopKind::kTrap) &&
+      s.siginfo.size() == sizeof(siginfo_t)) {
+    // A signal from outside the program, sent here by the replay (at a
+    // signal stop, or in place of a trap's SIGTRAP): the handler gets the
+    // siginfo the kernel had queued when recording (a timer's si_value, a
+    // sender's pid), not the replay's.
+    siginfo_t si{};
+    std::memcpy(&si, s.siginfo.data(), sizeof si);
+    t.task.set_siginfo(si);
   }
   uint64_t ticks = t.block ? ThreadBlockView(t.process->mem, *t.block).ticks() : 0;
   if (ticks != s.ticks) {
@@ -399,7 +445,8 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
   t.base_ticks = ticks;
   if (s.kind == StopKind::kSyscallEntry) {
     t.held = HeldAt::kSyscallEntry;
-  } else if (s.kind == StopKind::kClone) {
+  } else if (s.kind == StopKind::kClone || s.kind == StopKind::kFork ||
+             s.kind == StopKind::kVfork) {
     t.held.reset();  // a clone's event stop: its syscall exit comes next
   } else {
     t.held = HeldAt::kUserCode;
@@ -436,26 +483,22 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       t.task.set_regs(regs);
       break;
     }
-    case StopKind::kClone: {
-      Thread& child = thread(static_cast<pid_t>(t.task.event_message()));
-      if (is_copy_) {
-        child.vtid = static_cast<pid_t>(s.value);
-        by_vtid_[child.vtid] = child.task.tid();
-      } else if (child.vtid != s.value) {
-        diverge(index, fmt::format("new thread got tid {}, recorded {}", child.vtid, s.value));
-      }
-      CloneRequest c = clone_request(t);
-      if (c.flags & CLONE_CHILD_CLEARTID) child.clear_tid = c.child_tid;
-      t.clone_child = child.task.tid();
-      // Its first stop, now: from this record on, the thread exists and can
-      // be inspected, whenever the kernel got round to stopping it.
-      await_first_stop(child);
+    case StopKind::kClone:
+    case StopKind::kFork:
+    case StopKind::kVfork:
+      on_new_task(index, t, s);
       break;
-    }
+    case StopKind::kExec:
+      break;
     case StopKind::kExit:
       t.dead = true;
       t.task.resume(Resume::kContinue, 0);
-      if (t.task.tid() != inferior_.leader()) {
+      if (s.result == 1) {
+        // The whole process ends here (exit_group or a fatal signal while
+        // other processes live on): all its threads are collected now.
+        t.process->dying = true;
+        collect(*t.process);
+      } else if (t.task.tid() != t.process->pid) {
         for (;;) {
           auto w = wait_for(t.task.tid());
           if (!w || w->exited() || w->signaled()) break;
@@ -464,6 +507,7 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       }
       break;
     case StopKind::kSignal:
+    case StopKind::kInterrupt:
       break;
   }
 }
@@ -507,7 +551,9 @@ bool ReplayEngine::play_record() {
   if (const auto* s = std::get_if<trace::Stop>(&ev[i])) {
     play_stop(i, *s);
     pending_signal_ = s->kind == StopKind::kSignal ? static_cast<int>(s->value) : 0;
-    last_tid_ = s->tid;
+    last_tid_ = s->kind == StopKind::kExec ? static_cast<int32_t>(s->value) : s->tid;
+  } else if (const auto* x = std::get_if<trace::Exec>(&ev[i])) {
+    play_exec_image(i, *x);
   } else if (const auto* p = std::get_if<trace::Patch>(&ev[i])) {
     std::vector<PatchSite> sites;
     for (const auto& site : p->sites) sites.push_back({site.addr, site.length});
@@ -515,20 +561,14 @@ bool ReplayEngine::play_record() {
     const Thread* last = thread_by_vtid(last_tid_);
     Process& in = last ? *last->process : root();
     in.patcher.apply(in.mem, sites);
-  } else if (const auto* c = std::get_if<trace::CodeWrite>(&ev[i])) {
-    // Written in the process of the stop before it, as a Patch.
-    const Thread* last = thread_by_vtid(last_tid_);
-    Process& in = last ? *last->process : root();
-    for (const trace::MemWrite& w : c->writes) in.mem.write_or_throw(w.addr, w.data.data(), w.data.size());
-    if (c->rip) {
-      Thread* t = thread_by_vtid(c->tid);
-      if (!t || t->dead) diverge(i, fmt::format("thread {} should move to a patched site's slot", c->tid));
-      Registers regs = t->task.regs();
-      regs.rip = c->rip;
-      t->task.set_regs(regs);
-    }
+  } else if (const auto* code = std::get_if<trace::CodeWrite>(&ev[i])) {
+    play_code_write(i, *code);
   } else if (const auto* m = std::get_if<trace::MapEvents>(&ev[i])) {
     result_.map_events += m->events.size();
+  } else if (const auto* c = std::get_if<trace::FileChange>(&ev[i])) {
+    // The thread is inside the emulated syscall that made the change: its
+    // exit is the next stop played.
+    backing_.apply(*c);
   } else if (const auto* e = std::get_if<trace::End>(&ev[i])) {
     play_end(i, *e);
   }
@@ -586,6 +626,7 @@ bool ReplayEngine::step(int32_t vtid) {
   // Inside a syscall (between its entry and exit stops) or at a stop that
   // no instruction leads to: the next "instruction" is the record itself.
   if (t.in_syscall || s.kind == StopKind::kSyscallExit || s.kind == StopKind::kClone ||
+      s.kind == StopKind::kFork || s.kind == StopKind::kVfork || s.kind == StopKind::kExec ||
       s.kind == StopKind::kExit) {
     play_record();
     return true;
@@ -601,20 +642,41 @@ bool ReplayEngine::step(int32_t vtid) {
       auto next = next_stop_of_thread(vtid);
       if (!next) break;
       const auto& ns = std::get<trace::Stop>(trace_.events()[*next]);
-      if (ns.kind != StopKind::kSyscallExit && ns.kind != StopKind::kClone) break;
+      if (ns.kind != StopKind::kSyscallExit && ns.kind != StopKind::kClone &&
+          ns.kind != StopKind::kFork && ns.kind != StopKind::kVfork && ns.kind != StopKind::kExec) {
+        break;
+      }
       play_until(*next + 1);
     }
     return true;
+  }
+  if (s.kind == StopKind::kInterrupt && !t.run_started && s.resumed.signal == 0 &&
+      at_interrupt(t, s)) {
+    // A run that is over before it starts (see play_interrupt): the next
+    // instruction is the next run's.
+    play_record();
+    return step(vtid);
   }
   int sig = begin_run(index, t, s);
   // A watch trap inside a single step would look like the recorded stop.
   sync_watch(t, std::nullopt);
   if (!t.task.resume(Resume::kSingleStep, sig)) return false;
   WaitStatus st = wait_for_thread(t.task.tid());
+  while (is_stray_sigchld(index, t, st)) {
+    if (!t.task.resume(Resume::kSingleStep, 0)) return false;
+    st = wait_for_thread(t.task.tid());
+  }
   if (st.stopped() && st.stop_signal() == SIGTRAP && !st.ptrace_event() && !st.syscall_stop()) {
     siginfo_t si = t.task.siginfo();
     if (si.si_code == TRAP_TRACE || si.si_code == TRAP_HWBKPT) {
       after_step(t);
+      if (s.kind == StopKind::kInterrupt && at_interrupt(t, s)) {
+        // The first moment with the recorded state: the interrupt stop.
+        complete_stop(index, t, s, st);
+        pending_signal_ = 0;
+        last_tid_ = s.tid;
+        next_ = index + 1;
+      }
       return true;
     }
   }
@@ -710,6 +772,16 @@ std::optional<uint64_t> ReplayEngine::ticks(int32_t vtid) const {
   return ThreadBlockView(t->process->mem, *t->block).ticks();
 }
 
+std::pair<uint64_t, uint64_t> ReplayEngine::tick_section_after(size_t exec_index,
+                                                                const std::string& exe) const {
+  return find_tick_section(trace_, exec_index, exe);
+}
+
+int32_t ReplayEngine::process_id(int32_t vtid) const {
+  const Thread* t = thread_by_vtid(vtid);
+  return t ? t->process->vpid : 0;
+}
+
 pid_t ReplayEngine::kernel_tid(int32_t vtid) const {
   const Thread* t = thread_by_vtid(vtid);
   return t ? t->task.tid() : 0;
@@ -728,6 +800,7 @@ ReplayResult ReplayEngine::run(const ReplayOptions& options) {
     bool fatal_signal = options.until_fatal && s && s->kind == StopKind::kSignal &&
                         i + 1 < ev.size() && std::holds_alternative<trace::End>(ev[i + 1]);
     play_record();
+    if (options.on_progress) options.on_progress(next_, ev.size());
     if (fatal_signal) {
       result_.stopped_at = Position{i, s->tid, s->ticks};
       break;

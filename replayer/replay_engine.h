@@ -14,18 +14,22 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "base/scratch_dir.h"
 #include "ptrace/inferior.h"
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/syscall_injection.h"
 #include "ptrace/task.h"
+#include "replayer/backing_files.h"
 #include "replayer/replay_session.h"
 #include "replayer/terminal_fds.h"
 #include "trace/trace_reader.h"
@@ -116,6 +120,8 @@ class ReplayEngine {
   std::pair<uint64_t, uint64_t> tick_section() const { return root().tick_section; }
   // The tracer's tid for a vtid (for ptrace requests such as debug registers).
   pid_t kernel_tid(int32_t vtid) const;
+  // The process (its pid as the program sees it) of thread `vtid`; 0 if unknown.
+  int32_t process_id(int32_t vtid) const;
   const ReplayResult& result() const { return result_; }
   void set_echo(bool echo) { options_.echo_output = echo; }
 
@@ -150,8 +156,15 @@ class ReplayEngine {
     RdtscPatcher patcher;
     // The address range of the tick counter's code in its executable.
     std::pair<uint64_t, uint64_t> tick_section{0, 0};
+    bool dying = false;             // exit_group or a fatal signal on its way
+    std::optional<WaitStatus> end;  // how its leader ended
     // Its descriptors that write to the program's stdout/stderr.
     TerminalFds terminal;
+    std::set<int> signal_fds;  // its signalfds, by their recorded numbers
+    // SysV shm attachments, replayed as mappings of backing files (shmat,
+    // shmdt in replay_syscalls.cc): address -> length. None when a copy is
+    // made (no copy is made while memory is shared).
+    std::map<uint64_t, uint64_t> shm_attached;
   };
   struct Thread {
     Thread(pid_t tid, pid_t program_tid) : task(tid), vtid(program_tid) {}
@@ -169,6 +182,9 @@ class ReplayEngine {
     std::optional<uint64_t> block;
     std::optional<uint64_t> syscallbuf;  // the syscall buffer's header (replay_syscall_buffer.cc)
     bool at_seccomp_stop = false;        // its last stop was a PTRACE_EVENT_SECCOMP (an entry)
+    // An execve/execveat run in place of the file the program named (which
+    // is gone or changed here): the trace's copy, at a path of the same length.
+    std::string exec_stand_in;
     // Inside the current run (between two recorded stops):
     bool run_started = false;         // limits written, resumption signal delivered
     uint64_t base_ticks = 0;          // the canonical tick counted from
@@ -187,6 +203,8 @@ class ReplayEngine {
     // then, once sent, the one the recorded resumption must not send again.
     int wake_signal = 0;
     int wake_pending = 0;
+    // Or the signal the program sent itself that ends it, pending by then.
+    int wake_expected = 0;
   };
   // What a clone or clone3 call asked for.
   struct CloneRequest {
@@ -217,6 +235,27 @@ class ReplayEngine {
   // Waits for a new thread's first stop, unless it was seen already.
   void await_first_stop(Thread& t);
   void note_other(const WaitStatus& st);
+  // Whether a task that reported belongs to the replayed program's tree.
+  bool in_tree(pid_t tid) const;
+
+  // ---- replay_processes.cc ----
+  // At a fork, vfork or clone event stop: the new task, a thread or the
+  // first thread of a new process.
+  void on_new_task(size_t index, Thread& parent, const trace::Stop& s);
+  // The exec stop (StopKind::kExec) of `t`: runs it there and takes the
+  // new image in (the caller may come back under the leader's tid).
+  void play_exec_stop(size_t index, Thread& t, const trace::Stop& s);
+  // A mid-trace Exec record: the new image as the program must see it.
+  void play_exec_image(size_t index, const trace::Exec& x);
+  // At the entry of a recorded successful exec: the file to run.
+  void prepare_exec(size_t index, Thread& t, Registers& regs, size_t exec_stop);
+  // Every thread of a process that is ending is collected.
+  void collect(Process& p);
+  std::pair<uint64_t, uint64_t> tick_section_after(size_t exec_index, const std::string& exe) const;
+  // A SIGCHLD the kernel sent a replayed parent because a replayed child
+  // ended: the recorded one (if any) is delivered by the recorded
+  // resumption, so this one is dropped unless the recorded stop is one.
+  bool is_stray_sigchld(size_t index, Thread& t, const WaitStatus& st) const;
   void on_entry(size_t index, Thread& t, Registers& regs);
   void on_exit(size_t index, Thread& t, const trace::Stop& s, Registers& regs);
   void play_end(size_t index, const trace::End& e);
@@ -229,8 +268,16 @@ class ReplayEngine {
   const trace::Stop* next_stop(size_t from, int32_t vtid) const;
   const trace::Stop* next_stop_of(size_t from, pid_t tid, trace::StopKind kind) const;
   int signal_ending_wait(size_t entry_index, pid_t tid) const;
+  int pending_signal_ending_wait(size_t entry_index, pid_t tid) const;
+  bool signal_pending_for(const Thread& t, int sig) const;
+  // replay_signals.cc
+  void take_consumed_signals(Thread& t, const trace::Stop& exit);
+  void take_pending_signal(Thread& t, int sig);
   bool wait_with_mask(size_t index, Thread& t, Registers& regs);
   const trace::FileMap* file_map_before_exit(size_t from, pid_t tid) const;
+  // replay_mappings.cc: maps f's backing file in place of the mmap that
+  // thread t has entered (record `index`), which is then emulated.
+  void map_backing_file(size_t index, Thread& t, const trace::FileMap& f);
   static bool in_tick_section(const Thread& t, uint64_t pc) {
     return pc >= t.process->tick_section.first && pc < t.process->tick_section.second;
   }
@@ -239,6 +286,8 @@ class ReplayEngine {
   Process& process(pid_t pid);
   pid_t process_of(pid_t tid) const;
   void after_step(Thread& t);
+  // The first register that differs, as a divergence message ("" if none).
+  static std::string regs_difference(const Registers& want, const Registers& got);
   // Resumes `t` as `how` and waits for its next stop, reporting and stepping
   // over planted breakpoints on the way.
   WaitStatus resume_run(size_t index, Thread& t, Resume how, int signal);
@@ -258,8 +307,30 @@ class ReplayEngine {
   void check_syscall_buffer_used(size_t index, Thread& t, const trace::Stop& s);
   [[noreturn]] void report_buffer_divergence(size_t index, Thread& t);
   void after_buffered_calls(Thread& t, const trace::SyscallBuffer& b);
+  void play_code_write(size_t index, const trace::CodeWrite& c);
   // Plays other threads' records until the next Stop record is vtid's.
   bool play_until_turn_of(int32_t vtid);
+
+  // ---- replay_preemption.cc: kInterrupt stops ----
+  // Runs t (its run begun, `sig` to deliver) to the first moment of the run
+  // with the recorded state of `s`; a divergence if it meets another stop
+  // first or does not get there in time.
+  void play_interrupt(size_t index, Thread& t, const trace::Stop& s, int sig);
+  // Whether t stands at the instant `s` recorded (empty), else what differs.
+  std::string interrupt_mismatch(Thread& t, const trace::Stop& s) const;
+  bool at_interrupt(Thread& t, const trace::Stop& s) const {
+    return interrupt_mismatch(t, s).empty();
+  }
+  // While play_interrupt runs the thread: resume_run plants an int3 at `pc`
+  // too, returns at once when it is hit, and gives up at `deadline`.
+  struct Seek {
+    size_t index = 0;
+    uint64_t pc = 0;
+    std::chrono::steady_clock::time_point deadline;
+    bool hit = false;
+    bool plant = true;  // false while a ConditionalBreakpoint watches pc instead
+  };
+  WaitStatus wait_for_thread_until(size_t index, pid_t tid);
 
   const trace::Trace& trace_;
   ReplayOptions options_;
@@ -277,10 +348,14 @@ class ReplayEngine {
   pid_t last_tid_ = 0;
   std::vector<uint64_t> breakpoints_;
   BreakpointHit on_breakpoint_;
+  std::optional<Seek> seek_;
   std::optional<ValueWatch> watch_;
   WatchTrap on_watch_;
   bool is_copy_ = false;  // a fork()ed copy: kernel thread ids are not the recorded ones
+  bool multi_process_ = false;  // the trace has more than one process: no copies
+  std::vector<std::unique_ptr<ScratchDir>> stand_ins_;  // files run in place of execed ones
   std::function<void()> record_hook_;
+  BackingFiles backing_;
 };
 
 }  // namespace backstep::replayer

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -25,6 +26,9 @@ struct ReplayOptions {
   bool echo_output = true;              // write the recorded stdout/stderr
   std::optional<uint64_t> until_event;  // stop before this record index
   bool until_fatal = false;             // stop at the fatal signal
+  // Called after every record replayed: (records replayed so far, records in
+  // the trace). For a progress line; it must be cheap.
+  std::function<void(uint64_t, uint64_t)> on_progress;
 };
 
 struct Position {
@@ -41,6 +45,10 @@ struct ReplayResult {
   bool interrupted = false;  // the recording was interrupted (Ctrl-C) at its end
   uint64_t stops = 0;
   uint64_t map_events = 0;
+  // Interrupt stops found with an in-process conditional breakpoint, and
+  // with an int3 (a ptrace stop per pass) where the code could not be patched.
+  uint64_t interrupt_stubs = 0;
+  uint64_t interrupt_int3s = 0;
   // Where replay stopped, when it stopped early (--until-*).
   std::optional<Position> stopped_at;
   Registers regs{};

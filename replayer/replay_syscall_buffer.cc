@@ -124,4 +124,21 @@ void ReplayEngine::after_buffered_calls(Thread& t, const trace::SyscallBuffer& b
   }
 }
 
+// Written in the process of the stop before it, as a Patch.
+void ReplayEngine::play_code_write(size_t index, const trace::CodeWrite& c) {
+  const Thread* last = thread_by_vtid(last_tid_);
+  Process& in = last ? *last->process : root();
+  for (const trace::MemWrite& w : c.writes) {
+    in.mem.write_or_throw(w.addr, w.data.data(), w.data.size());
+  }
+  if (!c.rip) return;
+  Thread* t = thread_by_vtid(c.tid);
+  if (!t || t->dead) {
+    diverge(index, fmt::format("thread {} should move to a patched site's slot", c.tid));
+  }
+  Registers regs = t->task.regs();
+  regs.rip = c.rip;
+  t->task.set_regs(regs);
+}
+
 }  // namespace backstep::replayer

@@ -46,8 +46,27 @@ int ReplayEngine::signal_ending_wait(size_t entry_index, pid_t tid) const {
   // -EINTR, -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK
   if (exit.result != -EINTR && (exit.result > -512 || exit.result < -516)) return 0;
   const trace::Stop* s = next_stop(*exit_index + 1, tid);
-  bool delivered = s && s->kind == StopKind::kSignal && s->resumed.signal == s->value;
-  return delivered ? static_cast<int>(s->value) : 0;
+  if (!s || s->kind != StopKind::kSignal) return 0;
+  // Sent with the resumption from the exit, or already with the one into
+  // the call (a held signal let through at its entry).
+  bool sent = s->resumed.signal == s->value || exit.resumed.signal == s->value;
+  return sent ? static_cast<int>(s->value) : 0;
+}
+
+// The signal delivered right after the exit of the syscall whose entry is
+// record `entry_index`, which the replay does not send: one the program
+// sent itself, pending for real. 0 otherwise.
+int ReplayEngine::pending_signal_ending_wait(size_t entry_index, pid_t tid) const {
+  std::optional<size_t> exit_index = next_stop_index(entry_index + 1, tid);
+  if (!exit_index) return 0;
+  const auto& exit = std::get<trace::Stop>(trace_.events()[*exit_index]);
+  if (exit.kind != StopKind::kSyscallExit) return 0;
+  if (exit.result != -EINTR && (exit.result > -512 || exit.result < -516)) return 0;
+  const trace::Stop* s = next_stop(*exit_index + 1, tid);
+  if (!s || s->kind != StopKind::kSignal || s->resumed.signal != 0 || exit.resumed.signal != 0) {
+    return 0;
+  }
+  return static_cast<int>(s->value);
 }
 
 // sigsuspend, ppoll, pselect6 and epoll_pwait(2) wait with a temporary
@@ -89,7 +108,15 @@ bool ReplayEngine::wait_with_mask(size_t index, Thread& t, Registers& regs) {
   }
   if (!mask || mask_size != sizeof(uint64_t)) return false;
   int sig = signal_ending_wait(index, t.vtid);
-  if (!sig) return false;
+  if (!sig) {
+    // A signal the program sent itself (another thread's pthread_kill, a
+    // kill of its own) ended the wait: by the time the exit is played it is
+    // pending here too, and a real rt_sigsuspend on the program's mask
+    // takes it at once.
+    int pending = pending_signal_ending_wait(index, t.vtid);
+    if (!pending) return false;
+    t.wake_expected = pending;  // checked before the call is let go (begin_run)
+  }
   regs.orig_rax = SYS_rt_sigsuspend;
   set_syscall_arg(regs, 0, mask);
   set_syscall_arg(regs, 1, mask_size);
@@ -124,10 +151,13 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
       break;
     case SYS_kill:
     case SYS_tkill:
-    case SYS_tgkill: {
+    case SYS_tgkill:
+    case SYS_rt_sigqueueinfo:
+    case SYS_rt_tgsigqueueinfo: {
       // A signal the program sends itself must arrive again; nothing else
-      // leaves the replay.
-      pid_t own = threads_.at(inferior_.leader()).vtid;
+      // leaves the replay. sigqueue and pthread_sigqueue carry a value the
+      // handler reads: the kernel queues the program's own siginfo.
+      pid_t own = t.process->vpid;
       auto target = static_cast<pid_t>(t.args[0]);
       bool self = target == own || (t.nr == SYS_tkill && by_vtid_.count(target) > 0);
       execute = self;
@@ -146,29 +176,46 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
       break;
     }
     case SYS_exit_group:
-      dying_ = true;
+      t.process->dying = true;
+      if (t.process->pid == inferior_.leader()) dying_ = true;
       break;
     case SYS_clone:
     case SYS_clone3:
     case SYS_fork:
-    case SYS_vfork:
-      // Only the tasks the recorder traced are made again: its threads,
-      // whose clone stop follows. A child process (fork, vfork, posix_spawn
-      // in system() and popen()) ran untraced and unrecorded; made for real
-      // here it would run again, with none of its inputs, and signal the
-      // replay at times of its own. Its result (the recorded pid) and what
-      // the parent saw of it (wait4, pipes, SIGCHLD) are in the trace.
-      execute = execute && next_stop_of(index + 1, t.vtid, StopKind::kClone) != nullptr;
+    case SYS_vfork: {
+      // Made again when the recording made one: its event stop follows
+      // (traces made before child processes were recorded have none, and
+      // the child, which ran unrecorded, is not made).
+      const trace::Stop* next = next_stop(index + 1, t.vtid);
+      execute = execute && next &&
+                (next->kind == StopKind::kClone || next->kind == StopKind::kFork ||
+                 next->kind == StopKind::kVfork);
       break;
+    }
+    case SYS_execve:
+    case SYS_execveat: {
+      // Run for real when it succeeded (its exec stop follows), else its
+      // recorded failure is returned.
+      std::optional<size_t> next = next_stop_index(index + 1, t.vtid);
+      execute = next && std::get<trace::Stop>(trace_.events()[*next]).kind == StopKind::kExec;
+      if (execute) prepare_exec(index, t, regs, *next);
+      break;
+    }
     case SYS_mmap: {
       if (!exit || exit->result < 0) {
+        execute = false;
+        break;
+      }
+      const trace::FileMap* f = file_map_before_exit(index + 1, t.vtid);
+      if (f && backing_.backs(f->object)) {
+        map_backing_file(index, t, *f);
         execute = false;
         break;
       }
       // Same address as recorded; file contents come from the trace.
       set_syscall_arg(regs, 0, static_cast<uint64_t>(exit->result));
       uint64_t flags = t.args[3] | MAP_FIXED;
-      if (const trace::FileMap* f = file_map_before_exit(index + 1, t.vtid)) {
+      if (f) {
         t.file_map = f;
         flags = (flags & ~static_cast<uint64_t>(MAP_SHARED | MAP_SHARED_VALIDATE)) | MAP_PRIVATE |
                 MAP_ANONYMOUS;
@@ -178,6 +225,34 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
       set_syscall_arg(regs, 3, flags);
       t.task.set_regs(regs);
       t.rewrote_args = true;
+      break;
+    }
+    case SYS_shmat: {
+      // The segment is the recording's: attached as a backing file, with
+      // the recorded result (a failure included) given to the program.
+      execute = false;
+      const trace::FileMap* f = file_map_before_exit(index + 1, t.vtid);
+      if (exit && exit->result >= 0 && f && backing_.backs(f->object)) {
+        map_backing_file(index, t, *f);
+        t.process->shm_attached[f->addr] = f->length;
+      }
+      break;
+    }
+    case SYS_shmdt: {
+      // Its attachment is a mapping of a backing file, which shmdt would not
+      // take for a segment: unmapped instead.
+      execute = false;
+      if (!exit || exit->result != 0) break;
+      auto it = t.process->shm_attached.find(t.args[0]);
+      if (it == t.process->shm_attached.end()) {
+        diverge(index, fmt::format("shmdt({:#x}): no SysV segment attached there", t.args[0]));
+      }
+      InjectedResult r = inject_syscall(t.task, t.process->mem, HeldAt::kSyscallEntry, SYS_munmap,
+                                        {it->first, it->second});
+      if (r.value != 0) {
+        diverge(index, fmt::format("unmapping a SysV attachment failed: {}", r.value));
+      }
+      t.process->shm_attached.erase(it);
       break;
     }
     default:
@@ -215,6 +290,7 @@ void ReplayEngine::on_exit(size_t index, Thread& t, const trace::Stop& s, Regist
     t.task.set_regs(regs);
     for (const trace::MemWrite& w : s.writes)
       t.process->mem.write_or_throw(w.addr, w.data.data(), w.data.size());
+    take_consumed_signals(t, s);
   } else if (static_cast<int64_t>(regs.rax) != s.result) {
     diverge(index, fmt::format("{} returned {}, recorded {}", sys::syscall_name(t.nr),
                                static_cast<int64_t>(regs.rax), s.result));
@@ -260,6 +336,15 @@ void ReplayEngine::echo_output(Thread& t, int64_t result) {
   [[maybe_unused]] ssize_t w = ::write(fd, data.data(), data.size());
 }
 
+// Whether `sig` is pending for `t`: in its own set or the process's.
+bool ReplayEngine::signal_pending_for(const Thread& t, int sig) const {
+  for (const char* key : {"SigPnd", "ShdPnd"}) {
+    auto field = proc_status_field(t.task.tid(), key);
+    if (field && (std::stoull(*field, nullptr, 16) >> (sig - 1)) & 1) return true;
+  }
+  return false;
+}
+
 // ---- Thread ids in copies ----
 
 ReplayEngine::CloneRequest ReplayEngine::clone_request(const Thread& t) const {
@@ -299,12 +384,13 @@ void ReplayEngine::aim_self_signal(Thread& t, Registers& regs) {
     const Thread* target = thread_by_vtid(static_cast<pid_t>(vtid));
     return target ? static_cast<uint64_t>(namespace_tid(target->task.tid())) : vtid;
   };
-  const uint64_t own = threads_.at(inferior_.leader()).vtid;
-  const uint64_t own_kernel = static_cast<uint64_t>(namespace_tid(inferior_.leader()));
+  const uint64_t own = t.process->vpid;
+  const uint64_t own_kernel = static_cast<uint64_t>(namespace_tid(t.process->pid));
   uint64_t args[2] = {t.args[0], t.args[1]};
-  if (t.nr == SYS_kill || t.nr == SYS_tgkill) {
+  if (t.nr == SYS_kill || t.nr == SYS_tgkill || t.nr == SYS_rt_sigqueueinfo ||
+      t.nr == SYS_rt_tgsigqueueinfo) {
     if (args[0] == own) args[0] = own_kernel;
-    if (t.nr == SYS_tgkill) args[1] = kernel_view(args[1]);
+    if (t.nr == SYS_tgkill || t.nr == SYS_rt_tgsigqueueinfo) args[1] = kernel_view(args[1]);
   } else {
     args[0] = kernel_view(args[0]);
   }

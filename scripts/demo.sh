@@ -14,7 +14,12 @@ example="$build/examples/growth_panic"
 traces=$(mktemp -d /tmp/backstep-demo.XXXXXX)
 trap 'rm -rf "$traces"' EXIT
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Bold headings on a terminal, unless NO_COLOR (https://no-color.org) is set.
+if [[ -t 1 && -z ${NO_COLOR:-} && ${TERM:-} != dumb ]]; then
+  step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+  step() { printf '\n== %s\n' "$*"; }
+fi
 
 step "1. The race, natively: PutAll grows the map while another thread ranges over it"
 "$example" || echo "(exit status $?)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages backstep needs, only those missing.
-# Sourced by demo.sh and test.sh; safe to run again.
+# Sourced by demo.sh and test.sh; safe to run again. test.sh also installs
+# BACKSTEP_TEST_PACKAGES: the browser the HTML report is tested in.
 set -euo pipefail
 
 BACKSTEP_PACKAGES=(
@@ -11,11 +12,15 @@ BACKSTEP_PACKAGES=(
   gcc-12-plugin-dev
   gdb
 )
+BACKSTEP_TEST_PACKAGES=(
+  chromium
+)
 
+# backstep_install_deps [EXTRA_PACKAGE...]
 backstep_install_deps() {
   local missing=()
   local p
-  for p in "${BACKSTEP_PACKAGES[@]}"; do
+  for p in "${BACKSTEP_PACKAGES[@]}" "$@"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
       missing+=("$p")
     fi

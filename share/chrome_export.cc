@@ -95,12 +95,14 @@ class ChromeTraceBuilder {
 
   void on_record(const trace::Header&, size_t) {}
   void on_record(const trace::FileMap&, size_t) {}
+  void on_record(const trace::FileChange&, size_t) {}
   void on_record(const trace::Patch&, size_t) {}
   void on_record(const trace::SyscallBuffer&, size_t) {}
   void on_record(const trace::CodeWrite&, size_t) {}
+  void on_record(const trace::ProcessStart&, size_t) {}
 
   void on_record(const trace::Exec& x, size_t i) {
-    main_thread_ = x.tid;
+    if (!main_thread_) main_thread_ = x.tid;  // the first image's; later ones are execs
     see(x.tid);
     instant(x.tid, "exec", "process", {{"event", i}});
   }
@@ -147,11 +149,20 @@ class ChromeTraceBuilder {
         instant(s.tid, fmt::format("clone -> thread {}", s.value), "process",
                 {{"event", i}, {"child", s.value}});
         break;
+      case trace::StopKind::kFork:
+      case trace::StopKind::kVfork:
+        instant(s.tid, fmt::format("{} -> process {}", trace::stop_kind_name(s.kind), s.value),
+                "process", {{"event", i}, {"child", s.value}});
+        break;
+      case trace::StopKind::kExec:
+        instant(s.tid, "exec", "process", {{"event", i}, {"tid_after", s.value}});
+        break;
       case trace::StopKind::kExit:
         instant(s.tid, "thread exit", "process", {{"event", i}, {"status", s.value}});
         break;
       case trace::StopKind::kTrap:
       case trace::StopKind::kRdtsc:
+      case trace::StopKind::kInterrupt:
         break;  // scheduling and emulation details: in jsonl, not on the timeline
     }
   }

@@ -83,6 +83,10 @@ void bksb_thread_init(void) HIDDEN;
  * registration and the filter is in place. */
 static int g_enabled;
 
+/* Written by the recorder (syscallbuf_abi.h): writes to these files are
+ * traced, so that the recorder records what they change in the mappings. */
+static struct bksb_mapped_files g_mapped_files;
+
 /* A traced syscall from C (set-up paths, which record and replay run alike). */
 static long traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
   register long r10 __asm__("r10") = a3;
@@ -109,6 +113,7 @@ static int register_thread(struct bksb_header* h) {
   h->capacity = BKSB_BUFFER_BYTES - sizeof *h;
   h->slots = (uint64_t)(uintptr_t)bksb_slots;
   h->hook = (uint64_t)(uintptr_t)bksb_hook;
+  h->files = (uint64_t)(uintptr_t)&g_mapped_files;
   return traced(BKSB_REGISTER_SYSCALL, (long)h, BKSB_VERSION, 0, 0, 0, 0) == 0;
 }
 
@@ -190,7 +195,18 @@ __attribute__((constructor)) static void bksb_init(void) {
 
 /* ---- Buffered calls ---- */
 
-enum fd_kind { FD_FILE, FD_OTHER };
+/* FD_MAPPED: a regular file some mapping of the program maps. */
+enum fd_kind { FD_FILE, FD_OTHER, FD_MAPPED };
+
+static int is_mapped_file(const struct stat* st) {
+  const volatile struct bksb_mapped_files* m = &g_mapped_files;
+  if (m->overflow) return 1;
+  uint32_t n = m->count < BKSB_MAPPED_FILES_MAX ? m->count : BKSB_MAPPED_FILES_MAX;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (m->ids[i].dev == (uint64_t)st->st_dev && m->ids[i].ino == (uint64_t)st->st_ino) return 1;
+  }
+  return 0;
+}
 
 /* Regular files and directories never block; anything else may. */
 static enum fd_kind fd_kind(long fd) {
@@ -198,12 +214,28 @@ static enum fd_kind fd_kind(long fd) {
   if (U(SYS_fstat, fd, (long)&st, 0, 0, 0, 0) != 0) return FD_FILE; /* fails alike */
   switch (st.st_mode & S_IFMT) {
     case S_IFREG:
+      return is_mapped_file(&st) ? FD_MAPPED : FD_FILE;
     case S_IFDIR:
     case S_IFBLK:
       return FD_FILE;
     default:
       return FD_OTHER;
   }
+}
+
+/* Whether an open of `path` (relative to dirfd) returns at once: it names
+ * a regular file or a directory, or nothing (it fails, or O_CREAT makes a
+ * regular file). Opening a FIFO waits for the other end, a device may wait
+ * too: those opens are traced, so that the recorder lets another thread
+ * run meanwhile. (A file replaced by a FIFO between the two calls is not
+ * covered.) O_TRUNC changes the file, which may be mapped: traced too. */
+static int opens_at_once(long dirfd, long path, long flags) {
+  if (flags & O_TRUNC) return 0;
+  struct stat st;
+  long r = U(SYS_newfstatat, dirfd, path, (long)&st, 0, 0, 0);
+  if (r == -ENOENT) return 1;
+  if (r != 0) return 0;
+  return S_ISREG(st.st_mode) || S_ISDIR(st.st_mode);
 }
 
 /* Whether fd writes where stdout or stderr does (the same file): replay
@@ -385,7 +417,11 @@ static long perform(const struct bksb_header* h, const struct bksb_call* c, uint
   switch (c->nr) {
     case SYS_read:
     case SYS_write: {
-      if (fd_kind(a[0]) == FD_FILE) return U(c->nr, a[0], a[1], a[2], 0, 0, 0);
+      enum fd_kind kind = fd_kind(a[0]);
+      if (kind == FD_FILE || (kind == FD_MAPPED && c->nr == SYS_read)) {
+        return U(c->nr, a[0], a[1], a[2], 0, 0, 0);
+      }
+      if (kind == FD_MAPPED) return BKSB_TRACED;
       struct iovec v = {(void*)a[1], (size_t)a[2]};
       long nr = c->nr == SYS_read ? SYS_preadv2 : SYS_pwritev2;
       long r = U(nr, a[0], (long)&v, 1, -1, 0, RWF_NOWAIT);
@@ -394,7 +430,9 @@ static long perform(const struct bksb_header* h, const struct bksb_call* c, uint
       return r;
     }
     case SYS_writev: {
-      if (fd_kind(a[0]) == FD_FILE) return U(c->nr, a[0], a[1], a[2], 0, 0, 0);
+      enum fd_kind kind = fd_kind(a[0]);
+      if (kind == FD_FILE) return U(c->nr, a[0], a[1], a[2], 0, 0, 0);
+      if (kind == FD_MAPPED) return BKSB_TRACED;
       long r = U(SYS_pwritev2, a[0], a[1], a[2], -1, 0, RWF_NOWAIT);
       if (r == -EAGAIN || r == -EOPNOTSUPP) return BKSB_TRACED;
       if (r > 0) {
@@ -406,9 +444,24 @@ static long perform(const struct bksb_header* h, const struct bksb_call* c, uint
       return r;
     }
     case SYS_pread64:
-    case SYS_pwrite64:
-      if (fd_kind(a[0]) != FD_FILE) return BKSB_TRACED;
+    case SYS_pwrite64: {
+      enum fd_kind kind = fd_kind(a[0]);
+      if (kind == FD_FILE || (kind == FD_MAPPED && c->nr == SYS_pread64)) {
+        return U(c->nr, a[0], a[1], a[2], a[3], 0, 0);
+      }
+      return BKSB_TRACED;
+    }
+    case SYS_open:
+      if (!opens_at_once(AT_FDCWD, a[0], a[1])) return BKSB_TRACED;
+      return U(c->nr, a[0], a[1], a[2], 0, 0, 0);
+    case SYS_openat:
+      if (!opens_at_once(a[0], a[1], a[2])) return BKSB_TRACED;
       return U(c->nr, a[0], a[1], a[2], a[3], 0, 0);
+    case SYS_close:
+      /* Only files: closing a socket with SO_LINGER waits for its data to
+       * go out (and a close of anything else is rare enough to stop for). */
+      if (fd_kind(a[0]) == FD_OTHER) return BKSB_TRACED;
+      return U(c->nr, a[0], 0, 0, 0, 0, 0);
     case SYS_recvfrom:
     case SYS_sendto: {
       long r = U(c->nr, a[0], a[1], a[2], a[3] | MSG_DONTWAIT, a[4], a[5]);

@@ -19,7 +19,7 @@
 
 #include <stdint.h>
 
-#define BKSB_VERSION 1
+#define BKSB_VERSION 2
 #define BKSB_MAGIC 0x3142535350544b42ull /* "BKTPSSB1" */
 
 /* Syscall numbers no kernel implements. Natively they fail with ENOSYS, so
@@ -85,7 +85,27 @@ struct bksb_header {
   uint32_t reserved;
   uint64_t div_value;
   uint64_t div_recorded_value;
-  uint64_t reserved2[4];
+  uint64_t files; /* address of the process's struct bksb_mapped_files */
+  uint64_t reserved2[3];
+};
+
+/* The files some mapping of the program maps (the recorder's file objects,
+ * recorder/mapped_files.h), by device and inode; one table per process, in
+ * the library's data, written by the recorder whenever the set changes.
+ * A buffered write would change such a file without the recorder seeing it
+ * (no FileChange record: the replayed mappings would not show the write),
+ * so the library makes write-family calls on these files traced. With
+ * `overflow` set the table is incomplete: every write to a regular file
+ * is traced. */
+#define BKSB_MAPPED_FILES_MAX 126
+struct bksb_file_id {
+  uint64_t dev;
+  uint64_t ino;
+};
+struct bksb_mapped_files {
+  uint32_t count;
+  uint32_t overflow;
+  struct bksb_file_id ids[BKSB_MAPPED_FILES_MAX];
 };
 
 /* One buffered syscall. `size` covers the record and its regions, a
@@ -123,10 +143,12 @@ enum bksb_region_flags {
 static_assert(sizeof(struct bksb_header) == 128, "bksb_header layout");
 static_assert(sizeof(struct bksb_record) == 64, "bksb_record layout");
 static_assert(sizeof(struct bksb_region) == 16, "bksb_region layout");
+static_assert(sizeof(struct bksb_mapped_files) == 2024, "bksb_mapped_files layout");
 #else
 _Static_assert(sizeof(struct bksb_header) == 128, "bksb_header layout");
 _Static_assert(sizeof(struct bksb_record) == 64, "bksb_record layout");
 _Static_assert(sizeof(struct bksb_region) == 16, "bksb_region layout");
+_Static_assert(sizeof(struct bksb_mapped_files) == 2024, "bksb_mapped_files layout");
 #endif
 
 #endif /* BACKSTEP_PRELOAD_SYSCALLBUF_ABI_H_ */

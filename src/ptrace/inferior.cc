@@ -18,6 +18,7 @@
 
 #include "base/errors.h"
 #include "base/unique_fd.h"
+#include "ptrace/stop_waiter.h"
 
 namespace backstep {
 namespace {
@@ -85,6 +86,7 @@ void mount_own_proc() {
   ::prctl(PR_SET_TSC, PR_TSC_SIGSEGV);
   if (spec.own_process_group) ::setpgid(0, 0);
   mount_own_proc();
+  restore_launch_signal_mask();  // the tracer's StopWaiter blocks SIGCHLD
   int err = 0;
   if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) err = errno;
   char go = 0;
@@ -100,9 +102,11 @@ void mount_own_proc() {
 }
 
 // The namespace holder: creates the PID namespace, forks its init (pid 1,
-// which must outlive the program) and the program (pid 2: pid 1 would
-// ignore default-action signals such as SIGABRT), reports the program's pid,
-// then reaps it.
+// which must outlive the program and reaps the program's orphans) and the
+// program (pid 2: pid 1 would ignore default-action signals such as
+// SIGABRT), reports the program's pid, reaps it, and stays until the tracer
+// kills it: the program's other processes may outlive it, and go with the
+// namespace when it does (its init dies with it).
 [[noreturn]] void become_holder(const LaunchSpec& spec, int report_fd, int go_fd, int error_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   int32_t ns = ::unshare(CLONE_NEWPID) == 0 ? 1 : 0;
@@ -131,8 +135,8 @@ void mount_own_proc() {
   int status = 0;
   while (::waitpid(program, &status, 0) < 0 && errno == EINTR) {
   }
-  if (init > 0) ::kill(init, SIGKILL);
-  _exit(0);
+  if (init <= 0) _exit(0);
+  for (;;) ::pause();
 }
 
 }  // namespace
@@ -140,8 +144,8 @@ void mount_own_proc() {
 unsigned long backstep_ptrace_options() {
   // TRACESECCOMP: the syscall buffer's filter stops traced syscalls with
   // PTRACE_EVENT_SECCOMP (src/preload).
-  return PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |
-         PTRACE_O_TRACEEXIT | PTRACE_O_TRACESECCOMP;
+  return PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
+         PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_TRACESECCOMP;
 }
 
 Inferior Inferior::launch(const LaunchSpec& spec) {
@@ -162,7 +166,6 @@ Inferior Inferior::launch(const LaunchSpec& spec) {
   }
   Inferior inferior(holder, msg[0], msg[1] != 0);
   unsigned long options = backstep_ptrace_options();
-  if (spec.trace_children) options |= PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
   if (::ptrace(PTRACE_SEIZE, inferior.leader_, nullptr, options) != 0) {
     throw_errno(fmt::format("cannot trace process {} (PTRACE_SEIZE)", inferior.leader_));
   }
@@ -232,6 +235,9 @@ std::optional<WaitStatus> Inferior::wait_for_end() {
 }
 
 Inferior::~Inferior() {
+  // The holder stays until it is killed (the program's other processes may
+  // outlive its first one): with it goes the namespace and all in it.
+  if (holder_ > 0 && owns_holder_) ::kill(holder_, SIGKILL);
   if (leader_ > 0) {
     ::kill(leader_, SIGKILL);
     // Reap every thread's last report: the leader's comes only once all

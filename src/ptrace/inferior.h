@@ -22,14 +22,13 @@ struct LaunchSpec {
   // reaches backstep only (a replay must not see signals the recording
   // did not have).
   bool own_process_group = false;
-  // Trace the program's child processes too (fork, vfork): the syscall
-  // buffer's seccomp filter is inherited, and its traced syscalls fail with
-  // ENOSYS in a process no tracer follows.
-  bool trace_children = false;
 };
 
 // The ptrace options every backstep session uses. EXITKILL: the tracee dies
-// with the tracer, so a killed backstep never leaves a stopped program.
+// with the tracer, so a killed backstep never leaves a stopped program;
+// TRACEFORK/VFORK/CLONE: every process and thread the program makes is
+// traced too; TRACESECCOMP: the syscall buffer's filter stops traced
+// syscalls with PTRACE_EVENT_SECCOMP.
 unsigned long backstep_ptrace_options();
 
 // The traced program and the two helper processes that hold its PID

@@ -34,6 +34,11 @@ std::vector<ProcMapping> read_proc_maps(pid_t pid) {
     m.start = std::stoull(range.substr(0, dash), nullptr, 16);
     m.end = std::stoull(range.substr(dash + 1), nullptr, 16);
     m.offset = std::stoull(offset, nullptr, 16);
+    if (size_t colon = dev.find(':'); colon != std::string::npos) {
+      m.dev_major = static_cast<uint32_t>(std::stoul(dev.substr(0, colon), nullptr, 16));
+      m.dev_minor = static_cast<uint32_t>(std::stoul(dev.substr(colon + 1), nullptr, 16));
+    }
+    m.inode = std::stoull(inode);
     out.push_back(std::move(m));
   }
   return out;

@@ -21,10 +21,14 @@ struct ProcMapping {
   uint64_t end = 0;
   std::string perms;  // "r-xp"
   uint64_t offset = 0;
-  std::string path;   // empty for anonymous mappings
+  uint32_t dev_major = 0;  // the mapped file's device and inode, as the kernel shows them
+  uint32_t dev_minor = 0;
+  uint64_t inode = 0;
+  std::string path;   // empty for anonymous mappings; its first word only
   bool executable() const { return perms.size() > 2 && perms[2] == 'x'; }
   // A file mapping (not [stack], [vdso], anonymous memory).
   bool is_file() const { return !path.empty() && path[0] == '/'; }
+  bool shared() const { return perms.size() > 3 && perms[3] == 's'; }
 };
 std::vector<ProcMapping> read_proc_maps(pid_t pid);
 

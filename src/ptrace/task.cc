@@ -18,6 +18,8 @@ AddressSpace::AddressSpace(pid_t pid) : pid_(pid) {
   if (!mem_) throw_errno(fmt::format("cannot open the memory of process {}", pid));
 }
 
+void AddressSpace::reopen() { *this = AddressSpace(pid_); }
+
 bool AddressSpace::read(uint64_t addr, void* out, size_t len) const {
   auto* p = static_cast<char*>(out);
   while (len > 0) {

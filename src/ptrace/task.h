@@ -28,6 +28,9 @@ class AddressSpace {
   explicit AddressSpace(pid_t pid);
 
   pid_t pid() const { return pid_; }
+  // After an exec: /proc/PID/mem stays bound to the memory it was opened
+  // on, which the exec threw away.
+  void reopen();
   // Reads len bytes; false if any of it is unmapped.
   bool read(uint64_t addr, void* out, size_t len) const;
   std::vector<std::byte> read_bytes(uint64_t addr, size_t len) const;  // throws on failure

@@ -9,6 +9,7 @@
 #include <libelf.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -158,15 +159,18 @@ const char* module_name(Dwfl_Module* mod) {
   return dwfl_module_info(mod, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
 }
 
+// A file name relative to a compilation directory (ccache's base_dir,
+// -fdebug-prefix-map make them), made absolute and without "..": what the
+// user names and what can be opened.
+std::string in_comp_dir(const char* dir, const char* file) {
+  if (file[0] == '/' || dir == nullptr || dir[0] == '\0') return file;
+  return (std::filesystem::path(dir) / file).lexically_normal().string();
+}
+
 // A line table's file name, made absolute with the CU's directory if needed.
 std::string line_file(Dwfl_Line* line, const char* file) {
   if (file == nullptr) return {};
-  if (file[0] != '/') {
-    if (const char* dir = dwfl_line_comp_dir(line); dir != nullptr && dir[0] != '\0') {
-      return fmt::format("{}/{}", dir, file);
-    }
-  }
-  return file;
+  return in_comp_dir(file[0] == '/' ? nullptr : dwfl_line_comp_dir(line), file);
 }
 
 // `query` names `file` if it is a suffix of it starting at a '/' boundary.
@@ -545,8 +549,12 @@ std::optional<SourceLine> Symbolizer::inlined_call_site(uint64_t pc) const {
     }
     const char* name = dwarf_filesrc(files, *file, nullptr, nullptr);
     if (name == nullptr) return std::nullopt;
+    Dwarf_Attribute attr;
+    std::string path =
+        in_comp_dir(dwarf_formstring(dwarf_attr(scopes.cu, DW_AT_comp_dir, &attr)), name);
     auto column = die_udata(die, DW_AT_call_column);
-    return SourceLine{name, static_cast<int>(*line), static_cast<int>(column.value_or(0))};
+    return SourceLine{std::move(path), static_cast<int>(*line),
+                      static_cast<int>(column.value_or(0))};
   }
   return std::nullopt;
 }

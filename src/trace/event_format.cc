@@ -1,6 +1,7 @@
 #include "trace/event_format.h"
 
 #include <fmt/core.h>
+#include <sched.h>
 
 #include <cstring>
 #include <span>
@@ -32,8 +33,23 @@ std::string stop_detail(const Stop& s) {
       return fmt::format("new thread {}", s.value);
     case StopKind::kExit:
       return fmt::format("status {:#x}", s.value);
+    case StopKind::kFork:
+    case StopKind::kVfork:
+      return fmt::format("new process {}", s.value);
+    case StopKind::kExec:
+      return s.value == s.tid ? std::string("new image")
+                              : fmt::format("new image, now thread {}", s.value);
+    case StopKind::kInterrupt:
+      return fmt::format("after {} us, {} memory range(s) in its signature", s.result,
+                         s.writes.size());
   }
   return {};
+}
+
+std::string process_flags_text(uint64_t flags) {
+  if (flags & CLONE_VFORK) return flags & CLONE_VM ? "vfork, shares memory" : "vfork";
+  if (flags & CLONE_VM) return "clone, shares memory";
+  return "fork";
 }
 
 std::string hex(std::span<const std::byte> bytes) {
@@ -67,6 +83,7 @@ void add_full_fields(const Event& event, nlohmann::json& j) {
                           }
                           j["auxv"] = std::move(auxv);
                           j["at_random"] = hex(x.at_random);
+                          if (!x.content.empty()) j["content"] = x.content;
                         },
                         [&](const Stop& s) {
                           j["resumed"] = {{"how", s.resumed.how},
@@ -88,6 +105,9 @@ void add_full_fields(const Event& event, nlohmann::json& j) {
                           j["flags"] = f.flags;
                           j["content"] = f.content;
                           j["file_size"] = f.file_size;
+                          j["dev"] = f.dev;
+                          j["ino"] = f.ino;
+                          j["access"] = f.access;
                         },
                         [&](const End&) {},
                         [&](const Patch& p) {
@@ -96,6 +116,8 @@ void add_full_fields(const Event& event, nlohmann::json& j) {
                             sites.push_back({{"addr", site.addr}, {"length", site.length}});
                           j["site_list"] = std::move(sites);
                         },
+                        [&](const ProcessStart&) {},
+                        [&](const FileChange& c) { j["data"] = hex(c.data); },
                         [&](const SyscallBuffer&) {},
                         [&](const CodeWrite& c) {
                           nlohmann::json writes = nlohmann::json::array();
@@ -255,7 +277,15 @@ std::vector<nlohmann::json> to_json(const Event& event, uint64_t index, JsonDeta
                            {"cwd", h.cwd}, {"cpu", h.cpu_model}, {"scheduler", h.scheduler},
                            {"seed", h.seed}, {"timeslice", h.timeslice}});
           },
-          [&](const Exec& x) { out.push_back({{"type", "exec"}, {"tid", x.tid}, {"rip", x.regs.rip}}); },
+          [&](const Exec& x) {
+            nlohmann::json j{{"type", "exec"}, {"tid", x.tid}, {"rip", x.regs.rip}};
+            if (!x.exe.empty()) {
+              j["path"] = x.path;
+              j["exe"] = x.exe;
+              if (x.former_tid) j["former_tid"] = x.former_tid;
+            }
+            out.push_back(std::move(j));
+          },
           [&](const Stop& s) {
             nlohmann::json j{{"type", "stop"}, {"tid", s.tid}, {"kind", stop_kind_name(s.kind)},
                              {"ticks", s.ticks}, {"rip", s.regs.rip}, {"value", s.value},
@@ -278,7 +308,12 @@ std::vector<nlohmann::json> to_json(const Event& event, uint64_t index, JsonDeta
           },
           [&](const FileMap& f) {
             out.push_back({{"type", "file_map"}, {"tid", f.tid}, {"addr", f.addr},
-                           {"length", f.length}, {"offset", f.offset}, {"path", f.path}});
+                           {"length", f.length}, {"offset", f.offset}, {"path", f.path},
+                           {"object", f.object}});
+          },
+          [&](const FileChange& c) {
+            out.push_back({{"type", "file_change"}, {"tid", c.tid}, {"object", c.object},
+                           {"offset", c.offset}, {"length", c.data.size()}, {"size", c.size}});
           },
           [&](const End& e) {
             out.push_back({{"type", "end"}, {"exited", e.exited}, {"code", e.code},
@@ -287,6 +322,10 @@ std::vector<nlohmann::json> to_json(const Event& event, uint64_t index, JsonDeta
           },
           [&](const Patch& p) {
             out.push_back({{"type", "patch"}, {"sites", p.sites.size()}});
+          },
+          [&](const ProcessStart& p) {
+            out.push_back({{"type", "process"}, {"pid", p.pid}, {"parent", p.parent},
+                           {"tid", p.tid}, {"flags", p.flags}});
           },
           [&](const SyscallBuffer& b) {
             for (const BufferedCall& c : parse_buffered_calls(b.records)) {
@@ -323,7 +362,15 @@ std::vector<std::string> to_text(const Event& event, uint64_t index) {
   std::visit(
       Overloaded{
           [&](const Header& h) { line("header", h.exe); },
-          [&](const Exec& x) { line("exec", fmt::format("tid {} rip {:#x}", x.tid, x.regs.rip)); },
+          [&](const Exec& x) {
+            std::string what = fmt::format("tid {} rip {:#x}", x.tid, x.regs.rip);
+            if (!x.exe.empty()) {
+              what += fmt::format(" {}", x.path);
+              if (x.exe != x.path) what += fmt::format(" (runs {})", x.exe);
+              if (x.former_tid) what += fmt::format(", called by thread {}", x.former_tid);
+            }
+            line("exec", what);
+          },
           [&](const Stop& s) {
             line("stop", fmt::format("tid {} {} {} tick {} rip {:#x}", s.tid,
                                      stop_kind_name(s.kind), stop_detail(s), s.ticks, s.regs.rip));
@@ -336,8 +383,13 @@ std::vector<std::string> to_text(const Event& event, uint64_t index) {
                                        switch_reason_name(w.reason), w.ticks));
           },
           [&](const FileMap& f) {
-            line("mmap", fmt::format("tid {} {:#x}+{:#x} {} @{:#x}", f.tid, f.addr, f.length,
-                                     f.path, f.offset));
+            line("mmap", fmt::format("tid {} {:#x}+{:#x} {} @{:#x}{}", f.tid, f.addr, f.length,
+                                     f.path, f.offset,
+                                     f.object ? fmt::format(" (file {})", f.object) : ""));
+          },
+          [&](const FileChange& c) {
+            line("fchg", fmt::format("tid {} file {}: {} bytes at {:#x}, size {:#x}", c.tid,
+                                     c.object, c.data.size(), c.offset, c.size));
           },
           [&](const End& e) {
             std::string how = e.interrupted ? std::string("recording interrupted")
@@ -347,6 +399,10 @@ std::vector<std::string> to_text(const Event& event, uint64_t index) {
             line("end", how);
           },
           [&](const Patch& p) { line("patch", fmt::format("{} rdtsc sites", p.sites.size())); },
+          [&](const ProcessStart& p) {
+            line("process", fmt::format("{} made by thread {} of process {} ({})", p.pid, p.tid,
+                                        p.parent, process_flags_text(p.flags)));
+          },
           [&](const SyscallBuffer& b) {
             for (const BufferedCall& c : parse_buffered_calls(b.records)) {
               line("buffered", fmt::format("tid {} {} = {}", b.tid, sys::syscall_name(c.nr),

@@ -46,6 +46,8 @@ RecordType record_type(const Event& e) {
                  [](const FileMap&) { return RecordType::kFileMap; },
                  [](const End&) { return RecordType::kEnd; },
                  [](const Patch&) { return RecordType::kPatch; },
+                 [](const ProcessStart&) { return RecordType::kProcess; },
+                 [](const FileChange&) { return RecordType::kFileChange; },
                  [](const SyscallBuffer&) { return RecordType::kSyscallBuffer; },
                  [](const CodeWrite&) { return RecordType::kCodeWrite; }},
       e);
@@ -68,6 +70,10 @@ void encode(const Event& e, RecordBuilder& b) {
             b.u32(static_cast<uint32_t>(x.tid));
             put_regs(b, x.regs);
             b.bytes(x.auxv).bytes(x.at_random);
+            // Only in mid-trace: the first Exec stays as older versions wrote it.
+            if (!x.exe.empty()) {
+              b.str(x.path).str(x.exe).str(x.content).u32(static_cast<uint32_t>(x.former_tid));
+            }
           },
           [&](const Stop& s) {
             b.u32(static_cast<uint32_t>(s.tid)).u8(static_cast<uint8_t>(s.kind));
@@ -91,6 +97,7 @@ void encode(const Event& e, RecordBuilder& b) {
             b.u32(static_cast<uint32_t>(f.tid)).u64(f.addr).u64(f.length);
             b.u32(static_cast<uint32_t>(f.prot)).u32(static_cast<uint32_t>(f.flags)).u64(f.offset);
             b.str(f.path).str(f.content).u64(f.file_size);
+            b.u32(f.object).u64(f.dev).u64(f.ino).u8(f.access);
           },
           [&](const End& x) {
             b.u8(x.exited).u32(static_cast<uint32_t>(x.code)).str(x.fatal_message);
@@ -99,6 +106,14 @@ void encode(const Event& e, RecordBuilder& b) {
           [&](const Patch& x) {
             b.u32(static_cast<uint32_t>(x.sites.size()));
             for (const auto& site : x.sites) b.u64(site.addr).u8(site.length);
+          },
+          [&](const ProcessStart& x) {
+            b.u32(static_cast<uint32_t>(x.pid)).u32(static_cast<uint32_t>(x.parent));
+            b.u32(static_cast<uint32_t>(x.tid)).u64(x.flags);
+          },
+          [&](const FileChange& c) {
+            b.u32(static_cast<uint32_t>(c.tid)).u32(c.object).u64(c.offset).bytes(c.data);
+            b.u64(c.size);
           },
           [&](const SyscallBuffer& x) { b.u32(static_cast<uint32_t>(x.tid)).bytes(x.records); },
           [&](const CodeWrite& x) {
@@ -149,6 +164,12 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
       auto r = p.bytes();
       if (r.size() != 16) throw TraceError("malformed exec record");
       std::memcpy(x.at_random.data(), r.data(), 16);
+      if (!p.at_end()) {
+        x.path = p.str();
+        x.exe = p.str();
+        x.content = p.str();
+        x.former_tid = i32();
+      }
       out = std::move(x);
       break;
     }
@@ -156,7 +177,8 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
       Stop s;
       s.tid = i32();
       s.kind = static_cast<StopKind>(p.u8());
-      if (s.kind < StopKind::kSyscallEntry || s.kind > StopKind::kExit) {
+      if (s.kind < StopKind::kSyscallEntry || s.kind > StopKind::kExec ||
+          (s.kind >= StopKind::kInterrupt && events_version < 3)) {
         throw TraceError("malformed stop record: unknown kind");
       }
       s.resumed.how = p.u8();
@@ -218,6 +240,12 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
       f.path = p.str();
       f.content = p.str();
       f.file_size = p.u64();
+      if (events_version >= 3) {
+        f.object = p.u32();
+        f.dev = p.u64();
+        f.ino = p.u64();
+        f.access = p.u8();
+      }
       out = std::move(f);
       break;
     }
@@ -242,6 +270,25 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
         x.sites.push_back(site);
       }
       out = std::move(x);
+      break;
+    }
+    case RecordType::kProcess: {
+      ProcessStart x;
+      x.pid = i32();
+      x.parent = i32();
+      x.tid = i32();
+      x.flags = p.u64();
+      out = x;
+      break;
+    }
+    case RecordType::kFileChange: {
+      FileChange c;
+      c.tid = i32();
+      c.object = p.u32();
+      c.offset = p.u64();
+      c.data = to_vec(p.bytes());
+      c.size = p.u64();
+      out = std::move(c);
       break;
     }
     case RecordType::kSyscallBuffer: {
@@ -282,6 +329,10 @@ const char* stop_kind_name(StopKind k) {
     case StopKind::kRdtsc: return "rdtsc";
     case StopKind::kClone: return "clone";
     case StopKind::kExit: return "exit";
+    case StopKind::kFork: return "fork";
+    case StopKind::kVfork: return "vfork";
+    case StopKind::kExec: return "exec";
+    case StopKind::kInterrupt: return "interrupt";
   }
   return "?";
 }
@@ -295,6 +346,7 @@ const char* switch_reason_name(SwitchReason r) {
     case SwitchReason::kExited: return "exited";
     case SwitchReason::kChaos: return "chaos";
     case SwitchReason::kYield: return "yield";
+    case SwitchReason::kInterrupt: return "interrupt";
   }
   return "?";
 }

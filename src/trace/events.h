@@ -25,7 +25,14 @@
 namespace backstep::trace {
 
 // Version of the event vocabulary (the container has its own version).
-// 3: SyscallBuffer and CodeWrite records (the syscall buffer).
+// 3: Stop records of kind kInterrupt, Switch records of reason kInterrupt
+//    (a thread preempted by the wall clock; see recorder/preemption.cc);
+//    FileMap records name the file object they map (its identity, so that
+//    replay can make mappings of one file alias), and FileChange records
+//    carry what syscalls changed in a mapped file; process trees and exec:
+//    stops of kinds fork, vfork and exec, the Process record, Exec records
+//    in mid-trace (with the file executed); the syscall buffer:
+//    SyscallBuffer and CodeWrite records.
 // 2: MapEvents records hold their events compactly (trace/map_event_batch.h).
 // 1: MapEvents records hold 64-byte abi::MapEvents; still read.
 inline constexpr uint32_t kEventsVersion = 3;
@@ -40,8 +47,10 @@ enum class RecordType : uint16_t {
   kFileMap = 6,
   kEnd = 7,
   kPatch = 8,
-  kSyscallBuffer = 9,
-  kCodeWrite = 10,
+  kFileChange = 9,
+  kProcess = 10,
+  kSyscallBuffer = 11,
+  kCodeWrite = 12,
 };
 
 struct Header {
@@ -63,11 +72,31 @@ struct Header {
   bool env_redacted = false;
 };
 
+// A process's new image: the first one (always the second record), and
+// one after every exec stop (StopKind::kExec) in mid-trace.
 struct Exec {
-  int32_t tid = 0;
+  int32_t tid = 0;  // the thread running the new image (the process's leader)
   user_regs_struct regs{};
   std::vector<std::byte> auxv;  // as the program saw it (vDSO hidden)
   std::array<std::byte, 16> at_random{};
+  // In mid-trace only (empty in the first): the file as the program named
+  // it to execve/execveat (a path, or "" with AT_EMPTY_PATH), the file the
+  // kernel ran (differs for a script: its interpreter), and the name of the
+  // copy of the named file under files/ (replay runs it when the original
+  // is gone or changed).
+  std::string path;
+  std::string exe;
+  std::string content;
+  int32_t former_tid = 0;  // the thread that called exec, when not the leader
+};
+
+// A new process (fork, vfork, clone without CLONE_THREAD), right after the
+// event stop of the thread that made it.
+struct ProcessStart {
+  int32_t pid = 0;     // as the program sees it (its leader's tid)
+  int32_t parent = 0;  // the process that made it
+  int32_t tid = 0;     // the thread that made it
+  uint64_t flags = 0;  // clone flags (fork: SIGCHLD; vfork: CLONE_VM | CLONE_VFORK | SIGCHLD)
 };
 
 enum class StopKind : uint8_t {
@@ -78,6 +107,17 @@ enum class StopKind : uint8_t {
   kRdtsc = 5,        // rdtsc/rdtscp trapped (PR_TSC_SIGSEGV) and emulated
   kClone = 6,        // PTRACE_EVENT_CLONE: `value` is the new thread's tid
   kExit = 7,         // PTRACE_EVENT_EXIT: `value` is the wait status
+  // The recorder interrupted the thread (it ran a wall-clock timeslice
+  // without a stop while others could run). Replay finds the instant again
+  // by its signature: `regs` (all of them), `ticks`, `value` (a digest of
+  // the vector registers, see ptrace/interrupt_signature.h) and `writes`,
+  // which here are memory the thread must hold at the instant (compared,
+  // never written). `result`: microseconds the thread had run (bounds the
+  // search). Events version 3.
+  kInterrupt = 8,
+  kFork = 9,         // PTRACE_EVENT_FORK: `value` is the new process's pid
+  kVfork = 10,        // PTRACE_EVENT_VFORK: `value` is the new process's pid
+  kExec = 11,        // PTRACE_EVENT_EXEC: `value` is the thread's tid from now on
 };
 
 // Where a memory write recorded with a syscall lands.
@@ -102,11 +142,15 @@ struct Stop {
   uint64_t ticks = 0;  // the thread's tick counter at the stop (0 without a block)
   user_regs_struct regs{};
   // kSyscallEntry/kSyscallExit: the syscall number; kSignal: the signal;
-  // kClone: the child's tid; kExit: the wait status; kTrap: trap reason;
-  // kRdtsc: the emulated counter value.
+  // kClone, kFork, kVfork: the child's tid; kExit: the wait status;
+  // kExec: the thread's tid after exec (the leader's); kTrap: trap reason;
+  // kRdtsc: the emulated counter value; kInterrupt: the vector registers' digest.
   int64_t value = 0;
-  int64_t result = 0;  // kSyscallExit: the result; kSignal: si_code
-  std::vector<MemWrite> writes;  // kSyscallExit: memory the syscall wrote
+  // kSyscallExit: the result; kSignal: si_code; kInterrupt: microseconds run.
+  int64_t result = 0;
+  // kSyscallExit: memory the syscall wrote; kInterrupt: memory the thread
+  // holds at the instant (part of its signature).
+  std::vector<MemWrite> writes;
   // kSignal, for a signal from outside the program (a timer, another
   // process): its siginfo_t as the kernel queued it, which replay gives the
   // handler again. Empty otherwise, and in traces made before it was kept.
@@ -127,6 +171,7 @@ enum class SwitchReason : uint8_t {
   kExited = 4,
   kChaos = 5,      // chaos: a switch at another scheduling point
   kYield = 6,      // sched_yield
+  kInterrupt = 7,  // a wall-clock timeslice ran out (a kInterrupt stop)
 };
 
 struct Switch {
@@ -144,9 +189,31 @@ struct FileMap {
   int32_t prot = 0;
   int32_t flags = 0;
   uint64_t offset = 0;
-  std::string path;     // the original path
-  std::string content;  // name of the copy under files/ in the trace
+  std::string path;     // the original path ("/memfd:x (deleted)" and the like)
+  std::string content;  // name of the copy under files/ in the trace: the file at map time
   uint64_t file_size = 0;
+  // Events version 3 (0 in older traces). The file object mapped: one
+  // number per file for as long as the program has it mapped somewhere
+  // (recorder/mapped_files.h), so that mappings with the same object alias
+  // in replay. Its identity when recorded, and how the program's fd was
+  // opened (O_RDONLY, O_WRONLY or O_RDWR), which decides what protections
+  // a shared mapping may get later.
+  uint32_t object = 0;
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  uint8_t access = 0;
+};
+
+// What a syscall changed in a mapped file object (write, pwrite,
+// ftruncate, ...): the bytes now at `offset`, and the file's size
+// afterwards. A mapping of the file (shared, or private where it has not
+// written) shows the change. Precedes the syscall-exit Stop of `tid`.
+struct FileChange {
+  int32_t tid = 0;
+  uint32_t object = 0;
+  uint64_t offset = 0;
+  std::vector<std::byte> data;
+  uint64_t size = 0;
 };
 
 // rdtsc/rdtscp instructions the tracer replaced with int3 (see
@@ -185,8 +252,9 @@ struct CodeWrite {
   uint64_t rip = 0;
 };
 
-using Event = std::variant<Header, Exec, Stop, MapEvents, Switch, FileMap, End, Patch,
-                           SyscallBuffer, CodeWrite>;
+using Event =
+    std::variant<Header, Exec, Stop, MapEvents, Switch, FileMap, End, Patch, FileChange,
+                 ProcessStart, SyscallBuffer, CodeWrite>;
 
 RecordType record_type(const Event& e);
 void encode(const Event& e, RecordBuilder& out);

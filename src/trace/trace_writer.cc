@@ -267,24 +267,47 @@ void TraceWriter::flush() { pipeline_->flush(); }
 void TraceWriter::close() { pipeline_->close(); }
 
 std::string TraceWriter::keep_file(const std::string& path) {
+  return keep_open_file(path, path, /*reuse=*/true);
+}
+
+std::string TraceWriter::keep_open_file(const std::string& path, const std::string& source,
+                                        bool reuse) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw TraceError(fmt::format("cannot stat {}", path));
-  std::string identity = fmt::format("{}:{}:{}:{}:{}", path, st.st_dev, st.st_ino, st.st_size,
+  if (::stat(source.c_str(), &st) != 0) throw TraceError(fmt::format("cannot stat {}", path));
+  // A device or a pipe has no content to keep (reading /dev/zero would not end).
+  if (!S_ISREG(st.st_mode)) throw TraceError(fmt::format("{} is not a regular file", path));
+  // The content of one inode, whatever name reaches it.
+  std::string identity = fmt::format("{}:{}:{}:{}", st.st_dev, st.st_ino, st.st_size,
                                      st.st_mtim.tv_nsec + st.st_mtim.tv_sec * 1000000000L);
-  if (auto it = kept_.find(identity); it != kept_.end()) return it->second;
+  if (auto it = kept_.find(identity); reuse && it != kept_.end()) return it->second;
   // Hashed and copied in one pass, so the copy is the content its name
   // hashes even if the file changes meanwhile; renamed into place once named.
   std::filesystem::path tmp = dir_ / kFilesDir / ".incoming.tmp";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd) throw TraceError(fmt::format("cannot write {}", tmp.string()));
-  std::string name = stream_file(path, [&](const char* data, size_t len) {
+  std::string name = stream_file(source, [&](const char* data, size_t len) {
     if (detail::write_all(fd.get(), reinterpret_cast<const std::byte*>(data), len) != 0) {
       throw TraceError(fmt::format("cannot write {}", tmp.string()));
     }
   });
   fd.reset();
   std::filesystem::rename(tmp, dir_ / kFilesDir / name);
-  kept_.emplace(identity, name);
+  kept_.insert_or_assign(identity, name);
+  return name;
+}
+
+std::string TraceWriter::keep_content(std::span<const std::byte> content) {
+  XXH128_hash_t h = XXH3_128bits(content.data(), content.size());
+  std::string name = fmt::format("{:016x}{:016x}", h.high64, h.low64);
+  std::filesystem::path final_path = dir_ / kFilesDir / name;
+  if (std::filesystem::exists(final_path)) return name;
+  std::filesystem::path tmp = dir_ / kFilesDir / ".incoming.tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd || detail::write_all(fd.get(), content.data(), content.size()) != 0) {
+    throw TraceError(fmt::format("cannot write {}", tmp.string()));
+  }
+  fd.reset();
+  std::filesystem::rename(tmp, final_path);
   return name;
 }
 

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,16 @@ class TraceWriter {
   // Copies `path` into files/ unless an identical copy is there; returns the
   // copy's name. Throws TraceError if the file cannot be read.
   std::string keep_file(const std::string& path);
+  // The same for a file the program has open, read through `source` (its
+  // /proc/PID/fd/N link, which reaches unlinked files, memfds and shm
+  // objects too); `path` names it in errors. With `reuse` false the file is
+  // read again even if its size and mtime are those of a kept copy: writes
+  // through a shared mapping need not move its mtime. Throws TraceError for
+  // anything but a regular file.
+  std::string keep_open_file(const std::string& path, const std::string& source, bool reuse);
+  // Keeps `content` (memory that is not a file the recorder can open: a
+  // SysV shm segment) like a file's copy; returns its name.
+  std::string keep_content(std::span<const std::byte> content);
   // Waits until every record handed over is in the file.
   void flush();
   // flush() and close the file; throws TraceError if any write failed.
@@ -57,7 +68,7 @@ class TraceWriter {
   class Pipeline;
   std::filesystem::path dir_;
   std::unique_ptr<Pipeline> pipeline_;
-  std::map<std::string, std::string> kept_;  // path + identity -> copy name
+  std::map<std::string, std::string> kept_;  // inode identity, size, mtime -> copy name
 };
 
 // Content hash of a file, as 32 hex digits (XXH3-128).

@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <map>
 #include <regex>
+#include <utility>
 
 #include "e2e_support.h"
 
@@ -159,6 +161,80 @@ TEST_F(Cli, InfoOnMapFatal) {
   EXPECT_TRUE(std::regex_search(
       o, std::regex("fatal:      concurrent map iteration and map write \\(thread [0-9]+\\)\n")))
       << o;
+}
+
+// replay --exit-status: the recorded program's status, as `record` exits
+// with (128 + signal when a signal killed it); plain replay exits 0.
+TEST_F(Cli, ReplayExitStatusIsTheProgramsStatus) {
+  for (const auto& [mode, status] : std::vector<std::pair<std::string, int>>{
+           {"ok", 0}, {"exit3", 3}, {"abort", 134}, {"segv", 139}}) {
+    SCOPED_TRACE(mode);
+    fs::path trace = tmp_ / mode;
+    RunResult rec = backstep({"record", "-o", trace.string(), "--", E2E_EXIT_STATUS, mode}, xdg());
+    ASSERT_EQ(rec.shell_status(), status) << rec.describe();
+    RunResult rep = backstep({"replay", "--exit-status", trace.string()}, xdg());
+    EXPECT_TRUE(rep.exited) << rep.describe();
+    EXPECT_EQ(rep.shell_status(), status) << rep.describe();
+    EXPECT_EQ(rep.out, "exit_status: " + mode + "\n");
+    RunResult plain = backstep({"replay", trace.string()}, xdg());
+    EXPECT_EQ(plain.shell_status(), 0) << plain.describe();
+  }
+  expect_error({"replay", "--exit-status", "--until-fatal", (tmp_ / "ok").string()}, "excludes");
+  expect_error({"replay", "--exit-status", "-ex", "bt", (tmp_ / "ok").string()}, "excludes");
+}
+
+// The progress line: on a terminal only, drawn in place and erased before
+// the summary; and not while the program's own output goes to the terminal.
+TEST_F(Cli, ReplayProgressOnlyOnATerminal) {
+  fs::path trace = tmp_ / "t";
+  RunResult rec = backstep({"record", "-o", trace.string(), "--", E2E_EXIT_STATUS, "ok"}, xdg());
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  const std::string summary = "backstep: replay complete: ";
+
+  RunOptions terminal;
+  terminal.stderr_terminal = true;
+  RunResult tty = backstep({"replay", "-q", trace.string()}, xdg(), terminal);
+  ASSERT_EQ(tty.shell_status(), 0) << tty.describe();
+  // Drawn at once (then at most every 200 ms): "\r", the line, erase to its end.
+  EXPECT_TRUE(std::regex_search(tty.err, std::regex("^\rbackstep: replay: record [0-9]+ of [0-9]+ "
+                                                    "\\([0-9]+%\\), [0-9]+ records/s, "
+                                                    "[0-9]+\\.[0-9] s\x1b\\[K")))
+      << tty.err;
+  EXPECT_TRUE(contains(tty.err, "\r\x1b[K" + summary)) << tty.err;
+
+  RunResult piped = backstep({"replay", "-q", trace.string()}, xdg());
+  ASSERT_EQ(piped.shell_status(), 0) << piped.describe();
+  EXPECT_EQ(piped.err.rfind(summary, 0), 0u) << piped.err;
+  EXPECT_FALSE(contains(piped.err, "\r")) << piped.err;
+
+  RunOptions both;
+  both.stdout_terminal = true;
+  both.stderr_terminal = true;
+  RunResult echoed = backstep({"replay", trace.string()}, xdg(), both);
+  ASSERT_EQ(echoed.shell_status(), 0) << echoed.describe();
+  EXPECT_EQ(echoed.out.rfind("exit_status: ok\n" + summary, 0), 0u) << echoed.out;
+}
+
+// Colours only on a terminal, and not with NO_COLOR set and not empty
+// (https://no-color.org) or TERM=dumb.
+TEST_F(Cli, ReportColoursHonourNoColor) {
+  fs::path trace = tmp_ / "t";
+  RunResult rec = backstep({"record", "-o", trace.string(), "--", E2E_EXIT_STATUS, "abort"}, xdg());
+  ASSERT_EQ(rec.shell_status(), 134) << rec.describe();
+  auto report = [&](std::map<std::string, std::string> env) {
+    RunOptions options;
+    options.stdout_terminal = true;
+    options.env = std::move(env);
+    options.env.emplace("TERM", "xterm");
+    RunResult r = backstep({"report", trace.string()}, xdg(), options);
+    EXPECT_EQ(r.shell_status(), 0) << r.describe();
+    EXPECT_TRUE(contains(r.out, "SIGABRT")) << r.out;
+    return r.out;
+  };
+  EXPECT_TRUE(contains(report({}), "\x1b[")) << "coloured on a terminal";
+  EXPECT_TRUE(contains(report({{"NO_COLOR", ""}}), "\x1b[")) << "an empty NO_COLOR is unset";
+  EXPECT_FALSE(contains(report({{"NO_COLOR", "1"}}), "\x1b["));
+  EXPECT_FALSE(contains(report({{"TERM", "dumb"}}), "\x1b["));
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 #include "e2e_support.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <array>
@@ -14,8 +17,6 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-
-#include <gtest/gtest.h>
 
 extern char** environ;
 
@@ -63,13 +64,23 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& options) {
   int out_pipe[2], err_pipe[2];
   set_cloexec_pipe(out_pipe);
   set_cloexec_pipe(err_pipe);
+  int pty_master = -1, pty_slave = -1;
+  if (options.stdout_terminal || options.stderr_terminal) {
+    termios raw{};
+    ::cfmakeraw(&raw);
+    if (::openpty(&pty_master, &pty_slave, nullptr, &raw, nullptr) != 0) {
+      throw std::runtime_error("openpty failed");
+    }
+    ::fcntl(pty_master, F_SETFD, FD_CLOEXEC);
+    ::fcntl(pty_slave, F_SETFD, FD_CLOEXEC);
+  }
   auto start = std::chrono::steady_clock::now();
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     ::setpgid(0, 0);  // a group of its own, so that a timeout kills everything it started
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
+    ::dup2(options.stdout_terminal ? pty_slave : out_pipe[1], 1);
+    ::dup2(options.stderr_terminal ? pty_slave : err_pipe[1], 2);
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) _exit(125);
@@ -81,6 +92,18 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& options) {
   ::setpgid(pid, pid);  // also here, to win the race with the child
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
+  if (pty_slave >= 0) {
+    // The terminal's output replaces the pipe of the stream(s) it stands for.
+    ::close(pty_slave);
+    if (options.stdout_terminal) {
+      ::close(out_pipe[0]);
+      out_pipe[0] = pty_master;
+    }
+    if (options.stderr_terminal) {
+      ::close(err_pipe[0]);
+      err_pipe[0] = options.stdout_terminal ? -1 : pty_master;
+    }
+  }
 
   auto deadline = start + options.timeout;
   // The child's exit is watched through a pidfd, so that nothing here sleeps.
@@ -141,8 +164,8 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& options) {
   if (r.timed_out) {
     std::string cmd;
     for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
-    ADD_FAILURE() << "child timed out after " << options.timeout.count() << " s and was killed: "
-                  << cmd << "\n"
+    ADD_FAILURE() << "child timed out after " << options.timeout.count()
+                  << " s and was killed: " << cmd << "\n"
                   << r.describe();
   }
   return r;

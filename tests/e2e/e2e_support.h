@@ -7,11 +7,10 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace e2e {
 
@@ -21,11 +20,11 @@ namespace fs = std::filesystem;
 inline constexpr std::chrono::seconds kChildTimeout{120};
 
 struct RunResult {
-  bool exited = false;    // exited normally (else killed by a signal)
-  int code = -1;          // exit code, or the signal number
+  bool exited = false;  // exited normally (else killed by a signal)
+  int code = -1;        // exit code, or the signal number
   bool timed_out = false;
-  std::string out;        // stdout
-  std::string err;        // stderr
+  std::string out;  // stdout
+  std::string err;  // stderr
   double seconds = 0;
 
   // The status a shell would report: code, or 128 + signal.
@@ -38,6 +37,11 @@ struct RunOptions {
   std::map<std::string, std::string> env;  // set on top of the test's environment
   std::optional<fs::path> cwd;
   std::chrono::seconds timeout = kChildTimeout;
+  // Give the child a pseudo-terminal (raw: no "\r\n") as its stdout and/or
+  // stderr instead of a pipe, for what backstep does only on a terminal
+  // (colours, progress lines). With both, everything lands in `out`.
+  bool stdout_terminal = false;
+  bool stderr_terminal = false;
 };
 
 // Runs argv[0] (a path) with argv; never hangs longer than the timeout. A

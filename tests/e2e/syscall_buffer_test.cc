@@ -3,6 +3,9 @@
 // replay reproduces them; with it, the common syscalls leave no stops.
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <sstream>
+
 #include "e2e_support.h"
 
 namespace e2e {
@@ -111,6 +114,96 @@ TEST(SyscallBufferDivergence, ChangedArgumentIsReported) {
   EXPECT_NE(rep.shell_status(), 0) << rep.describe();
   EXPECT_TRUE(contains(rep.err, "replay diverged at event")) << rep.describe();
   EXPECT_TRUE(contains(rep.err, "buffered syscall clock_gettime (228) has argument 1")) << rep.describe();
+}
+
+}  // namespace
+}  // namespace e2e
+
+namespace e2e {
+namespace {
+
+// buffer_cases MODE: record (with the buffer, and without it) prints what
+// the native run prints, exits as it does, and three replays print what
+// the recording printed, with no divergence.
+struct Case {
+  const char* name;
+  std::vector<std::string> argv;
+  std::vector<std::string> flags;
+};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+class BufferCases : public ::testing::TestWithParam<Case> {};
+
+TEST_P(BufferCases, RecordAsNativeReplayAsRecorded) {
+  TempDir tmp;
+  const Case& c = GetParam();
+  RunResult native = run(c.argv);
+  ASSERT_EQ(native.shell_status(), 0) << native.describe();
+  std::vector<std::string> args{"record", "-o", (tmp / "t").string()};
+  args.insert(args.end(), c.flags.begin(), c.flags.end());
+  args.push_back("--");
+  args.insert(args.end(), c.argv.begin(), c.argv.end());
+  RunResult rec = backstep(args, tmp / "xdg");
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  EXPECT_EQ(rec.out, native.out);
+  EXPECT_FALSE(contains(rec.err, "warning")) << rec.err;
+  for (int i = 0; i < 3; ++i) {
+    RunResult rep = backstep({"replay", (tmp / "t").string()}, tmp / "xdg");
+    ASSERT_EQ(rep.shell_status(), 0) << rep.describe();
+    EXPECT_EQ(rep.out, rec.out) << "replay " << i;
+    EXPECT_TRUE(contains(rep.err, "replay complete")) << rep.describe();
+    // What the program printed on stderr (signals: the handler's count).
+    auto program_err = [](const std::string& err) {
+      std::string out;
+      std::istringstream in(err);
+      for (std::string line; std::getline(in, line);) {
+        if (!line.starts_with("backstep")) out += line + "\n";
+      }
+      return out;
+    };
+    EXPECT_EQ(program_err(rep.err), program_err(rec.err)) << "replay " << i;
+  }
+}
+
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  auto both = [&](const std::string& name, std::vector<std::string> argv) {
+    out.push_back({strdup(name.c_str()), argv, {}});
+    out.push_back({strdup((name + "_chaos").c_str()), argv, {"--chaos", "--seed", "3"}});
+    out.push_back({strdup((name + "_no_buffer").c_str()), argv, {"--no-syscall-buffer"}});
+  };
+  both("fork", {E2E_BUFFER_CASES, "fork"});
+  both("exec_static", {E2E_BUFFER_CASES, "exec-static", E2E_STATIC_CALLS});
+  both("exec_without_preload", {E2E_BUFFER_CASES, "exec-noenv"});
+  both("mapped_file_writes", {E2E_BUFFER_CASES, "mapped"});
+  both("fifo_opened_by_two_threads", {E2E_BUFFER_CASES, "fifo"});
+  both("read_of_empty_pipe", {E2E_BUFFER_CASES, "pipe-wait"});
+  both("timer_signals", {E2E_BUFFER_CASES, "signals"});
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Programs, BufferCases, ::testing::ValuesIn(cases()),
+                         [](const auto& p) { return std::string(p.param.name); });
+
+// A write to a file some mapping maps is never buffered: the recorder sees
+// it (a FileChange), so the replayed mapping shows it. Writes to a file
+// nothing maps are buffered.
+TEST(SyscallBufferMappedFiles, WritesToMappedFilesAreTraced) {
+  TempDir tmp;
+  RunResult rec =
+      backstep({"record", "-o", (tmp / "t").string(), "--", E2E_BUFFER_CASES, "mapped"},
+               tmp / "xdg");
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  int file_changes = 0, buffered_writes = 0;
+  for (const auto& e : dump_json(tmp / "t", tmp / "xdg")) {
+    file_changes += e.value("type", "") == "file_change";
+    buffered_writes += e.value("type", "") == "buffered_syscall" &&
+                       (e.value("syscall", "") == "write" || e.value("syscall", "") == "pwrite64" ||
+                        e.value("syscall", "") == "writev");
+  }
+  EXPECT_EQ(file_changes, 4);     // write, pwrite, writev, pwrite to the mapped file
+  EXPECT_GE(buffered_writes, 50);  // the other file's (and stdout's)
 }
 
 }  // namespace

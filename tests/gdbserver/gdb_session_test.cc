@@ -270,4 +270,73 @@ TEST(HeaderCorruptionInGdb, WatchOnBucketsFindsTheCorruptingWrite) {
       << out;
 }
 
+// gdb on another machine: the recording packed, the program and the trace
+// deleted, the bundle unpacked into an empty directory, and gdb with its
+// default sysroot (no `set sysroot /`): the program, its dynamic loader
+// and its libraries come from the trace through the server (vFile, the
+// library list), and gdb has their symbols.
+TEST(GdbFromABundle, ReadsSymbolsWithoutTheRecordedFiles) {
+  e2e::TempDir here;
+  e2e::fs::path program = here / "growth_panic";
+  e2e::fs::copy_file(GROWTH_PANIC_BIN, program);
+  e2e::fs::path trace = here / "trace";
+  auto rec =
+      e2e::backstep({"record", "-o", trace.string(), "--", program.string(), "20"}, here.path());
+  ASSERT_FALSE(rec.timed_out) << rec.describe();
+  ASSERT_TRUE(e2e::fs::exists(trace / "events")) << rec.describe();
+  e2e::fs::path bundle = here / "growth_panic.bundle";
+  auto pack = e2e::backstep({"pack", trace.string(), "-o", bundle.string()}, here.path());
+  ASSERT_EQ(pack.shell_status(), 0) << pack.describe();
+  e2e::fs::remove_all(trace);
+  e2e::fs::remove(program);
+
+  e2e::TempDir elsewhere;
+  auto unpack = e2e::backstep({"unpack", bundle.string(), "-o", (elsewhere / "t").string()},
+                              elsewhere.path());
+  ASSERT_EQ(unpack.shell_status(), 0) << unpack.describe();
+  std::vector<std::string> argv = {
+      GDB_BIN,
+      "-batch",
+      "-nx",
+      "-ex",
+      std::string("target remote | ") + BACKSTEP_BIN + " gdbserver " + (elsewhere / "t").string(),
+      "-ex",
+      "break main",
+      "-ex",
+      "continue",
+      "-ex",
+      "info sharedlibrary"};
+  e2e::RunOptions options;
+  options.env["XDG_DATA_HOME"] = elsewhere.path().string();
+  options.cwd = elsewhere.path();
+  options.timeout = kGdbTimeout;
+  auto res = e2e::run(argv, options);
+  ASSERT_FALSE(res.timed_out) << res.describe();
+  std::string out = res.out + res.err;
+  // The program's symbols and source lines, from the trace's copy.
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex(R"(Breakpoint 1 at 0x[0-9a-f]+: file .*growth_panic\.cc, line \d+\.)")))
+      << out;
+  EXPECT_TRUE(std::regex_search(
+      out,
+      std::regex(R"(Breakpoint 1, main \(argc=2, argv=0x[0-9a-f]+\) at .*growth_panic\.cc:\d+)")))
+      << out;
+  // The libraries, read through the server, with their symbols (regular
+  // expressions).
+  for (const char* library :
+       {R"(ld-linux-x86-64\.so\.2)", R"(libstdc\+\+\.so\.6)", R"(libc\.so\.6)"}) {
+    EXPECT_TRUE(std::regex_search(
+        out, std::regex(std::string(R"(Reading \S*)") + library + " from remote target\\.\\.\\.")))
+        << library << "\n"
+        << out;
+    EXPECT_TRUE(std::regex_search(
+        out, std::regex(std::string(R"(0x[0-9a-f]+\s+0x[0-9a-f]+\s+Yes( \(\*\))?\s+\S*)") +
+                        library + "\n")))
+        << library << "\n"
+        << out;
+  }
+  EXPECT_FALSE(e2e::contains(out, "No such file")) << out;
+  EXPECT_FALSE(e2e::contains(out, "Could not load shared library symbols")) << out;
+}
+
 }  // namespace

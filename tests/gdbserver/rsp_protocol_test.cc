@@ -259,49 +259,67 @@ TEST_F(RspProtocol, KillEndsTheServer) {
   EXPECT_EQ(s.wait_exit(30s), 0);
 }
 
+// The RSP binary escape: '}' then the byte XOR 0x20.
+std::string unescape(const std::string& data) {
+  std::string out;
+  for (size_t i = 0; i < data.size(); ++i) {
+    out += data[i] == '}' && i + 1 < data.size() ? static_cast<char>(data[++i] ^ 0x20) : data[i];
+  }
+  return out;
+}
+
+// gdb's File-I/O: the program and its libraries come from the trace's
+// copies (vFile), the library list from the program's link map.
+TEST_F(RspProtocol, ServesTheProgramsFilesFromTheTrace) {
+  ServerProcess s(gdbtest::growth_panic());
+  s.send("+");
+  std::string features = s.ask("qSupported:multiprocess+");
+  EXPECT_NE(features.find("qXfer:libraries-svr4:read+"), std::string::npos) << features;
+  EXPECT_EQ(s.ask("QStartNoAckMode"), "OK");
+
+  // Before the dynamic loader ran: no library yet.
+  EXPECT_EQ(s.ask("qXfer:libraries-svr4:read::0,fff", false),
+            "l<library-list-svr4 version=\"1.0\"/>");
+
+  std::string exec_file = s.ask("qXfer:exec-file:read::0,fff", false);
+  ASSERT_EQ(exec_file.rfind("l/", 0), 0u) << exec_file;
+  std::string program = exec_file.substr(1);
+  EXPECT_EQ(s.ask("vFile:setfs:0", false), "F0");
+  EXPECT_EQ(s.ask("vFile:open:" + to_hex(program) + ",0,0", false), "F1");
+  EXPECT_EQ(s.ask("vFile:pread:1,4,0", false),
+            "F4;\x7f"
+            "ELF");
+  std::string stat = s.ask("vFile:fstat:1", false);
+  ASSERT_EQ(stat.rfind("F40;", 0), 0u) << stat;
+  std::string st = unescape(stat.substr(4));
+  ASSERT_EQ(st.size(), 64u);
+  uint64_t size = 0;
+  for (int i = 0; i < 8; ++i) size = size << 8 | static_cast<unsigned char>(st[28 + i]);
+  EXPECT_EQ(size, e2e::fs::file_size(program));
+  EXPECT_EQ(s.ask("vFile:close:1", false), "F0");
+  EXPECT_EQ(s.ask("vFile:close:1", false), "F-1,9");                                   // EBADF
+  EXPECT_EQ(s.ask("vFile:pread:1,4,0", false), "F-1,9");                               // EBADF
+  EXPECT_EQ(s.ask("vFile:open:" + to_hex("/no/such/file") + ",0,0", false), "F-1,2");  // ENOENT
+  EXPECT_EQ(s.ask("vFile:open:" + to_hex(program) + ",1,0", false), "F-1,1e");         // EROFS
+  EXPECT_EQ(s.ask("vFile:unlink:" + to_hex(program), false), "F-1,1e");
+  EXPECT_EQ(s.ask("vFile:readlink:" + to_hex(program), false), "");  // not supported
+
+  // At the recorded fatal signal every library is loaded; each is served
+  // under the name the dynamic loader gave it.
+  EXPECT_EQ(s.ask("vCont;c", false).rfind("T06", 0), 0u);  // SIGABRT
+  std::string list = s.ask("qXfer:libraries-svr4:read::0,3fff", false);
+  ASSERT_EQ(list.rfind("l<library-list-svr4 version=\"1.0\" main-lm=\"0x", 0), 0u) << list;
+  size_t libc = list.find("libc.so.6\"");
+  ASSERT_NE(libc, std::string::npos) << list;
+  size_t name = list.rfind("name=\"", libc) + 6;
+  std::string libc_name = list.substr(name, libc + 9 - name);
+  EXPECT_EQ(libc_name.rfind("/", 0), 0u) << libc_name;
+  EXPECT_EQ(s.ask("vFile:open:" + to_hex(libc_name) + ",0,0", false), "F2");
+  EXPECT_EQ(s.ask("vFile:pread:2,4,0", false),
+            "F4;\x7f"
+            "ELF");
+  EXPECT_EQ(s.ask("D", false), "OK");
+  EXPECT_EQ(s.wait_exit(30s), 0);
+}
+
 }  // namespace
-
-// gdb's Ctrl-C, a lone 0x03 byte, during a continue: the motion stops, the
-// server answers SIGINT (T02) and stands where the motion began (a replay
-// cannot stop halfway and go on from there), and it serves on.
-TEST_F(RspProtocol, CtrlCDuringContinueStopsWithSigint) {
-  ServerProcess s(gdbtest::growth_panic());
-  s.send("+");
-  EXPECT_EQ(s.ask("QStartNoAckMode"), "OK");
-  const std::string pc = s.ask("p10", false);
-  ASSERT_EQ(pc.size(), 16u) << pc;
-  s.send(packet("c") + "\x03");
-  std::string reply = s.next();
-  while (reply.rfind("$O", 0) == 0) reply = s.next();
-  EXPECT_EQ(reply.rfind("$T02thread:p", 0), 0u) << reply;
-  EXPECT_EQ(s.ask("p10", false), pc);
-  // Left alone, the same continue reaches the program's SIGABRT.
-  EXPECT_EQ(s.ask("c", false).rfind("T06thread:p", 0), 0u);
-  EXPECT_EQ(s.ask("D", false), "OK");
-  EXPECT_EQ(s.wait_exit(30s), 0);
-}
-
-// gdb's `next` and `step` are single steps, after each of which it asks
-// whether a watchpoint triggered: a stepped instruction that writes watched
-// memory says so in its stop reply. At the start of the replay the program
-// stands on ld.so's entry: `mov %rsp,%rdi` then `call`, which pushes the
-// return address just below the stack pointer.
-TEST_F(RspProtocol, AStepThatWritesAWatchedAddressReportsTheWatchpoint) {
-  ServerProcess s(gdbtest::growth_panic());
-  s.send("+");
-  EXPECT_EQ(s.ask("QStartNoAckMode"), "OK");
-  const std::string rsp_hex = s.ask("p7", false);  // little-endian bytes
-  ASSERT_EQ(rsp_hex.size(), 16u) << rsp_hex;
-  uint64_t rsp = 0;
-  for (int i = 7; i >= 0; --i) rsp = rsp << 8 | std::stoul(rsp_hex.substr(2 * i, 2), nullptr, 16);
-  char slot[32];
-  std::snprintf(slot, sizeof slot, "%llx", static_cast<unsigned long long>(rsp - 8));
-  EXPECT_EQ(s.ask(std::string("Z2,") + slot + ",8", false), "OK");
-  const std::string first = s.ask("vCont;s", false);  // mov %rsp,%rdi: no write
-  EXPECT_EQ(first.rfind("T05thread:p", 0), 0u) << first;
-  EXPECT_EQ(first.find("watch:"), std::string::npos) << first;
-  const std::string second = s.ask("vCont;s", false);  // call: writes the slot
-  EXPECT_NE(second.find(std::string("watch:") + slot + ";"), std::string::npos) << second;
-  EXPECT_EQ(s.ask("D", false), "OK");
-  EXPECT_EQ(s.wait_exit(30s), 0);
-}

@@ -367,3 +367,42 @@ TEST_F(HeaderCorruption, ReverseContinueWithAWatchOnBucketsFindsTheCorruptingSto
 }
 
 }  // namespace
+
+// Around a stop where the recorder interrupted a spinning thread (an
+// uninstrumented loop whose registers repeat; only its counter in memory
+// differs): right after the stop the thread has exactly the recorded
+// registers; stepi then reverse-stepi comes back to them; the position
+// after the step names the same state in another session, where a
+// reverse-stepi lands on the interrupt's instant again. (Going back across
+// the stop into the interrupted run single-steps that run from its start:
+// see "Preemption without a counter" in docs/ARCHITECTURE.md.)
+TEST(InterruptStop, StepsAndGotoAroundItAreExact) {
+  Recording r;
+  r.dir = std::make_unique<e2e::TempDir>();
+  r.trace = r.dir->path() / "t";
+  auto rec =
+      e2e::backstep({"record", "-o", r.trace.string(), "--", SPIN_COUNTER_BIN, "2"}, r.dir->path());
+  ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
+  json stop;
+  for (const json& e : e2e::dump_json(r.trace, r.dir->path())) {
+    if (e["type"] == "stop" && e["kind"] == "interrupt") {
+      stop = e;
+      break;
+    }
+  }
+  ASSERT_FALSE(stop.is_null()) << "no interrupt in the recording";
+  const std::string after = "goto event " + std::to_string(stop["event"].get<int>() + 1);
+  const std::string thread = "thread " + std::to_string(stop["tid"].get<int>());
+  auto out = debug(r, {after, thread, "info registers", "stepi", "info registers", "reverse-stepi",
+                       "info registers"});
+  ASSERT_EQ(out.size(), 7u);
+  const json& at = out[2];
+  EXPECT_EQ(at["rip"], stop["rip"]) << at.dump();
+  EXPECT_NE(out[4]["rip"], at["rip"]);
+  EXPECT_EQ(out[6], at);
+  std::string stepped = out[3]["position"];
+  auto again = debug(r, {"goto " + stepped, "info registers", "reverse-stepi", "info registers"});
+  ASSERT_EQ(again.size(), 4u);
+  EXPECT_EQ(again[1], out[4]);
+  EXPECT_EQ(again[3], at);
+}

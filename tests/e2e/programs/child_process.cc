@@ -1,6 +1,6 @@
 // Child processes: fork + pipe + waitpid, system() and popen() (both
-// posix_spawn, a CLONE_VM|CLONE_VFORK clone). The children run unrecorded;
-// replay must reproduce the parent from what it saw of them.
+// posix_spawn, a CLONE_VM|CLONE_VFORK clone, then exec of /bin/sh). The
+// children are recorded with the parent and replayed with it.
 #include <sys/wait.h>
 #include <unistd.h>
 
