@@ -152,7 +152,8 @@ bool Session::await_arrival(Thread& t, std::chrono::milliseconds bound) {
 pid_t Session::futex_space(const Thread& t, uint64_t addr, bool private_op) {
   if (private_op) return t.process->tgid;
   for (const ProcMapping& m : read_proc_maps(t.process->tgid)) {
-    if (addr >= m.start && addr < m.end) return m.perms.size() > 3 && m.perms[3] == 's' ? 0 : t.process->tgid;
+    if (addr >= m.start && addr < m.end)
+      return m.perms.size() > 3 && m.perms[3] == 's' ? 0 : t.process->tgid;
   }
   return t.process->tgid;
 }

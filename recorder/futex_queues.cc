@@ -10,7 +10,8 @@ void FutexQueues::wait(pid_t space, uint64_t addr, pid_t tid, uint32_t bitset) {
   queues_[{space, addr}].push_back({tid, bitset});
 }
 
-std::vector<pid_t> FutexQueues::note_wake(pid_t space, const sys::SyscallArgs& call, int64_t result) {
+std::vector<pid_t> FutexQueues::note_wake(pid_t space, const sys::SyscallArgs& call,
+                                          int64_t result) {
   const uint64_t* a = call.arg;
   std::vector<pid_t> woken;
   auto take = [&woken](std::vector<pid_t> more) {

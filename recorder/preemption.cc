@@ -217,8 +217,9 @@ std::optional<WaitStatus> Session::wait_for_thread_until(pid_t tid, Clock::time_
 std::optional<WaitStatus> Session::wait_or_preempt(Thread& t) {
   const pid_t tid = t.task.tid();
   // Never inside a syscall: the interrupt would end it (EINTR, a restart).
-  microseconds slice = t.in_syscall || t.process->dying ? microseconds(0)
-                                              : scheduler_.next_wall_timeslice(newcomer_waiting(t));
+  microseconds slice = t.in_syscall || t.process->dying
+                           ? microseconds(0)
+                           : scheduler_.next_wall_timeslice(newcomer_waiting(t));
   if (slice.count() == 0) return wait_for_thread(tid);
   if (t.block) slice = std::max(slice, kInstrumentedSlice);
   const auto started = Clock::now();
@@ -277,7 +278,10 @@ std::optional<WaitStatus> Session::wait_or_preempt(Thread& t) {
     }
     auto now = Clock::now();
     if (!asked) {
-      if (!others_could_run(t)) {
+      // Interrupted when another thread could run, or for a signal that
+      // waits to be delivered at a point replay finds again (a timer's,
+      // while the thread spins without syscalls).
+      if (!others_could_run(t) && !held_signal_waiting(t)) {
         deadline = now + slice;
         continue;
       }
@@ -409,8 +413,13 @@ Session::Preemption Session::preempt(Thread& t, microseconds ran, WaitStatus& st
   }
   std::vector<trace::MemWrite> words = signature_words(t.process->mem, std::move(stores));
   auto digest = static_cast<int64_t>(vector_digest(t.task.xstate()));
-  record_stop(t, StopKind::kInterrupt, regs, digest, ran.count(), std::move(words));
+  // The thread stands at a single step's SIGTRAP: a held signal can go in
+  // its place.
+  std::vector<std::byte> info = deliver_held_signal_in_place(t);
+  record_stop(t, StopKind::kInterrupt, regs, digest, ran.count(), std::move(words),
+              std::move(info));
   result_.interrupts++;
+  if (delivery_ends_process(t)) return Preemption::kRecorded;  // it goes next
   switch_from(t, SwitchReason::kInterrupt);
   return Preemption::kRecorded;
 }

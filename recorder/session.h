@@ -17,6 +17,8 @@
 //                       what syscalls change in mapped files
 #pragma once
 
+#include <linux/futex.h>
+
 #include <chrono>
 #include <deque>
 #include <map>
@@ -26,8 +28,6 @@
 #include <set>
 #include <string>
 #include <vector>
-
-#include <linux/futex.h>
 
 #include "disasm/disassembler.h"
 #include "disasm/memory_access.h"
@@ -107,6 +107,9 @@ class Session {
   bool on_runtime_trap(Thread& t, Registers& regs);
   std::optional<siginfo_t> take_held_signal(Thread& t, uint64_t blocked);
   void deliver_held_signal(Thread& t, uint64_t blocked);
+  std::vector<std::byte> deliver_held_signal_in_place(Thread& t);
+  bool delivery_ends_process(Thread& t);
+  bool held_signal_waiting(Thread& t);
   void deliver_held_signal_at_exit(Thread& t);
   void deliver_held_signal_at_entry(Thread& t);
 

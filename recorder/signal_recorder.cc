@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <x86intrin.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <optional>
@@ -154,6 +155,49 @@ void Session::deliver_held_signal(Thread& t, uint64_t blocked) {
   t.injected_info = *si;
 }
 
+// At a stop in user code that replay finds again (a tick trap, an
+// interrupt), stopped by a SIGTRAP: one held signal the thread does not
+// block is delivered in place of that SIGTRAP on the next resumption, with
+// the siginfo the kernel had queued for it. Returns that siginfo's bytes,
+// which go with the stop's record (replay gives the handler the same), or
+// nothing.
+std::vector<std::byte> Session::deliver_held_signal_in_place(Thread& t) {
+  std::vector<std::byte> info;
+  if (t.held_signals.empty()) return info;
+  std::optional<siginfo_t> held = take_held_signal(t, t.task.blocked_signals());
+  if (!held) return info;
+  t.task.set_siginfo(*held);
+  auto* bytes = reinterpret_cast<const std::byte*>(&*held);
+  info.assign(bytes, bytes + sizeof *held);
+  t.deliver_signal = held->si_signo;
+  return info;
+}
+
+// Whether the signal the thread is about to get ends its process: then it
+// is marked as ending, and it must run next, before any other thread.
+bool Session::delivery_ends_process(Thread& t) {
+  if (t.deliver_signal == 0 || SignalDispositions::read(t.process->tgid).action(t.deliver_signal) !=
+                                   SignalAction::kTerminate) {
+    return false;
+  }
+  t.process->dying = true;
+  t.process->ender = t.task.tid();
+  return true;
+}
+
+// Whether a held signal waits that the thread does not block: it needs a
+// point replay finds again, so a thread running user code without stops
+// is interrupted for it (preemption.cc).
+bool Session::held_signal_waiting(Thread& t) {
+  if (t.held_signals.empty()) return false;
+  // The thread runs: its mask from /proc (ptrace reads it only when stopped).
+  std::optional<std::string> mask = proc_status_field(t.task.tid(), "SigBlk");
+  if (!mask) return false;
+  uint64_t blocked = std::stoull(*mask, nullptr, 16);
+  return std::any_of(t.held_signals.begin(), t.held_signals.end(),
+                     [&](const siginfo_t& si) { return !has_signal(blocked, si.si_signo); });
+}
+
 void Session::deliver_held_signal_at_exit(Thread& t) {
   if (t.held_signals.empty()) return;
   deliver_held_signal(t, t.task.blocked_signals());
@@ -231,27 +275,10 @@ bool Session::on_runtime_trap(Thread& t, Registers& regs) {
   abi::TrapReason reason = view.trap_reason();
   if (reason == abi::TrapReason::kNone) return false;
   view.clear_trap_reason();
-  // A scheduling point replay finds again: deliver one held signal the
-  // thread does not block, in place of the trap's SIGTRAP, with the siginfo
-  // the kernel had queued for it (recorded with the stop, for replay).
-  std::optional<siginfo_t> held;
-  if (!t.held_signals.empty()) held = take_held_signal(t, t.task.blocked_signals());
-  std::vector<std::byte> info;
-  if (held) {
-    t.task.set_siginfo(*held);
-    auto* bytes = reinterpret_cast<const std::byte*>(&*held);
-    info.assign(bytes, bytes + sizeof *held);
-  }
+  // A scheduling point replay finds again: a held signal goes here.
+  std::vector<std::byte> info = deliver_held_signal_in_place(t);
   record_stop(t, StopKind::kTrap, regs, static_cast<int64_t>(reason), 0, {}, std::move(info));
-  if (held) {
-    t.deliver_signal = held->si_signo;
-    if (SignalDispositions::read(t.process->tgid).action(held->si_signo) ==
-        SignalAction::kTerminate) {
-      t.process->dying = true;  // it ends the process: no switch, it goes next
-      t.process->ender = t.task.tid();
-      return true;
-    }
-  }
+  if (delivery_ends_process(t)) return true;  // no switch: it goes next
   if (reason == abi::TrapReason::kTickLimit) {
     switch_from(t, SwitchReason::kTimeslice);
   } else if (reason == abi::TrapReason::kMapEvent &&

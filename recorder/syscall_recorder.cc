@@ -75,7 +75,8 @@ bool Session::may_block(Thread& t) {
     int op = static_cast<int>(call.arg[1]) & FUTEX_CMD_MASK;
     if (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) {
       uint32_t word = 0;
-      if (t.process->mem.read(call.arg[0], &word, 4) && word != static_cast<uint32_t>(call.arg[2])) {
+      if (t.process->mem.read(call.arg[0], &word, 4) &&
+          word != static_cast<uint32_t>(call.arg[2])) {
         blocks = false;
       }
     }
@@ -122,9 +123,12 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
     t.handler_frames = std::max(0, t.handler_frames - 1);
   } else if (nr == SYS_clone || nr == SYS_clone3 || nr == SYS_vfork) {
     pause_buffer_for_vfork(t, true);
-  } else if (nr == SYS_rseq) {
+  } else if (nr == SYS_rseq || nr == SYS_io_setup || nr == SYS_io_uring_setup) {
     // Restartable sequences let the kernel move the program counter on
-    // preemption, which replay could not reproduce: refuse them.
+    // preemption, and AIO and io_uring rings are written by the kernel
+    // whenever it likes, neither of which replay could reproduce: refused
+    // as by a kernel built without them (as rr does), and programs fall
+    // back to plain syscalls.
     t.forced_result = -ENOSYS;
   } else if (nr == SYS_mmap && !(t.call.arg[3] & MAP_ANONYMOUS)) {
     char link[PATH_MAX];
@@ -200,7 +204,7 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
   if (t.call.nr == SYS_mmap && result >= 0 && !t.mapped_path.empty() &&
       (t.call.arg[2] & PROT_EXEC)) {
     write_patch(t.process->patcher.patch_mapping(mem, t.mapped_path, t.call.arg[5], t.call.arg[1],
-                                       static_cast<uint64_t>(result)));
+                                                 static_cast<uint64_t>(result)));
   }
 }
 

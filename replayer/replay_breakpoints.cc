@@ -107,6 +107,9 @@ bool ReplayEngine::is_breakpoint_hit(Thread& t, const WaitStatus& st) const {
 WaitStatus ReplayEngine::resume_run(size_t index, Thread& t, Resume how, int signal) {
   uint64_t skip = 0;  // a breakpoint on a syscall instruction, passed over once
   if (how != Resume::kSingleStep) sync_watch(t, watch_);
+  std::optional<siginfo_t> requeued = std::exchange(t.requeued, std::nullopt);
+  if (requeued && requeued->si_signo != signal) requeued.reset();
+  t.in_place.reset();
   for (;;) {
     WaitStatus st;
     {
@@ -127,8 +130,15 @@ WaitStatus ReplayEngine::resume_run(size_t index, Thread& t, Resume how, int sig
       how = Resume::kSyscall;
       continue;
     }
+    if (requeued && st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
+        st.stop_signal() == requeued->si_signo) {
+      t.task.set_siginfo(*requeued);
+      signal = requeued->si_signo;
+      requeued.reset();
+      continue;
+    }
     if (st.ptrace_event() == PTRACE_EVENT_STOP) continue;  // SIGCONT's notification, as recorded
-    if (is_stray_sigchld(index, t, st)) continue;  // dropped; the run goes on
+    if (is_stray_sigchld(index, t, st)) continue;          // dropped; the run goes on
     if (t.armed && st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
         st.stop_signal() == SIGTRAP) {
       ThreadBlockView view(t.process->mem, *t.block);

@@ -107,6 +107,10 @@ ReplayEngine::Thread& ReplayEngine::adopt_thread(pid_t tid, const Thread& source
   t = source;
   t.task = Task(tid);
   t.process = &root();
+  // The copy's thread stands at the exit of an injected clone, not at the
+  // source's signal-delivery stop.
+  t.requeued = source.in_place;
+  t.in_place.reset();
   t.clone_child = 0;
   by_vtid_[t.vtid] = tid;
   return t;

@@ -388,8 +388,9 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
              "not a runtime trap");
       break;
     case StopKind::kRdtsc:
-      expect(st.stopped() && (st.stop_signal() == SIGSEGV ||
-                              (st.stop_signal() == SIGTRAP && t.process->patcher.site_at(regs.rip - 1))),
+      expect(st.stopped() &&
+                 (st.stop_signal() == SIGSEGV ||
+                  (st.stop_signal() == SIGTRAP && t.process->patcher.site_at(regs.rip - 1))),
              "not an rdtsc trap");
       if (st.stop_signal() == SIGTRAP) regs.rip -= 1;  // recorded at the instruction
       break;
@@ -415,7 +416,8 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
     case StopKind::kInterrupt:
       break;  // found by its state (play_interrupt, step), checked below
   }
-  if ((s.kind == StopKind::kSignal || s.kind == StopKind::kTrap) &&
+  if ((s.kind == StopKind::kSignal || s.kind == StopKind::kTrap ||
+       s.kind == StopKind::kInterrupt) &&
       s.siginfo.size() == sizeof(siginfo_t)) {
     // A signal from outside the program, sent here by the replay (at a
     // signal stop, or in place of a trap's SIGTRAP): the handler gets the
@@ -424,6 +426,11 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
     siginfo_t si{};
     std::memcpy(&si, s.siginfo.data(), sizeof si);
     t.task.set_siginfo(si);
+    t.in_place = si;
+  } else if (s.kind == StopKind::kSignal) {
+    t.in_place = t.task.siginfo();
+  } else {
+    t.in_place.reset();
   }
   uint64_t ticks = t.block ? ThreadBlockView(t.process->mem, *t.block).ticks() : 0;
   if (ticks != s.ticks) {
@@ -773,7 +780,7 @@ std::optional<uint64_t> ReplayEngine::ticks(int32_t vtid) const {
 }
 
 std::pair<uint64_t, uint64_t> ReplayEngine::tick_section_after(size_t exec_index,
-                                                                const std::string& exe) const {
+                                                               const std::string& exe) const {
   return find_tick_section(trace_, exec_index, exe);
 }
 

@@ -169,9 +169,9 @@ class ReplayEngine {
   struct Thread {
     Thread(pid_t tid, pid_t program_tid) : task(tid), vtid(program_tid) {}
     Task task;
-    pid_t vtid;            // as the program (and the trace) names it; 0 until known
+    pid_t vtid;                  // as the program (and the trace) names it; 0 until known
     Process* process = nullptr;  // the process it belongs to
-    bool started = false;  // its first stop was seen
+    bool started = false;        // its first stop was seen
     bool dead = false;
     bool in_syscall = false;
     bool emulated = false;  // the current syscall is answered from the trace
@@ -193,6 +193,15 @@ class ReplayEngine {
     // Where the kernel holds it; none at stops a copy cannot reproduce (the
     // exec stop, a clone's event stop).
     std::optional<HeldAt> held;
+    // At a signal-delivery stop whose signal the next resumption may
+    // deliver (a signal stop, a held signal in place of a trap's or an
+    // interrupt's SIGTRAP): that signal's siginfo.
+    std::optional<siginfo_t> in_place;
+    // The same, when replay holds the thread at the exit of a syscall it
+    // injected instead (a stub removed, a copy made): resumed with the
+    // signal there, the kernel queues it and stops once more to deliver
+    // it. That stop is not the recording's; the signal is passed on at it.
+    std::optional<siginfo_t> requeued;
     // Kernel state of the thread that a copy must be given again.
     uint64_t clear_tid = 0;                               // set_tid_address, CLONE_CHILD_CLEARTID
     std::optional<std::pair<uint64_t, uint64_t>> robust;  // set_robust_list
@@ -351,7 +360,7 @@ class ReplayEngine {
   std::optional<Seek> seek_;
   std::optional<ValueWatch> watch_;
   WatchTrap on_watch_;
-  bool is_copy_ = false;  // a fork()ed copy: kernel thread ids are not the recorded ones
+  bool is_copy_ = false;        // a fork()ed copy: kernel thread ids are not the recorded ones
   bool multi_process_ = false;  // the trace has more than one process: no copies
   std::vector<std::unique_ptr<ScratchDir>> stand_ins_;  // files run in place of execed ones
   std::function<void()> record_hook_;

@@ -133,6 +133,7 @@ void ReplayEngine::play_interrupt(size_t index, Thread& t, const trace::Stop& s,
         t.held = HeldAt::kUserCode;
         stub->remove(t.task, HeldAt::kUserCode);
         complete_stop(index, t, s, st);
+        t.requeued = t.in_place;
         return;
       }
       t.task.set_regs(stub->miss_registers(trap));

@@ -138,8 +138,8 @@ void ReplayEngine::play_exec_stop(size_t index, Thread& t, const trace::Stop& s)
       break;
     }
     if (w->tid == t.task.tid()) {
-      diverge(index, fmt::format("expected the exec stop of thread {}, found {}", s.tid,
-                                 w->describe()));
+      diverge(index,
+              fmt::format("expected the exec stop of thread {}, found {}", s.tid, w->describe()));
     }
     auto it = threads_.find(w->tid);
     if (it != threads_.end() && it->second.process == &p) {

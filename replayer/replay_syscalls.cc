@@ -328,7 +328,8 @@ void ReplayEngine::echo_output(Thread& t, int64_t result) {
       size_t n = std::min(left, iov.iov_len);
       size_t at = data.size();
       data.resize(at + n);
-      if (!t.process->mem.read(reinterpret_cast<uint64_t>(iov.iov_base), data.data() + at, n)) return;
+      if (!t.process->mem.read(reinterpret_cast<uint64_t>(iov.iov_base), data.data() + at, n))
+        return;
       left -= n;
     }
   }
