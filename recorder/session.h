@@ -88,6 +88,7 @@ class Session {
   void on_syscall_entry(Thread& t, Registers& regs);
   void on_syscall_exit(Thread& t, Registers& regs);
   bool may_block(Thread& t);
+  bool open_may_wait(const Thread& t) const;
   void note_affinity_call(Thread& t);
   void after_affinity_call(Thread& t, int64_t result);
 

@@ -4,6 +4,7 @@
 // getrandom) are skipped by the kernel; a call that may block lets the
 // scheduler run another thread (blocked_threads.cc).
 #include <fmt/core.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -48,6 +49,25 @@ void Session::on_syscall_stop(Thread& t, Registers& regs) {
 }
 
 // Whether the syscall `t` just entered may sleep in the kernel.
+// An open that waits for another thread (or process) of the program: a
+// FIFO's, without O_NONBLOCK, waits for the other end to be opened.
+bool Session::open_may_wait(const Thread& t) const {
+  const bool at = t.call.nr == SYS_openat;
+  const uint64_t* a = t.call.arg;
+  if ((at ? a[2] : a[1]) & O_NONBLOCK) return false;
+  std::string path = t.process->mem.read_string(at ? a[1] : a[0], PATH_MAX);
+  if (path.empty()) return false;
+  if (path[0] != '/') {
+    std::string dir = fmt::format("/proc/{}/cwd", t.task.tid());
+    if (at && static_cast<int>(a[0]) != AT_FDCWD) {
+      dir = fmt::format("/proc/{}/fd/{}", t.task.tid(), static_cast<int>(a[0]));
+    }
+    path = dir + "/" + path;
+  }
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
 bool Session::may_block(Thread& t) {
   const sys::SyscallArgs& call = t.call;
   sys::FdKind fd_kind = sys::FdKind::kUnknown;
@@ -63,13 +83,14 @@ bool Session::may_block(Thread& t) {
       }
     }
   }
-  // Opening a FIFO can wait for its other end, but treating every open
-  // as a switch point would scatter switches through start-up.
+  // Opening a FIFO can wait for its other end (open_may_wait); treating
+  // every open as a switch point would scatter switches through start-up.
   // clone returns at once, and its PTRACE_EVENT_CLONE stop must be
   // recorded in order, so it is never treated as blocking.
   // vfork's parent sleeps after its event stop, where the recorder blocks it.
   bool blocks = call.nr != SYS_open && call.nr != SYS_openat && call.nr != SYS_clone &&
                 call.nr != SYS_clone3 && call.nr != SYS_vfork && sys::may_block(call, fd_kind);
+  if (call.nr == SYS_open || call.nr == SYS_openat) blocks = open_may_wait(t);
   if (blocks && call.nr == SYS_futex) {
     // FUTEX_WAIT returns at once when the word already differs.
     int op = static_cast<int>(call.arg[1]) & FUTEX_CMD_MASK;

@@ -46,8 +46,22 @@ long common_calls(int rounds) {
   return sum;
 }
 
+// A new name in a directory of this run's own (pids repeat: the recording's
+// PID namespace starts at 1).
 std::string temp_path(const char* what) {
-  return std::string("/tmp/backstep-buffer-") + what + "-" + std::to_string(getpid());
+  static std::string dir = [] {
+    char templ[] = "/tmp/backstep-buffer-XXXXXX";
+    const char* made = mkdtemp(templ);
+    if (!made) std::abort();
+    return std::string(made);
+  }();
+  return dir + "/" + what;
+}
+
+// The directory goes with the last file in it.
+void remove_temp(const std::string& path) {
+  unlink(path.c_str());
+  rmdir(path.substr(0, path.rfind('/')).c_str());
 }
 
 int fork_mode() {
@@ -126,13 +140,13 @@ int mapped_mode() {
   if (pread(fd2, back, 10, 490) != 10) return 1;
   std::printf("plain file: '%s'\n", back);
   close(fd2);
-  unlink(other.c_str());
+  unlink(other.c_str());  // not the last
   // A private mapping shows a write on pages it has not written.
   auto* priv = static_cast<char*>(mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, fd, 0));
   if (priv == MAP_FAILED || pwrite(fd, "again", 5, 300) != 5) return 1;
   std::printf("private mapping: '%.5s'\n", priv + 300);
   close(fd);
-  unlink(path.c_str());
+  remove_temp(path);
   return 0;
 }
 
@@ -150,7 +164,7 @@ int fifo_mode() {
   if (fd < 0 || write(fd, "through the fifo", 16) != 16) return 1;
   close(fd);
   reader.join();
-  unlink(path.c_str());
+  remove_temp(path);
   std::printf("fifo done\n");
   return 0;
 }
@@ -195,7 +209,7 @@ int signals_mode() {
   it = {};
   setitimer(ITIMER_REAL, &it, nullptr);
   close(fd);
-  unlink(path.c_str());
+  remove_temp(path);
   std::printf("signals: %ld calls ok\n", sum);
   std::fprintf(stderr, "handled %d\n", g_handled.load());
   return 0;
