@@ -15,6 +15,11 @@
 #       10,000); native pinned to one CPU (taskset) is the baseline, as
 #       record runs one thread at a time on one CPU
 #   9e  trace bytes per buffered syscall (9a's trace)
+#   9f  bench/mt_map_workload.cc (4 threads x 40 rounds; --quick: 15),
+#       instrumented, against the uninstrumented native run, pinned to one
+#       CPU and not
+# At the end, one table of the ratios of issue 14 (the top of
+# docs/BENCHMARKS.md).
 # Environment: PYTHON (default /root/.pyenv/versions/3.11.7/bin/python3.11,
 # else python3), TMPDIR (traces and files, deleted at the end).
 # Not a test: nothing here asserts a speed.
@@ -25,7 +30,7 @@ build=build
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
-    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "unknown option: $arg" >&2; exit 2 ;;
     *) build=$arg ;;
   esac
@@ -37,9 +42,9 @@ python=${PYTHON:-/root/.pyenv/versions/3.11.7/bin/python3.11}
 [[ -x "$python" ]] || python=$(command -v python3)
 
 if ((quick)); then
-  reps=3 nsys=100000 copy_mb=50 npong=10000
+  reps=3 nsys=100000 copy_mb=50 npong=10000 mt_rounds=15
 else
-  reps=5 nsys=100000 copy_mb=200 npong=100000
+  reps=5 nsys=100000 copy_mb=200 npong=100000 mt_rounds=40
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/backstep-sbbench.XXXXXX")
@@ -131,6 +136,18 @@ echo "   record / native pinned $(div "$(med pong_record)" "$p")x, replay / nati
   "without the buffer: record $(div "$(med pong_record_n)" "$p")x"
 echo
 
+echo "== 9f. mt_map_workload, 4 threads x $mt_rounds rounds ($reps repetitions)"
+for ((i = 0; i < reps; i++)); do
+  add mt_pinned "$(wall taskset -c 0 "$bin/mt_map_native" 4 "$mt_rounds")"
+done
+show mt_pinned "native pinned to one CPU"
+variants mt "$bin/mt_map_instr" 4 "$mt_rounds"
+for ((i = 0; i < reps; i++)); do
+  add mt_plain "$(wall "$bin/mt_map_native" 4 "$mt_rounds")"
+done
+show mt_plain "native, uninstrumented, 2 CPUs"
+echo
+
 echo "== 9e. Trace bytes per buffered syscall (9a's last traces)"
 for t in t_sys n_sys; do
   ev=$(stat -c %s "$work/$t/events")
@@ -141,5 +158,27 @@ ev=$(stat -c %s "$work/t_sys/events")
 ev_n=$(stat -c %s "$work/n_sys/events")
 echo "   [9e] $(awk -v e="$ev" -v n="$buffered" 'BEGIN {printf "%.2f", e / n}') bytes of events stream per buffered getppid (compressed, whole stream);" \
   "without the buffer $(awk -v e="$ev_n" -v n="$nsys" 'BEGIN {printf "%.2f", e / n}') bytes per traced one"
+echo
+
+# The ratios of issue 14, side by side (medians of this run).
+r() { div "$(med "$1")" "$(med "$2")"; }
+echo "== Summary (ratios of medians; -n: record --no-syscall-buffer)"
+printf '| %-58s | %-9s | %-9s |\n' "workload" "buffer" "-n"
+printf '| %-58s | %-9s | %-9s |\n' "---" "---" "---"
+row() { printf '| %-58s | %-9s | %-9s |\n' "$1" "$2" "$3"; }
+row "$nsys getppid, record / native" "$(r sys_record sys_native)x" "$(r sys_record_n sys_native)x"
+row "$nsys getppid, replay / native" "$(r sys_replay sys_native)x" "$(r sys_replay_n sys_native)x"
+row "python3 -c pass, record / native" "$(r py_record py_native)x" "$(r py_record_n py_native)x"
+row "python3 -c pass, replay / native" "$(r py_replay py_native)x" "$(r py_replay_n py_native)x"
+row "$copy_mb MB copy in 64 KiB blocks, record / native" "$(r copy_record copy_native)x" "$(r copy_record_n copy_native)x"
+row "$copy_mb MB copy in 64 KiB blocks, replay / native" "$(r copy_replay copy_native)x" "$(r copy_replay_n copy_native)x"
+row "pipe ping-pong $npong bytes, record / native pinned" "$(r pong_record pong_pinned)x" "$(r pong_record_n pong_pinned)x"
+row "pipe ping-pong $npong bytes, record / native (2 CPUs)" "$(r pong_record pong_native)x" "$(r pong_record_n pong_native)x"
+row "pipe ping-pong $npong bytes, replay / native pinned" "$(r pong_replay pong_pinned)x" "$(r pong_replay_n pong_pinned)x"
+row "mt_map_workload, record / native pinned" "$(r mt_record mt_pinned)x" "$(r mt_record_n mt_pinned)x"
+row "mt_map_workload, replay / native pinned" "$(r mt_replay mt_pinned)x" "$(r mt_replay_n mt_pinned)x"
+row "mt_map_workload, record / native (2 CPUs)" "$(r mt_record mt_plain)x" "$(r mt_record_n mt_plain)x"
+row "mt_map_workload, replay / native (2 CPUs)" "$(r mt_replay mt_plain)x" "$(r mt_replay_n mt_plain)x"
+row "trace bytes per buffered getppid (zstd, whole stream)" "$(awk -v e="$ev" -v n="$buffered" 'BEGIN {printf "%.2f", e / n}')" "$(awk -v e="$ev_n" -v n="$nsys" 'BEGIN {printf "%.2f", e / n}') (traced)"
 echo
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) at end"

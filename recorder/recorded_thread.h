@@ -53,6 +53,7 @@ struct Thread {
   // thread runs with PTRACE_CONT and stops only at traced syscalls.
   std::optional<uint64_t> syscallbuf;
   bool seccomp = false;
+  bool at_seccomp_stop = false;  // its last stop was a PTRACE_EVENT_SECCOMP (an entry)
   bool buffer_paused = false;  // mode off around a vfork (the child shares the buffer)
   uint64_t call_rip = 0;       // rip at the current syscall's entry (after the instruction)
   // Signal handlers entered and not yet left by rt_sigreturn: their frames

@@ -159,7 +159,18 @@ void Session::resume(Thread& t, Resume how) {
   }
   resumptions_[t.task.tid()] = r;
   t.has_run = true;
-  if (!t.task.resume(how, r.signal)) t.state = Thread::State::kDead;
+  int sig = r.signal;
+  if (sig && std::exchange(t.at_seccomp_stop, false)) {
+    // A seccomp stop (the syscall buffer's filter makes syscall entries
+    // those) drops the signal of the resumption that leaves it: queued
+    // instead, it interrupts the call as one sent from a syscall-entry stop
+    // does. Its delivery stop is recognized as injected_signal's; replay
+    // does the same (ReplayEngine::begin_run).
+    ::syscall(SYS_tgkill, t.process->tgid, t.task.tid(), sig);
+    sig = 0;
+  }
+  t.at_seccomp_stop = false;
+  if (!t.task.resume(how, sig)) t.state = Thread::State::kDead;
 }
 
 // Waits until `tid` stops, handling what other threads report meanwhile.
@@ -301,6 +312,7 @@ void Session::drain(Thread& t) {
 
 void Session::on_stop(Thread& t, const WaitStatus& st) {
   Registers regs = t.task.regs();
+  t.at_seccomp_stop = st.ptrace_event() == PTRACE_EVENT_SECCOMP;
   if (st.syscall_stop()) {
     on_syscall_stop(t, regs);
   } else if (st.ptrace_event() == PTRACE_EVENT_SECCOMP) {

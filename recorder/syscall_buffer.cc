@@ -130,7 +130,9 @@ void Session::on_buffer_registration(Thread& t) {
   t.forced_result = -EINVAL;
   bksb_header h{};
   uint64_t addr = t.call.arg[0];
-  if (!t.process->mem.read(addr, &h, sizeof h) || h.magic != BKSB_MAGIC || h.version != BKSB_VERSION) return;
+  if (!t.process->mem.read(addr, &h, sizeof h) || h.magic != BKSB_MAGIC ||
+      h.version != BKSB_VERSION)
+    return;
   t.forced_result = 0;
   if (t.call.arg[2] == 1) {
     // From the exit of this call on, the thread runs with PTRACE_CONT.
@@ -197,14 +199,16 @@ void Session::drain_syscall_buffer(Thread& t) {
   bksb_header h{};
   t.process->mem.read_or_throw(addr, &h, sizeof h);
   if (h.used > h.capacity || h.drained > h.used) {
-    throw Error(fmt::format("thread {}: the syscall buffer's header is damaged (used {}, drained {})",
-                            t.vtid, h.used, h.drained));
+    throw Error(
+        fmt::format("thread {}: the syscall buffer's header is damaged (used {}, drained {})",
+                    t.vtid, h.used, h.drained));
   }
   if (h.used > h.drained) {
     trace::SyscallBuffer b;
     b.tid = t.vtid;
     b.records.resize(h.used - h.drained);
-    if (!t.process->mem.read_bulk(addr + sizeof h + h.drained, b.records.data(), b.records.size())) {
+    if (!t.process->mem.read_bulk(addr + sizeof h + h.drained, b.records.data(),
+                                  b.records.size())) {
       throw Error(fmt::format("thread {}: cannot read its syscall buffer", t.vtid));
     }
     for (const trace::BufferedCall& c : trace::parse_buffered_calls(b.records)) {
@@ -243,7 +247,8 @@ void Session::patch_syscall_site(Thread& t, const Registers& regs, bool exit) {
   if (exit && regs.rip != t.call_rip) return;  // not back where it entered (a signal, sigreturn)
   // A call a signal interrupted may be restarted: the kernel would step back
   // two bytes from wherever the thread is then.
-  if (exit && static_cast<int64_t>(regs.rax) <= -512 && static_cast<int64_t>(regs.rax) >= -516) return;
+  if (exit && static_cast<int64_t>(regs.rax) <= -512 && static_cast<int64_t>(regs.rax) >= -516)
+    return;
   const uint64_t syscall_at = regs.rip - 2;
   if (state.seen_sites.count(syscall_at)) return;
   const long nr = t.call.nr;
@@ -330,7 +335,8 @@ void Session::patch_syscall_site(Thread& t, const Registers& regs, bool exit) {
   trace::CodeWrite w;
   w.writes.push_back({slot, std::move(s)});
   w.writes.push_back({from, std::move(jmp)});
-  for (const trace::MemWrite& m : w.writes) t.process->mem.write_or_throw(m.addr, m.data.data(), m.data.size());
+  for (const trace::MemWrite& m : w.writes)
+    t.process->mem.write_or_throw(m.addr, m.data.data(), m.data.size());
   if (cmp_after) {
     // On from the cmp in the slot: lea -128, call, lea +128 come before it.
     w.tid = t.vtid;

@@ -308,17 +308,18 @@ int ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s) {
   if (s.kind == StopKind::kSyscallExit && t.wake_signal) {
     // Into the rt_sigsuspend that stands for a wait (wait_with_mask).
     sig = t.wake_pending = std::exchange(t.wake_signal, 0);
-    if (t.at_seccomp_stop) {
-      // A seccomp stop drops the signal of the resumption that leaves it
-      // (the syscall buffer's filter makes entries those): queue it instead;
-      // the rt_sigsuspend's mask lets it in as it starts.
-      ::syscall(SYS_tgkill, t.process->pid, t.task.tid(), sig);
-      sig = 0;
-    }
   } else if (t.wake_pending) {
     // Still pending from then: sending it again would queue a second one.
     if (sig == t.wake_pending) sig = 0;
     t.wake_pending = 0;
+  }
+  if (sig && t.at_seccomp_stop) {
+    // A seccomp stop (the syscall buffer's filter makes syscall entries
+    // those) drops the signal of the resumption that leaves it: queued
+    // instead, as the recorder did (Session::resume); it comes before the
+    // syscall waits (a rt_sigsuspend's mask lets it in as it starts).
+    ::syscall(SYS_tgkill, t.process->pid, t.task.tid(), sig);
+    sig = 0;
   }
   return sig;
 }

@@ -96,16 +96,17 @@ void ReplayEngine::report_buffer_divergence(size_t index, Thread& t) {
   std::string recorded =
       fmt::format("{} ({})", sys::syscall_name(h.div_recorded_nr), h.div_recorded_nr);
   if (h.div_arg < 0) {
-    diverge(index, fmt::format("thread {} made buffered syscall {}, recorded {}", t.vtid, made,
-                               recorded));
+    diverge(index,
+            fmt::format("thread {} made buffered syscall {}, recorded {}", t.vtid, made, recorded));
   }
   if (h.div_arg == 6) {
     diverge(index, fmt::format("thread {}: buffered syscall {} returned {}, recorded {}", t.vtid,
                                made, static_cast<int64_t>(h.div_value),
                                static_cast<int64_t>(h.div_recorded_value)));
   }
-  diverge(index, fmt::format("thread {}: buffered syscall {} has argument {} = {:#x}, recorded {:#x}",
-                             t.vtid, made, h.div_arg, h.div_value, h.div_recorded_value));
+  diverge(index,
+          fmt::format("thread {}: buffered syscall {} has argument {} = {:#x}, recorded {:#x}",
+                      t.vtid, made, h.div_arg, h.div_value, h.div_recorded_value));
 }
 
 // The run's buffered calls as the replay's bookkeeping sees syscalls: what

@@ -169,7 +169,7 @@ __attribute__((constructor)) static void bksb_init(void) {
   g_enabled = 1;
   bksb_thread_init();
   if (bksb_tls.state != 1) {
-    g_enabled = 0;  /* no tracer answers: natively, or buffering is off */
+    g_enabled = 0; /* no tracer answers: natively, or buffering is off */
     return;
   }
   long page = traced(SYS_mmap, BKSB_UNTRACED_PAGE, 4096, PROT_READ | PROT_WRITE,
@@ -656,8 +656,8 @@ static long record_call(struct bksb_header* h, const struct bksb_call* c) {
 }
 
 __attribute__((noreturn)) static void diverge(struct bksb_header* h, const struct bksb_call* c,
-                                              const struct bksb_record* rec, int arg,
-                                              uint64_t got, uint64_t want) {
+                                              const struct bksb_record* rec, int arg, uint64_t got,
+                                              uint64_t want) {
   h->div_nr = c->nr;
   h->div_recorded_nr = rec ? rec->nr : -1;
   h->div_arg = arg;

@@ -73,10 +73,10 @@ struct bksb_header {
    * (used), bytes of them answered (drained, library). */
   uint32_t used;
   uint32_t drained;
-  uint32_t busy;   /* library: inside a buffered call */
-  uint32_t tid;    /* library: the thread's id (for the tracer's checks) */
-  uint64_t slots;  /* address of the patch slot area (BKSB_SLOT_COUNT slots) */
-  uint64_t hook;   /* address of the slots' hook */
+  uint32_t busy;  /* library: inside a buffered call */
+  uint32_t tid;   /* library: the thread's id (for the tracer's checks) */
+  uint64_t slots; /* address of the patch slot area (BKSB_SLOT_COUNT slots) */
+  uint64_t hook;  /* address of the slots' hook */
   /* Replay divergence report, written by the library before it makes
    * BKSB_DIVERGENCE_SYSCALL: the call it made and what was recorded. */
   int64_t div_nr;

@@ -53,8 +53,8 @@ std::filesystem::path cache_path(const std::string& path) {
   const char* xdg = std::getenv("XDG_CACHE_HOME");
   const char* home = std::getenv("HOME");
   std::filesystem::path root = xdg && xdg[0] == '/' ? std::filesystem::path(xdg)
-                               : home             ? std::filesystem::path(home) / ".cache"
-                                                  : std::filesystem::path();
+                               : home               ? std::filesystem::path(home) / ".cache"
+                                                    : std::filesystem::path();
   if (root.empty()) return {};
   std::string identity = fmt::format("{}:{}:{}:{}:{}.{}", path, st.st_dev, st.st_ino, st.st_size,
                                      st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
@@ -170,8 +170,10 @@ SyscallSites::Sites SyscallSites::sweep(const std::string& path) {
         }
       }
       if (pending) {
-        if (insn->size == 6 && b[0] == 0x48 && b[1] == 0x3d && pending->first + 2 == insn->address) {
-          cmp_after.push_back({pending->first, SyscallSite{SyscallSite::kCmpAfter, pending->second}});
+        if (insn->size == 6 && b[0] == 0x48 && b[1] == 0x3d &&
+            pending->first + 2 == insn->address) {
+          cmp_after.push_back(
+              {pending->first, SyscallSite{SyscallSite::kCmpAfter, pending->second}});
         }
         pending.reset();
       }

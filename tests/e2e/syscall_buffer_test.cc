@@ -66,12 +66,11 @@ TEST_P(SyscallBuffer, OutputAsNativeAndReplayedThreeTimes) {
 
 INSTANTIATE_TEST_SUITE_P(
     Modes, SyscallBuffer,
-    ::testing::Values(BufferCase{"buffered", {}},
-                      BufferCase{"buffered_chaos_1", {"--chaos", "--seed", "1"}},
-                      BufferCase{"buffered_chaos_2", {"--chaos", "--seed", "2"}},
-                      BufferCase{"buffered_unbound", {"-u"}},
-                      BufferCase{"no_buffer", {"--no-syscall-buffer"}},
-                      BufferCase{"no_buffer_chaos_1", {"--no-syscall-buffer", "--chaos", "--seed", "1"}}),
+    ::testing::Values(
+        BufferCase{"buffered", {}}, BufferCase{"buffered_chaos_1", {"--chaos", "--seed", "1"}},
+        BufferCase{"buffered_chaos_2", {"--chaos", "--seed", "2"}},
+        BufferCase{"buffered_unbound", {"-u"}}, BufferCase{"no_buffer", {"--no-syscall-buffer"}},
+        BufferCase{"no_buffer_chaos_1", {"--no-syscall-buffer", "--chaos", "--seed", "1"}}),
     [](const auto& p) { return std::string(p.param.name); });
 
 // Far fewer stops with the buffer than without it, for the same program.
@@ -103,17 +102,19 @@ namespace {
 TEST(SyscallBufferDivergence, ChangedArgumentIsReported) {
   TempDir tmp;
   fs::path trace = tmp / "t";
-  RunResult rec = backstep({"record", "-o", trace.string(), "--", E2E_SYSCALL_MIX, "20"}, tmp / "xdg");
+  RunResult rec =
+      backstep({"record", "-o", trace.string(), "--", E2E_SYSCALL_MIX, "20"}, tmp / "xdg");
   ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
   fs::rename(trace / "events", tmp / "events.orig");
   // clock_gettime's second argument (where the time goes) no longer matches.
-  RunResult t = run({E2E_TAMPER_BUFFER, (tmp / "events.orig").string(), (trace / "events").string(),
-                     "228", "1"});
+  RunResult t = run(
+      {E2E_TAMPER_BUFFER, (tmp / "events.orig").string(), (trace / "events").string(), "228", "1"});
   ASSERT_EQ(t.shell_status(), 0) << t.describe();
   RunResult rep = backstep({"replay", trace.string()}, tmp / "xdg");
   EXPECT_NE(rep.shell_status(), 0) << rep.describe();
   EXPECT_TRUE(contains(rep.err, "replay diverged at event")) << rep.describe();
-  EXPECT_TRUE(contains(rep.err, "buffered syscall clock_gettime (228) has argument 1")) << rep.describe();
+  EXPECT_TRUE(contains(rep.err, "buffered syscall clock_gettime (228) has argument 1"))
+      << rep.describe();
 }
 
 }  // namespace
@@ -191,9 +192,8 @@ INSTANTIATE_TEST_SUITE_P(Programs, BufferCases, ::testing::ValuesIn(cases()),
 // nothing maps are buffered.
 TEST(SyscallBufferMappedFiles, WritesToMappedFilesAreTraced) {
   TempDir tmp;
-  RunResult rec =
-      backstep({"record", "-o", (tmp / "t").string(), "--", E2E_BUFFER_CASES, "mapped"},
-               tmp / "xdg");
+  RunResult rec = backstep({"record", "-o", (tmp / "t").string(), "--", E2E_BUFFER_CASES, "mapped"},
+                           tmp / "xdg");
   ASSERT_EQ(rec.shell_status(), 0) << rec.describe();
   int file_changes = 0, buffered_writes = 0;
   for (const auto& e : dump_json(tmp / "t", tmp / "xdg")) {
@@ -202,7 +202,7 @@ TEST(SyscallBufferMappedFiles, WritesToMappedFilesAreTraced) {
                        (e.value("syscall", "") == "write" || e.value("syscall", "") == "pwrite64" ||
                         e.value("syscall", "") == "writev");
   }
-  EXPECT_EQ(file_changes, 4);     // write, pwrite, writev, pwrite to the mapped file
+  EXPECT_EQ(file_changes, 4);      // write, pwrite, writev, pwrite to the mapped file
   EXPECT_GE(buffered_writes, 50);  // the other file's (and stdout's)
 }
 

@@ -230,7 +230,8 @@ int main(int argc, char** argv) {
   if (mode == "fifo") return fifo_mode();
   if (mode == "pipe-wait") return pipe_wait_mode();
   if (mode == "signals") return signals_mode();
-  std::fprintf(stderr, "usage: buffer_cases fork|exec-static EXE|exec-noenv|mapped|fifo|"
-                       "pipe-wait|signals\n");
+  std::fprintf(stderr,
+               "usage: buffer_cases fork|exec-static EXE|exec-noenv|mapped|fifo|"
+               "pipe-wait|signals\n");
   return 2;
 }

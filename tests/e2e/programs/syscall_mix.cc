@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 200;
   long ppid_sum = 0;
   for (int i = 0; i < rounds; ++i) ppid_sum += syscall(SYS_getppid) + getppid();
-  struct timespec a {}, b {};
+  struct timespec a {
+  }, b{};
   clock_gettime(CLOCK_MONOTONIC, &a);
   clock_gettime(CLOCK_MONOTONIC, &b);
   std::printf("syscall_mix: ppid ok %d, clock ok %d\n", ppid_sum == 2L * rounds * getppid(),
@@ -45,7 +46,8 @@ int main(int argc, char** argv) {
   ssize_t got2 = read(fd2, first, 7);
   close(fd2);
   unlink(path);
-  std::printf("file: size %lld, read back %d, first '%s' (%zd)\n", static_cast<long long>(st.st_size),
+  std::printf("file: size %lld, read back %d, first '%s' (%zd)\n",
+              static_cast<long long>(st.st_size),
               got == static_cast<ssize_t>(text.size()) && back == text, first, got2);
 
   // Two threads: a pipe ping-pong and a shared counter under a mutex.
@@ -73,7 +75,9 @@ int main(int argc, char** argv) {
       std::lock_guard<std::mutex> lock(mu);
       counter += 1000;
     }
-    struct pollfd p {to_main[0], POLLIN, 0};
+    struct pollfd p {
+      to_main[0], POLLIN, 0
+    };
     poll(&p, 1, -1);
     if (read(to_main[0], &c, 1) != 1) return 1;
     echoed += c;
