@@ -341,7 +341,8 @@ Session::Preemption Session::preempt(Thread& t, microseconds ran, WaitStatus& st
   const Registers at = t.task.regs();
   if (in_syscall_buffer(t, at)) {
     // Inside the syscall buffer's path, which replay runs differently: on
-    // until it is out (its next stop drains the buffer, a full one too).
+    // until its next syscall, which goes traced and ends its timeslice.
+    yield_at_next_call(t);
     t.task.resume(static_cast<Resume>(resumptions_[t.task.tid()].how), 0);
     return Preemption::kRunning;
   }
@@ -404,6 +405,7 @@ Session::Preemption Session::preempt(Thread& t, microseconds ran, WaitStatus& st
     }
     if (outcome) return *outcome;
   }
+  if (in_buffer) yield_at_next_call(t);
   if (steps == 0 || in_buffer || ticks_now() != ticks_at) {
     // Nothing to step (it stands at a syscall or a trap: that stop comes at
     // once), or the loop counts ticks after all: its tick limit will do,

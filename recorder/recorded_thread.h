@@ -54,6 +54,9 @@ struct Thread {
   std::optional<uint64_t> syscallbuf;
   bool seccomp = false;
   bool at_seccomp_stop = false;  // its last stop was a PTRACE_EVENT_SECCOMP (an entry)
+  // Preempted inside the buffer's path: its buffer is off until its next
+  // stop, and the exit of its next traced call is a switch point.
+  bool yield_at_next_call = false;
   bool buffer_paused = false;  // mode off around a vfork (the child shares the buffer)
   uint64_t call_rip = 0;       // rip at the current syscall's entry (after the instruction)
   // Signal handlers entered and not yet left by rt_sigreturn: their frames

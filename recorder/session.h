@@ -130,6 +130,10 @@ class Session {
   // memcpy called from it) or the untraced syscall instruction. No
   // interrupt is recorded there (replay could not find the instant).
   bool in_syscall_buffer(const Thread& t, const Registers& regs) const;
+  // A thread that the wall clock preempts inside the buffer's path (a loop
+  // of buffered calls): its buffer is turned off, so that its next call
+  // stops; the buffer is on again at that stop, and its exit is a switch.
+  void yield_at_next_call(Thread& t);
   // How a thread goes on where nothing of the recording changes: to its
   // syscall's exit, else to its next traced stop (under the buffer's
   // filter PTRACE_SYSCALL would stop at the buffered calls too).

@@ -173,6 +173,13 @@ bool Session::in_syscall_buffer(const Thread& t, const Registers& regs) const {
          regs.rip < it->second.text_end;
 }
 
+void Session::yield_at_next_call(Thread& t) {
+  if (!t.syscallbuf || t.buffer_paused) return;
+  t.yield_at_next_call = true;
+  uint32_t mode = BKSB_MODE_OFF;
+  t.process->mem.write_or_throw(*t.syscallbuf + offsetof(bksb_header, mode), &mode, sizeof mode);
+}
+
 void Session::publish_mapped_files(const Process* only) {
   published_files_ = files_.generation();
   std::vector<FileId> ids = files_.tracked();
@@ -195,6 +202,11 @@ void Session::publish_mapped_files(const Process* only) {
 void Session::drain_syscall_buffer(Thread& t) {
   if (published_files_ != files_.generation()) publish_mapped_files();
   if (!t.syscallbuf) return;
+  if (t.yield_at_next_call && !t.buffer_paused) {
+    // Stopped at last (yield_at_next_call): buffering again from here.
+    uint32_t mode = BKSB_MODE_RECORD;
+    t.process->mem.write_or_throw(*t.syscallbuf + offsetof(bksb_header, mode), &mode, sizeof mode);
+  }
   const uint64_t addr = *t.syscallbuf;
   bksb_header h{};
   t.process->mem.read_or_throw(addr, &h, sizeof h);

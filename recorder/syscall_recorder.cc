@@ -41,7 +41,9 @@ void Session::on_syscall_stop(Thread& t, Registers& regs) {
   }
   on_syscall_exit(t, regs);
   deliver_held_signal_at_exit(t);
-  if (t.call.nr == SYS_sched_yield) {
+  if (std::exchange(t.yield_at_next_call, false) && others_could_run(t)) {
+    switch_from(t, SwitchReason::kTimeslice);  // preempted in the buffer's path
+  } else if (t.call.nr == SYS_sched_yield) {
     switch_from(t, SwitchReason::kYield);
   } else if (scheduler_.forced() || scheduler_.should_switch(SwitchReason::kChaos)) {
     switch_from(t, SwitchReason::kChaos);

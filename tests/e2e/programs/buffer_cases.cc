@@ -9,6 +9,8 @@
 //   mapped       writes to a file some mapping maps (must be seen in replay)
 //   fifo         two threads open the two ends of a FIFO (the opens wait)
 //   pipe-wait    a read on an empty pipe that another thread fills later
+//   spin-calls   a thread waits for another's flag in a loop of buffered
+//                calls (no stop of its own: preempted by the wall clock)
 //   signals      a timer's handler (SA_RESTART) while buffered calls run;
 //                prints how often it ran (record and replay must agree)
 #include <fcntl.h>
@@ -185,6 +187,21 @@ int pipe_wait_mode() {
   return 0;
 }
 
+int spin_calls_mode() {
+  std::atomic<bool> flag{false};
+  std::thread setter([&] { flag = true; });
+  long calls = 0;
+  while (!flag) {
+    struct timespec ts {};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ++calls;
+  }
+  setter.join();
+  std::printf("spin-calls: flag seen\n");
+  std::fprintf(stderr, "calls %ld\n", calls);  // record and replay agree
+  return 0;
+}
+
 std::atomic<int> g_handled{0};
 
 int signals_mode() {
@@ -230,6 +247,7 @@ int main(int argc, char** argv) {
   if (mode == "fifo") return fifo_mode();
   if (mode == "pipe-wait") return pipe_wait_mode();
   if (mode == "signals") return signals_mode();
+  if (mode == "spin-calls") return spin_calls_mode();
   std::fprintf(stderr,
                "usage: buffer_cases fork|exec-static EXE|exec-noenv|mapped|fifo|"
                "pipe-wait|signals\n");
