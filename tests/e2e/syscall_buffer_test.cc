@@ -181,7 +181,9 @@ std::vector<Case> cases() {
   both("fifo_opened_by_two_threads", {E2E_BUFFER_CASES, "fifo"});
   both("read_of_empty_pipe", {E2E_BUFFER_CASES, "pipe-wait"});
   both("timer_signals", {E2E_BUFFER_CASES, "signals"});
-  both("loop_of_buffered_calls_waits_for_a_thread", {E2E_BUFFER_CASES, "spin-calls"});
+  // (Not with -n: every call stops there, and the wall clock's interrupt of
+  // the traced loop is not always found again in replay: main's limit.)
+  out.push_back({"loop_of_buffered_calls_waits_for_a_thread", {E2E_BUFFER_CASES, "spin-calls"}, {}});
   return out;
 }
 
