@@ -181,8 +181,8 @@ std::vector<Case> cases() {
   both("fifo_opened_by_two_threads", {E2E_BUFFER_CASES, "fifo"});
   both("read_of_empty_pipe", {E2E_BUFFER_CASES, "pipe-wait"});
   both("timer_signals", {E2E_BUFFER_CASES, "signals"});
-  // (Not with -n: every call stops there, and the wall clock's interrupt of
-  // the traced loop is not always found again in replay: main's limit.)
+  // (Not with -n: every call of the loop stops there, tens of thousands of
+  // stops, whose replay takes minutes on a loaded machine.)
   out.push_back({"loop_of_buffered_calls_waits_for_a_thread", {E2E_BUFFER_CASES, "spin-calls"}, {}});
   return out;
 }
