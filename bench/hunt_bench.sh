@@ -3,7 +3,7 @@
 # example (concurrent_writes, 20 rounds) over --verify-style runs of fixed
 # seeds, at -j 1 and -j $(nproc); and the wall time `backstep hunt` takes
 # to find the growth-panic failure from seed 0 (search, then minimize).
-# Figures in docs/BENCHMARKS.md ("Hunting").
+# Figures in docs/BENCHMARKS.md (history: "Hunting").
 #
 # Usage: bench/hunt_bench.sh [BUILD_DIR] [RUNS]
 #   BUILD_DIR  a configured build tree (default: build); built first unless

@@ -9,7 +9,8 @@
 #   --quick    fewer repetitions and smaller workloads (about 2 minutes
 #              instead of about 8).
 # Environment: BENCH_NO_BUILD=1 skips the build step; TMPDIR chooses where the
-# traces go (they are deleted at the end); BENCH_GDB=0 skips figure 6.
+# traces go (they are deleted at the end); BENCH_GDB=0 skips figure 6;
+# BENCH_SYSCALLBUF=0 skips figure 9 (bench/syscallbuf_bench.sh, alone too).
 # `record` binds to the CPU it starts on (its default); the `--cpu-unbound`
 # variants leave placement to the kernel.
 #
@@ -44,7 +45,7 @@ fi
 cg_rounds=4  # callgrind run of figure 1 (instruction counts, deterministic)
 
 if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
-  cmake --build "$build" --target backstep backstep_bench -j"$(nproc)" >/dev/null
+  cmake --build "$build" --target backstep backstep_bench backstep_preload -j"$(nproc)" >/dev/null
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/backstep-bench.XXXXXX")
@@ -261,6 +262,13 @@ if [[ "${BENCH_GDB:-1}" != 0 ]] && command -v gdb >/dev/null; then
   echo "       whole command: gdb record full / native $(awk -v a="$(med cmd_gdb)" -v b="$(med cmd_native)" 'BEGIN {printf "%.0f", a / b}')x," \
     "backstep record / native $(div "$(med cmd_record)" "$(med cmd_native)")x," \
     "gdb record full / backstep record $(awk -v a="$(med cmd_gdb)" -v b="$(med cmd_record)" 'BEGIN {printf "%.0f", a / b}')x"
+  echo
+fi
+# ---- 9: the syscall buffer -----------------------------------------------------
+
+if [[ "${BENCH_SYSCALLBUF:-1}" != 0 ]]; then
+  echo "== 9. The syscall buffer (bench/syscallbuf_bench.sh)"
+  "$(dirname "$0")/syscallbuf_bench.sh" $( ((quick)) && echo --quick) "$build" | sed 's/^/   /'
   echo
 fi
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) at end"

@@ -556,6 +556,7 @@ void Debugger::cmd_events(const std::string& args) {
   std::vector<std::pair<json, std::string>> lines;
   for (size_t i = std::min(now, ev.size()); i-- > 2 && lines.size() < n;) {
     if (std::holds_alternative<trace::Patch>(ev[i]) ||
+        std::holds_alternative<trace::CodeWrite>(ev[i]) ||
         std::holds_alternative<trace::FileMap>(ev[i])) {
       continue;
     }

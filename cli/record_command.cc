@@ -26,6 +26,7 @@ struct RecordArgs {
   std::optional<double> wall_timeslice_ms;
   std::optional<int> bind_cpu;
   bool cpu_unbound = false;
+  bool no_syscall_buffer = false;
 };
 
 int run_record(const RecordArgs* args) {
@@ -46,6 +47,7 @@ int run_record(const RecordArgs* args) {
   }
   options.bind_cpu = args->bind_cpu;
   options.cpu_unbound = args->cpu_unbound;
+  options.syscall_buffer = !args->no_syscall_buffer;
   options.trace_dir = args->output.empty()
                           ? trace::TraceDir::choose_default(options.program.exe).path()
                           : trace::TraceDir::create_new(args->output).path();
@@ -107,6 +109,9 @@ void add_record_command(CLI::App& app, Subcommands& out) {
                  "Let the program's threads run on any CPU (slower when the machine is idle; "
                  "better when another process keeps the recorder's CPU busy)")
       ->excludes(bind);
+  record->add_flag("-n,--no-syscall-buffer", args->no_syscall_buffer,
+                   "Record every syscall with ptrace stops: do not preload the syscall "
+                   "buffer's library, which makes common syscalls in-process");
   record->add_option("command", args->command, "PROGRAM [ARGS...] (after --)")->required();
   record->footer(kInstrumentationNote);
   out.push_back({record, [args] { return run_record(args.get()); }});

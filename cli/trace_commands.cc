@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/cli_support.h"
+#include "trace/buffered_syscalls.h"
 #include "cli/subcommand.h"
 #include "trace/event_format.h"
 #include "trace/process_list.h"
@@ -18,6 +19,7 @@ int run_info(const std::string& arg) {
   std::map<std::string, uint64_t> kinds;
   std::map<int32_t, bool> threads;
   uint64_t switches = 0, map_events = 0;
+  uint64_t buffered = 0, buffered_bytes = 0, code_writes = 0;
   for (const auto& e : t.events()) {
     if (auto* s = std::get_if<trace::Stop>(&e)) {
       kinds[trace::stop_kind_name(s->kind)]++;
@@ -26,6 +28,11 @@ int run_info(const std::string& arg) {
       switches++;
     } else if (const auto* m = std::get_if<trace::MapEvents>(&e)) {
       map_events += m->events.size();
+    } else if (const auto* b = std::get_if<trace::SyscallBuffer>(&e)) {
+      buffered += trace::parse_buffered_calls(b->records).size();
+      buffered_bytes += b->records.size();
+    } else if (const auto* c = std::get_if<trace::CodeWrite>(&e)) {
+      code_writes += c->writes.size() / 2;
     }
   }
   fmt::print("trace:      {}\n", t.dir().string());
@@ -53,6 +60,11 @@ int run_info(const std::string& arg) {
   fmt::print("events:     {} records, {} switches, {} map events\n", t.events().size(), switches,
              map_events);
   for (const auto& [k, n] : kinds) fmt::print("  {:<14} {}\n", k, n);
+  if (buffered || code_writes) {
+    fmt::print("buffered:   {} syscalls without stops ({} bytes of records before compression), "
+               "{} syscall sites patched\n",
+               buffered, buffered_bytes, code_writes);
+  }
   if (const trace::End* end = t.end()) {
     fmt::print("ended:      {}\n", end->interrupted ? std::string("recording interrupted")
                                                     : describe_ending(end->exited, end->code));

@@ -7,8 +7,15 @@ uint32_t MappedFiles::note_map(FileId id, bool shared, bool live_elsewhere) {
   auto it = objects_.find(id);
   if (it != objects_.end() && live_elsewhere) return it->second;
   uint32_t object = next_++;
-  objects_.insert_or_assign(id, object);
+  if (objects_.insert_or_assign(id, object).second) ++generation_;
   return object;
+}
+
+std::vector<FileId> MappedFiles::tracked() const {
+  std::vector<FileId> out;
+  out.reserve(objects_.size());
+  for (const auto& [id, object] : objects_) out.push_back(id);
+  return out;
 }
 
 std::optional<uint32_t> MappedFiles::object(FileId id) const {

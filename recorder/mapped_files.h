@@ -18,6 +18,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <vector>
 
 namespace backstep::recorder {
 
@@ -36,7 +37,13 @@ class MappedFiles {
   // forgotten), for syscalls that change files.
   std::optional<uint32_t> object(FileId id) const;
   // Nothing maps `id` any more: changes to it no longer matter.
-  void forget(FileId id) { objects_.erase(id); }
+  void forget(FileId id) {
+    if (objects_.erase(id)) ++generation_;
+  }
+  // The files tracked now, and a number that changes whenever they do (the
+  // syscall buffer's library is told: Session::publish_mapped_files).
+  std::vector<FileId> tracked() const;
+  uint64_t generation() const { return generation_; }
   // Whether `id` was ever mapped shared: then its mtime does not tell
   // whether it changed (writes through a mapping need not move it).
   bool ever_shared(FileId id) const { return ever_shared_.count(id) > 0; }
@@ -45,6 +52,7 @@ class MappedFiles {
   std::map<FileId, uint32_t> objects_;
   std::set<FileId> ever_shared_;
   uint32_t next_ = 1;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace backstep::recorder

@@ -239,7 +239,8 @@ std::optional<WaitStatus> Session::wait_for_thread_until(pid_t tid, Clock::time_
       note_other(*st);
       continue;
     }
-    if (!hold_async_signal(threads_.at(tid), *st)) return st;
+    Thread& t = threads_.at(tid);
+    if (!hold_async_signal(t, *st) && !abort_buffered_call(t, *st)) return st;
   }
 }
 
@@ -289,7 +290,9 @@ std::optional<WaitStatus> Session::wait_or_preempt(Thread& t) {
       continue;
     }
     if (st) {
-      if (asked && st->syscall_stop()) {
+      const bool entry = st->syscall_stop() ||
+                         (st->ptrace_event() == PTRACE_EVENT_SECCOMP && !t.in_syscall);
+      if (asked && entry) {
         // It entered a syscall just as the interrupt was asked for: that
         // stop took the interrupt's place but left the thread marked as
         // signalled, which would end the syscall early (EINTR). Cleared.
@@ -366,6 +369,13 @@ WaitStatus Session::clear_interrupt_wakeup(Thread& t) {
 
 Session::Preemption Session::preempt(Thread& t, microseconds ran, WaitStatus& stop) {
   const Registers at = t.task.regs();
+  if (in_syscall_buffer(t, at)) {
+    // Inside the syscall buffer's path, which replay runs differently: on
+    // until its next syscall, which goes traced and ends its timeslice.
+    yield_at_next_call(t);
+    t.task.resume(static_cast<Resume>(resumptions_[t.task.tid()].how), 0);
+    return Preemption::kRunning;
+  }
   auto ticks_now = [&]() -> uint64_t {
     return t.block ? ThreadBlockView(t.process->mem, *t.block).ticks() : 0;
   };
@@ -379,6 +389,7 @@ Session::Preemption Session::preempt(Thread& t, microseconds ran, WaitStatus& st
   std::vector<Passed> loop;
   int steps = 0;
   // One instruction; false when it must not be stepped, or a real stop came.
+  bool in_buffer = false;  // the loop went into the syscall buffer's path
   auto step = [&](std::optional<Preemption>& outcome) {
     uint8_t code[16] = {};
     size_t len = sizeof code;
@@ -401,7 +412,10 @@ Session::Preemption Session::preempt(Thread& t, microseconds ran, WaitStatus& st
     }
     regs = t.task.regs();
     ++steps;
-    return true;
+    // A loop through the syscall buffer (a buffered call per iteration):
+    // the library writes what record and replay do not share.
+    in_buffer = in_syscall_buffer(t, regs);
+    return !in_buffer;
   };
   std::optional<Preemption> outcome;
   bool looped = false;
@@ -421,7 +435,8 @@ Session::Preemption Session::preempt(Thread& t, microseconds ran, WaitStatus& st
     }
     if (outcome) return *outcome;
   }
-  if (steps == 0 || ticks_now() != ticks_at) {
+  if (in_buffer) yield_at_next_call(t);
+  if (steps == 0 || in_buffer || ticks_now() != ticks_at) {
     // Nothing to step (it stands at a syscall or a trap: that stop comes at
     // once), or the loop counts ticks after all: its tick limit will do,
     // and an instant inside the tick counter is no position replay names.

@@ -92,7 +92,8 @@ bool Session::other_processes_alive(const Process& p) const {
 // thread of its process or the first thread of a new one.
 void Session::on_new_task(Thread& parent, int event, const Registers& regs) {
   Thread& child = thread(static_cast<pid_t>(parent.task.event_message()));
-  child.bound = parent.bound;  // a new task starts with its creator's affinity
+  child.bound = parent.bound;      // a new task starts with its creator's affinity
+  child.seccomp = parent.seccomp;  // and its seccomp filter
   parent.cloned = true;
   StopKind kind = event == PTRACE_EVENT_FORK    ? StopKind::kFork
                   : event == PTRACE_EVENT_VFORK ? StopKind::kVfork
@@ -113,6 +114,11 @@ void Session::on_new_task(Thread& parent, int event, const Registers& regs) {
     child.ring_capacity = parent.ring_capacity;
     child.tick_limit = parent.tick_limit;
     child.event_limit = parent.event_limit;
+    // Its thread's copy of the creator's syscall buffer, until it registers
+    // one of its own (after fork, pthread_atfork); a vfork child shares its
+    // parent's, which is off until the parent comes back (pause_buffer_for_vfork).
+    if (!(flags & CLONE_VM)) child.syscallbuf = parent.syscallbuf;
+    buffers_[p.tgid] = buffers_[parent.process->tgid];
     if (flags & CLONE_VFORK) p.vfork_parent = parent.task.tid();
   }
   note_clone(parent, child);
@@ -192,6 +198,12 @@ void Session::on_exec(Thread& caller, const WaitStatus& st) {
   }
   // Nothing of the old image is read any more (its memory is gone).
   caller.block.reset();
+  // The seccomp filter survives exec (so t.seccomp stays); the library, if
+  // the new image loads it, registers a new buffer.
+  caller.syscallbuf.reset();
+  caller.buffer_paused = false;
+  caller.handler_frames = 0;
+  buffers_.erase(p.tgid);
   caller.ticks = 0;
   caller.ring_drained = 0;
   caller.tick_limit = 0;

@@ -48,6 +48,20 @@ struct Thread {
   std::string exec_path;                 // execve: the file as the program named it
   std::string exec_content;              // ... and the trace's copy of it
   std::optional<uint64_t> block;         // ThreadBlock address
+  // The syscall buffer (recorder/syscall_buffer.cc): its header's address,
+  // and whether the library's seccomp filter is in place, so that the
+  // thread runs with PTRACE_CONT and stops only at traced syscalls.
+  std::optional<uint64_t> syscallbuf;
+  bool seccomp = false;
+  bool at_seccomp_stop = false;  // its last stop was a PTRACE_EVENT_SECCOMP (an entry)
+  // Preempted inside the buffer's path: its buffer is off until its next
+  // stop, and the exit of its next traced call is a switch point.
+  bool yield_at_next_call = false;
+  bool buffer_paused = false;  // mode off around a vfork (the child shares the buffer)
+  uint64_t call_rip = 0;       // rip at the current syscall's entry (after the instruction)
+  // Signal handlers entered and not yet left by rt_sigreturn: their frames
+  // may return into the middle of a syscall site (syscall_buffer.cc).
+  int handler_frames = 0;
   uint64_t ticks = 0;
   uint64_t tick_limit = 0;
   uint64_t ring_drained = 0;  // events consumed: the ring head at the last stop

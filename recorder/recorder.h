@@ -21,6 +21,9 @@ struct RecordOptions {
   // unless cpu_unbound.
   std::optional<int> bind_cpu;
   bool cpu_unbound = false;
+  // Preload the syscall buffer's library (src/preload): common syscalls
+  // are then recorded without ptrace stops. `record --no-syscall-buffer`.
+  bool syscall_buffer = true;
 };
 
 struct RecordResult {
@@ -30,6 +33,9 @@ struct RecordResult {
   std::string fatal_message;  // the map's fatal error, if any
   uint64_t stops = 0;
   uint64_t map_events = 0;
+  uint64_t buffered_syscalls = 0;  // made through the syscall buffer, without stops
+  uint64_t buffered_bytes = 0;     // their records' bytes in the trace, before compression
+  uint64_t patched_sites = 0;      // syscall sites patched into the buffer
   uint64_t interrupts = 0;  // kInterrupt stops: threads preempted by the wall clock
   bool interrupted = false;  // Ctrl-C (or SIGTERM/SIGHUP) ended the recording
   // What a shell would report: the exit code, or 128 + signal.

@@ -26,11 +26,11 @@ using trace::StopKind;
 using trace::SwitchReason;
 
 Session::Session(const RecordOptions& options)
-    : options_(options),
+    : options_(with_syscall_buffer(options)),
       scheduler_(options.scheduler),
       binding_(CpuBinding::choose(options.bind_cpu, options.cpu_unbound)),
       writer_(options.trace_dir, binding_ ? binding_->other_cpus() : std::vector<int>{}),
-      inferior_(Inferior::launch(options.program)) {}
+      inferior_(Inferior::launch(options_.program)) {}
 
 Thread& Session::thread(pid_t tid) {
   auto it = threads_.find(tid);
@@ -135,6 +135,10 @@ std::vector<pid_t> Session::runnable() const {
 }
 
 void Session::resume(Thread& t, Resume how) {
+  // Under the syscall buffer's seccomp filter, traced syscalls stop by
+  // themselves (PTRACE_EVENT_SECCOMP); PTRACE_SYSCALL would stop at the
+  // buffered ones too. From a syscall entry, only PTRACE_SYSCALL gives its exit.
+  if (how == Resume::kSyscall && t.seccomp && !t.in_syscall) how = Resume::kContinue;
   Resumption r;
   r.how = static_cast<uint8_t>(how);
   r.signal = std::exchange(t.deliver_signal, 0);
@@ -155,7 +159,18 @@ void Session::resume(Thread& t, Resume how) {
   }
   resumptions_[t.task.tid()] = r;
   t.has_run = true;
-  if (!t.task.resume(how, r.signal)) t.state = Thread::State::kDead;
+  int sig = r.signal;
+  if (sig && std::exchange(t.at_seccomp_stop, false)) {
+    // A seccomp stop (the syscall buffer's filter makes syscall entries
+    // those) drops the signal of the resumption that leaves it: queued
+    // instead, it interrupts the call as one sent from a syscall-entry stop
+    // does. Its delivery stop is recognized as injected_signal's; replay
+    // does the same (ReplayEngine::begin_run).
+    ::syscall(SYS_tgkill, t.process->tgid, t.task.tid(), sig);
+    sig = 0;
+  }
+  t.at_seccomp_stop = false;
+  if (!t.task.resume(how, sig)) t.state = Thread::State::kDead;
 }
 
 // Waits until `tid` stops, handling what other threads report meanwhile.
@@ -169,14 +184,16 @@ WaitStatus Session::wait_for_thread(pid_t tid) {
       note_other(*st);
       continue;
     }
-    if (st->ptrace_event() == PTRACE_EVENT_STOP && !threads_.at(tid).process->dying) {
+    Thread& t = threads_.at(tid);
+    if (st->ptrace_event() == PTRACE_EVENT_STOP && !t.process->dying) {
       // A SIGCONT sent to the program makes every seized thread report this
       // on its way to user code (a group-stop notification). Nothing of the
       // program's: on, with the resumption that led here left as recorded.
-      threads_.at(tid).task.resume(Resume::kSyscall, 0);
+      t.task.resume(onward(t), 0);
       continue;
     }
-    if (!hold_async_signal(threads_.at(tid), *st)) return *st;
+    if (hold_async_signal(t, *st) || abort_buffered_call(t, *st)) continue;
+    return *st;
   }
 }
 
@@ -215,7 +232,7 @@ void Session::note_other(const WaitStatus& st) {
     // A signal interrupting a blocked thread: hold it, let it go on.
     int sig = st.ptrace_event() ? 0 : st.stop_signal();
     if (sig) t.held_signals.push_back(t.task.siginfo());
-    t.task.resume(Resume::kSyscall, 0);
+    t.task.resume(onward(t), 0);
   }
 }
 
@@ -223,6 +240,7 @@ void Session::record_stop(Thread& t, StopKind kind, const Registers& regs, int64
                           int64_t result, std::vector<trace::MemWrite> writes,
                           std::vector<std::byte> siginfo) {
   drain(t);
+  drain_syscall_buffer(t);
   trace::Stop s;
   s.tid = t.vtid;
   s.kind = kind;
@@ -294,8 +312,13 @@ void Session::drain(Thread& t) {
 
 void Session::on_stop(Thread& t, const WaitStatus& st) {
   Registers regs = t.task.regs();
+  t.at_seccomp_stop = st.ptrace_event() == PTRACE_EVENT_SECCOMP;
   if (st.syscall_stop()) {
     on_syscall_stop(t, regs);
+  } else if (st.ptrace_event() == PTRACE_EVENT_SECCOMP) {
+    // A traced syscall's entry under the syscall buffer's filter. After an
+    // entry stop (PTRACE_SYSCALL) it comes once more: the exit is next.
+    if (!t.in_syscall) on_syscall_stop(t, regs);
   } else if (st.ptrace_event()) {
     on_ptrace_event(t, st, regs);
   } else {

@@ -33,7 +33,9 @@
 #include "disasm/memory_access.h"
 #include "ptrace/cpu_binding.h"
 #include "ptrace/inferior.h"
+#include "ptrace/proc.h"
 #include "ptrace/rdtsc_patcher.h"
+#include "ptrace/syscall_sites.h"
 #include "ptrace/stop_waiter.h"
 #include "recorder/futex_queues.h"
 #include "recorder/mapped_files.h"
@@ -86,6 +88,7 @@ class Session {
   void on_syscall_entry(Thread& t, Registers& regs);
   void on_syscall_exit(Thread& t, Registers& regs);
   bool may_block(Thread& t);
+  bool open_may_wait(const Thread& t) const;
   void note_affinity_call(Thread& t);
   void after_affinity_call(Thread& t, int64_t result);
 
@@ -114,6 +117,36 @@ class Session {
   // ---- interrupted_syscalls.cc ----
   void save_restart_writes(Thread& t);
   void undo_restart_writes(Thread& t);
+
+  // ---- syscall_buffer.cc ----
+  static RecordOptions with_syscall_buffer(const RecordOptions& options);
+  void on_buffer_registration(Thread& t);
+  void drain_syscall_buffer(Thread& t);
+  // Tells every process's library which files are mapped (their writes
+  // must be traced); `only`: just that process (it has just registered).
+  void publish_mapped_files(const Process* only = nullptr);
+  // Whether `t`, stopped with `regs`, is inside the buffer's path: the
+  // library's code (which replay runs differently), its stack (libc's
+  // memcpy called from it) or the untraced syscall instruction. No
+  // interrupt is recorded there (replay could not find the instant).
+  bool in_syscall_buffer(const Thread& t, const Registers& regs) const;
+  // A thread that the wall clock preempts inside the buffer's path (a loop
+  // of buffered calls): its buffer is turned off, so that its next call
+  // stops; the buffer is on again at that stop, and its exit is a switch.
+  void yield_at_next_call(Thread& t);
+  // How a thread goes on where nothing of the recording changes: to its
+  // syscall's exit, else to its next traced stop (under the buffer's
+  // filter PTRACE_SYSCALL would stop at the buffered calls too).
+  static Resume onward(const Thread& t) {
+    return t.seccomp && !t.in_syscall ? Resume::kContinue : Resume::kSyscall;
+  }
+  // At a traced syscall's entry (exit: true, at its exit).
+  void patch_syscall_site(Thread& t, const Registers& regs, bool exit);
+  void pause_buffer_for_vfork(Thread& t, bool paused);
+  void note_handler_entry(Thread& t, int sig);
+  // A signal raised by a buffered call (at BKSB_UNTRACED_IP): dropped, and
+  // the call made again traced (the kernel raises it there once more).
+  bool abort_buffered_call(Thread& t, const WaitStatus& st);
 
   // ---- blocked_threads.cc ----
   void block_in_kernel(Thread& t);
@@ -199,6 +232,21 @@ class Session {
   // seeded_bytes), so that a seed alone reproduces a run.
   std::mt19937_64 inputs_rng_{options_.scheduler.seed ^ 0x5eed5eed5eed5eedull};
   uint64_t seeded_tsc_ = 1'000'000'000;
+  // Per process (by tgid): the syscall buffer's patch slots (in the preload
+  // library's text) and the sites looked at so far (patched or not).
+  struct BufferState {
+    uint64_t slots = 0;
+    uint64_t hook = 0;
+    uint32_t next_slot = 0;
+    std::set<uint64_t> seen_sites;
+    std::vector<ProcMapping> maps;  // cached /proc/PID/maps, read again when a site is not in it
+    uint64_t files = 0;             // the library's bksb_mapped_files
+    uint64_t text_start = 0;        // the library's mappings
+    uint64_t text_end = 0;
+  };
+  uint64_t published_files_ = 0;  // MappedFiles::generation() the libraries were told
+  std::map<pid_t, BufferState> buffers_;
+  SyscallSites sites_;
   std::optional<AccessDecoder> decoder_;  // stores of a preempted loop
   std::optional<Disassembler> disassembler_;
 };

@@ -128,7 +128,7 @@ bool Session::hold_async_signal(Thread& t, const WaitStatus& st) {
     return false;
   }
   t.held_signals.push_back(si);
-  t.task.resume(Resume::kSyscall, 0);
+  t.task.resume(static_cast<Resume>(resumed.how), 0);  // on as this run was resumed
   return true;
 }
 
@@ -227,6 +227,7 @@ void Session::on_signal_stop(Thread& t, const WaitStatus& st, Registers& regs) {
   }
   record_stop(t, StopKind::kSignal, regs, sig, si.si_code, {}, std::move(info));
   t.deliver_signal = sig;
+  note_handler_entry(t, sig);
   // Only a signal that ends the process ends the recording: one the program
   // ignores (SIG_IGN, or a default of ignoring) or stops at is let through
   // and the thread goes on being recorded.

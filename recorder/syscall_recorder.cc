@@ -4,6 +4,7 @@
 // getrandom) are skipped by the kernel; a call that may block lets the
 // scheduler run another thread (blocked_threads.cc).
 #include <fmt/core.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -14,6 +15,7 @@
 #include <climits>
 
 #include "base/errors.h"
+#include "preload/syscallbuf_abi.h"
 #include "ptrace/runtime_link.h"
 #include "recorder/session.h"
 #include "syscalls/syscall_table.h"
@@ -41,7 +43,9 @@ void Session::on_syscall_stop(Thread& t, Registers& regs) {
   }
   on_syscall_exit(t, regs);
   deliver_held_signal_at_exit(t);
-  if (t.call.nr == SYS_sched_yield) {
+  if (std::exchange(t.yield_at_next_call, false) && others_could_run(t)) {
+    switch_from(t, SwitchReason::kTimeslice);  // preempted in the buffer's path
+  } else if (t.call.nr == SYS_sched_yield) {
     switch_from(t, SwitchReason::kYield);
   } else if (scheduler_.forced() || scheduler_.should_switch(SwitchReason::kChaos)) {
     switch_from(t, SwitchReason::kChaos);
@@ -49,6 +53,25 @@ void Session::on_syscall_stop(Thread& t, Registers& regs) {
 }
 
 // Whether the syscall `t` just entered may sleep in the kernel.
+// An open that waits for another thread (or process) of the program: a
+// FIFO's, without O_NONBLOCK, waits for the other end to be opened.
+bool Session::open_may_wait(const Thread& t) const {
+  const bool at = t.call.nr == SYS_openat;
+  const uint64_t* a = t.call.arg;
+  if ((at ? a[2] : a[1]) & O_NONBLOCK) return false;
+  std::string path = t.process->mem.read_string(at ? a[1] : a[0], PATH_MAX);
+  if (path.empty()) return false;
+  if (path[0] != '/') {
+    std::string dir = fmt::format("/proc/{}/cwd", t.task.tid());
+    if (at && static_cast<int>(a[0]) != AT_FDCWD) {
+      dir = fmt::format("/proc/{}/fd/{}", t.task.tid(), static_cast<int>(a[0]));
+    }
+    path = dir + "/" + path;
+  }
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
 bool Session::may_block(Thread& t) {
   const sys::SyscallArgs& call = t.call;
   sys::FdKind fd_kind = sys::FdKind::kUnknown;
@@ -64,13 +87,14 @@ bool Session::may_block(Thread& t) {
       }
     }
   }
-  // Opening a FIFO can wait for its other end, but treating every open
-  // as a switch point would scatter switches through start-up.
+  // Opening a FIFO can wait for its other end (open_may_wait); treating
+  // every open as a switch point would scatter switches through start-up.
   // clone returns at once, and its PTRACE_EVENT_CLONE stop must be
   // recorded in order, so it is never treated as blocking.
   // vfork's parent sleeps after its event stop, where the recorder blocks it.
   bool blocks = call.nr != SYS_open && call.nr != SYS_openat && call.nr != SYS_clone &&
                 call.nr != SYS_clone3 && call.nr != SYS_vfork && sys::may_block(call, fd_kind);
+  if (call.nr == SYS_open || call.nr == SYS_openat) blocks = open_may_wait(t);
   if (blocks && call.nr == SYS_futex) {
     // FUTEX_WAIT returns at once when the word already differs.
     int op = static_cast<int>(call.arg[1]) & FUTEX_CMD_MASK;
@@ -87,6 +111,7 @@ bool Session::may_block(Thread& t) {
 
 void Session::on_syscall_entry(Thread& t, Registers& regs) {
   t.in_syscall = true;
+  t.call_rip = regs.rip;
   t.call.nr = static_cast<long>(regs.orig_rax);
   for (int i = 0; i < 6; ++i) t.call.arg[i] = syscall_arg(regs, i);
   t.forced_result.reset();
@@ -94,12 +119,14 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
   t.fd_file.reset();
   t.cloned = false;
   record_stop(t, StopKind::kSyscallEntry, regs, t.call.nr);
+  if (t.seccomp) patch_syscall_site(t, regs, false);
 
   const long nr = t.call.nr;
   // Only restart_syscall continues an interrupted call, and only at once.
   if (nr != SYS_restart_syscall) t.interrupted_call.reset();
   save_restart_writes(t);
-  if (nr != abi::kRegisterSyscall && !sys::outputs_known(t.semantics()) &&
+  if (nr != abi::kRegisterSyscall && nr != BKSB_REGISTER_SYSCALL &&
+      !sys::outputs_known(t.semantics()) &&
       warned_.insert(nr).second) {
     fmt::print(stderr,
                "backstep: warning: syscall {} ({}): what it writes into memory is not "
@@ -115,6 +142,12 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
     t.tick_limit = 0;
     t.event_limit = 0;
     t.forced_result = 0;
+  } else if (nr == BKSB_REGISTER_SYSCALL) {
+    on_buffer_registration(t);
+  } else if (nr == SYS_rt_sigreturn) {
+    t.handler_frames = std::max(0, t.handler_frames - 1);
+  } else if (nr == SYS_clone || nr == SYS_clone3 || nr == SYS_vfork) {
+    pause_buffer_for_vfork(t, true);
   } else if (nr == SYS_rseq || nr == SYS_io_setup || nr == SYS_io_uring_setup) {
     // Restartable sequences let the kernel move the program counter on
     // preemption, and AIO and io_uring rings are written by the kernel
@@ -148,6 +181,7 @@ void Session::on_syscall_entry(Thread& t, Registers& regs) {
 
 void Session::on_syscall_exit(Thread& t, Registers& regs) {
   t.in_syscall = false;
+  pause_buffer_for_vfork(t, false);
   int64_t result = static_cast<int64_t>(regs.rax);
   if (t.forced_result) {
     result = *t.forced_result;
@@ -185,6 +219,7 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
   if (t.call.nr == SYS_shmat && result >= 0) record_shm_attach(t, static_cast<uint64_t>(result));
   record_file_changes(t, result);
   record_stop(t, StopKind::kSyscallExit, regs, t.call.nr, result, std::move(writes));
+  if (t.seccomp) patch_syscall_site(t, regs, true);
   if (t.call.nr == SYS_futex && result > 0) {
     make_due(futexes_.note_wake(futex_space(t), t.call, result));
   }

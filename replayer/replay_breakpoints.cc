@@ -124,6 +124,12 @@ WaitStatus ReplayEngine::resume_run(size_t index, Thread& t, Resume how, int sig
     }
     signal = 0;
     skip = 0;
+    if (t.in_syscall && st.ptrace_event() == PTRACE_EVENT_SECCOMP) {
+      // The syscall buffer's filter stops a traced syscall once more after
+      // its entry stop, as it did when recording; the exit comes next.
+      how = Resume::kSyscall;
+      continue;
+    }
     if (requeued && st.stopped() && !st.syscall_stop() && !st.ptrace_event() &&
         st.stop_signal() == requeued->si_signo) {
       t.task.set_siginfo(*requeued);

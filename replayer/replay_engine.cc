@@ -22,6 +22,7 @@
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/runtime_link.h"
 #include "ptrace/tick_section.h"
+#include "preload/syscallbuf_abi.h"
 #include "replayer/executable_stand_in.h"
 #include "syscalls/syscall_table.h"
 
@@ -273,6 +274,7 @@ int ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s) {
     write_limits(t, s.resumed.tick_limit, s.resumed.event_limit, watch_);
   }
   t.run_started = true;
+  fill_syscall_buffer(index, t);
   int sig = s.resumed.signal;
   if (int expected = std::exchange(t.wake_expected, 0);
       expected && s.kind == StopKind::kSyscallExit && !signal_pending_for(t, expected)) {
@@ -288,6 +290,14 @@ int ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s) {
     // Still pending from then: sending it again would queue a second one.
     if (sig == t.wake_pending) sig = 0;
     t.wake_pending = 0;
+  }
+  if (sig && t.at_seccomp_stop) {
+    // A seccomp stop (the syscall buffer's filter makes syscall entries
+    // those) drops the signal of the resumption that leaves it: queued
+    // instead, as the recorder did (Session::resume); it comes before the
+    // syscall waits (a rt_sigsuspend's mask lets it in as it starts).
+    ::syscall(SYS_tgkill, t.process->pid, t.task.tid(), sig);
+    sig = 0;
   }
   return sig;
 }
@@ -327,6 +337,12 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
       static_cast<int64_t>(regs.rax) > 0 && s.result > 0) {
     show_recorded_tid(t, s, regs);
   }
+  const bool seccomp_stop = st.ptrace_event() == PTRACE_EVENT_SECCOMP;
+  t.at_seccomp_stop = seccomp_stop;
+  if ((st.syscall_stop() || seccomp_stop) && !t.in_syscall &&
+      static_cast<long>(regs.orig_rax) == BKSB_DIVERGENCE_SYSCALL) {
+    report_buffer_divergence(index, t);
+  }
   auto expect = [&](bool ok, const char* what) {
     if (!ok) {
       diverge(index,
@@ -336,7 +352,7 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
   };
   switch (s.kind) {
     case StopKind::kSyscallEntry:
-      expect(st.syscall_stop() && !t.in_syscall, "not a syscall entry");
+      expect((st.syscall_stop() || seccomp_stop) && !t.in_syscall, "not a syscall entry");
       if (static_cast<int64_t>(regs.orig_rax) != s.value) {
         diverge(index, fmt::format("thread {} made syscall {} ({}), recorded {} ({})", s.tid,
                                    sys::syscall_name(static_cast<long>(regs.orig_rax)),
@@ -410,6 +426,7 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
     diverge(index,
             fmt::format("thread {} at its {} stop: {}", s.tid, trace::stop_kind_name(s.kind), d));
   }
+  check_syscall_buffer_used(index, t, s);
   result_.stops++;
   t.base_ticks = ticks;
   if (s.kind == StopKind::kSyscallEntry) {
@@ -537,6 +554,8 @@ bool ReplayEngine::play_record() {
     const Thread* last = thread_by_vtid(last_tid_);
     Process& in = last ? *last->process : root();
     in.patcher.apply(in.mem, sites);
+  } else if (const auto* code = std::get_if<trace::CodeWrite>(&ev[i])) {
+    play_code_write(i, *code);
   } else if (const auto* m = std::get_if<trace::MapEvents>(&ev[i])) {
     result_.map_events += m->events.size();
   } else if (const auto* c = std::get_if<trace::FileChange>(&ev[i])) {
@@ -608,7 +627,7 @@ bool ReplayEngine::step(int32_t vtid) {
   Registers regs = t.task.regs();
   uint8_t insn[2] = {};
   t.process->mem.read(regs.rip, insn, 2);
-  if (insn[0] == 0x0f && insn[1] == 0x05) {
+  if (insn[0] == 0x0f && insn[1] == 0x05 && regs.rip != BKSB_UNTRACED_PAGE) {
     // A syscall instruction: never single-step into the kernel (the call
     // would really run); play its entry and exit instead.
     play_record();

@@ -180,6 +180,8 @@ class ReplayEngine {
     bool rewrote_args = false;                 // on_entry changed the arguments (mmap)
     const trace::FileMap* file_map = nullptr;  // mmap of a file being replayed
     std::optional<uint64_t> block;
+    std::optional<uint64_t> syscallbuf;  // the syscall buffer's header (replay_syscall_buffer.cc)
+    bool at_seccomp_stop = false;        // its last stop was a PTRACE_EVENT_SECCOMP (an entry)
     // An execve/execveat run in place of the file the program named (which
     // is gone or changed here): the trace's copy, at a path of the same length.
     std::string exec_stand_in;
@@ -305,6 +307,16 @@ class ReplayEngine {
   // Brings t's block to watch `want`, keeping its run's real limits: for a
   // run begun under another watch, and for single steps (never watched).
   void sync_watch(Thread& t, const std::optional<ValueWatch>& want);
+  // ---- replay_syscall_buffer.cc ----
+  const trace::SyscallBuffer* buffer_records_for(size_t index, int32_t vtid) const;
+  void on_buffer_registration(Thread& t);
+  // Before t's run toward stop `index`: the buffered calls recorded in it.
+  void fill_syscall_buffer(size_t index, Thread& t);
+  // At the stop: all of them made.
+  void check_syscall_buffer_used(size_t index, Thread& t, const trace::Stop& s);
+  [[noreturn]] void report_buffer_divergence(size_t index, Thread& t);
+  void after_buffered_calls(Thread& t, const trace::SyscallBuffer& b);
+  void play_code_write(size_t index, const trace::CodeWrite& c);
   // Plays other threads' records until the next Stop record is vtid's.
   bool play_until_turn_of(int32_t vtid);
 

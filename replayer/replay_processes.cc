@@ -46,6 +46,10 @@ void ReplayEngine::on_new_task(size_t index, Thread& t, const trace::Stop& s) {
     p.tick_section = t.process->tick_section;
     p.terminal = t.process->terminal;  // a fork copies the descriptors
     child.block = t.block;
+    // Its thread's copy of the creator's syscall buffer, until it registers
+    // one of its own (after fork, pthread_atfork); a vfork child shares
+    // its parent's, which is off until the parent comes back.
+    if (!(c.flags & CLONE_VM)) child.syscallbuf = t.syscallbuf;
   }
   // Its first stop, now: from this record on, the task exists and can be
   // inspected, whenever the kernel got round to stopping it.
@@ -168,6 +172,7 @@ void ReplayEngine::play_exec_stop(size_t index, Thread& t, const trace::Stop& s)
   n.steps = 0;
   n.base_ticks = 0;
   n.block.reset();
+  n.syscallbuf.reset();  // the new image's library (if any) registers again
   n.held.reset();  // an exec stop: no copy can be made here
   n.in_syscall = true;
   n.emulated = false;

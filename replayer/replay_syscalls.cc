@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "preload/syscallbuf_abi.h"
 #include "ptrace/proc.h"
 #include "ptrace/runtime_link.h"
 #include "replayer/replay_engine.h"
@@ -139,6 +140,10 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
   switch (t.nr) {
     case abi::kRegisterSyscall:
       t.block = t.args[0];
+      execute = false;
+      break;
+    case BKSB_REGISTER_SYSCALL:
+      on_buffer_registration(t);
       execute = false;
       break;
     case SYS_rseq:

@@ -14,6 +14,8 @@
 #include "report/fixes.h"
 #include "symbols/modules.h"
 #include "symbols/unwind.h"
+#include "preload/syscallbuf_abi.h"
+#include "trace/buffered_syscalls.h"
 #include "trace/event_format.h"
 
 namespace backstep::report {
@@ -173,24 +175,48 @@ class Investigator {
     if (!signal) return {};
     const int32_t tid = std::get<trace::Stop>(ev[signal]).tid;
     // The last run of consecutive writes to stderr (stdio may split one
-    // message into several), oldest first.
-    std::vector<const trace::Stop*> writes;
-    std::vector<size_t> records;
-    for (size_t i = signal; i-- > 2;) {
+    // message into several), oldest first: traced ones (their Stop), and
+    // those the syscall buffer made (their bytes are in the record).
+    struct Write {
+      const trace::Stop* stop = nullptr;
+      size_t record = 0;
+      std::string bytes;  // a buffered write's
+    };
+    std::vector<Write> writes;
+    bool other = false;  // a syscall other than a write to stderr came after them
+    for (size_t i = signal; i-- > 2 && !other;) {
+      if (const auto* b = std::get_if<trace::SyscallBuffer>(&ev[i]); b && b->tid == tid) {
+        std::vector<trace::BufferedCall> calls = trace::parse_buffered_calls(b->records);
+        for (size_t k = calls.size(); k-- > 0 && !other;) {
+          const trace::BufferedCall& c = calls[k];
+          const trace::BufferedCall::Region* echo = nullptr;
+          for (const auto& r : c.regions) echo = r.flags & BKSB_REGION_ECHO ? &r : echo;
+          if (c.nr != SYS_write || c.args[0] != 2 || !echo) {
+            other = !writes.empty();
+            continue;
+          }
+          writes.insert(writes.begin(),
+                        {nullptr, 0, std::string(reinterpret_cast<const char*>(echo->data.data()),
+                                                 echo->data.size())});
+        }
+        continue;
+      }
       const auto* s = std::get_if<trace::Stop>(&ev[i]);
       if (!s || s->tid != tid || s->kind != trace::StopKind::kSyscallEntry) continue;
       bool to_stderr = s->value == SYS_write && s->regs.rdi == 2;
-      if (!to_stderr && !writes.empty()) break;
-      if (to_stderr) {
-        writes.insert(writes.begin(), s);
-        records.insert(records.begin(), i);
-      }
+      other = !to_stderr && !writes.empty();
+      if (to_stderr) writes.insert(writes.begin(), {s, i, {}});
     }
     std::string text;
     for (size_t k = 0; k < writes.size() && text.size() < kMaxMessage; ++k) {
-      tt_.goto_record(records[k] + 1);  // standing at the entry: the buffer is filled
-      std::string part(std::min<uint64_t>(writes[k]->regs.rdx, kMaxMessage - text.size()), '\0');
-      if (!tt_.engine().memory().read(writes[k]->regs.rsi, part.data(), part.size())) break;
+      if (!writes[k].stop) {
+        text += writes[k].bytes.substr(0, kMaxMessage - text.size());
+        continue;
+      }
+      tt_.goto_record(writes[k].record + 1);  // standing at the entry: the buffer is filled
+      std::string part(std::min<uint64_t>(writes[k].stop->regs.rdx, kMaxMessage - text.size()),
+                       '\0');
+      if (!tt_.engine().memory().read(writes[k].stop->regs.rsi, part.data(), part.size())) break;
       text += part;
     }
     while (!text.empty() && (text.back() == '\n' || text.back() == '\0')) text.pop_back();

@@ -97,6 +97,8 @@ class ChromeTraceBuilder {
   void on_record(const trace::FileMap&, size_t) {}
   void on_record(const trace::FileChange&, size_t) {}
   void on_record(const trace::Patch&, size_t) {}
+  void on_record(const trace::SyscallBuffer&, size_t) {}
+  void on_record(const trace::CodeWrite&, size_t) {}
   void on_record(const trace::ProcessStart&, size_t) {}
 
   void on_record(const trace::Exec& x, size_t i) {

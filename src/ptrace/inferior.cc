@@ -142,8 +142,10 @@ void mount_own_proc() {
 }  // namespace
 
 unsigned long backstep_ptrace_options() {
+  // TRACESECCOMP: the syscall buffer's filter stops traced syscalls with
+  // PTRACE_EVENT_SECCOMP (src/preload).
   return PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
-         PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT;
+         PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_TRACESECCOMP;
 }
 
 Inferior Inferior::launch(const LaunchSpec& spec) {
@@ -163,7 +165,8 @@ Inferior Inferior::launch(const LaunchSpec& spec) {
     throw Error("cannot start the program: the launcher failed");
   }
   Inferior inferior(holder, msg[0], msg[1] != 0);
-  if (::ptrace(PTRACE_SEIZE, inferior.leader_, nullptr, backstep_ptrace_options()) != 0) {
+  unsigned long options = backstep_ptrace_options();
+  if (::ptrace(PTRACE_SEIZE, inferior.leader_, nullptr, options) != 0) {
     throw_errno(fmt::format("cannot trace process {} (PTRACE_SEIZE)", inferior.leader_));
   }
   char g = 1;

@@ -27,7 +27,8 @@ struct LaunchSpec {
 // The ptrace options every backstep session uses. EXITKILL: the tracee dies
 // with the tracer, so a killed backstep never leaves a stopped program;
 // TRACEFORK/VFORK/CLONE: every process and thread the program makes is
-// traced too.
+// traced too; TRACESECCOMP: the syscall buffer's filter stops traced
+// syscalls with PTRACE_EVENT_SECCOMP.
 unsigned long backstep_ptrace_options();
 
 // The traced program and the two helper processes that hold its PID

@@ -29,6 +29,9 @@ void to_syscall_stop(const Task& task, pid_t* created) {
     WaitStatus st = wait_stopped(task.tid());
     if (st.syscall_stop()) return;
     int event = st.ptrace_event();
+    // The syscall buffer's filter stops a traced syscall once more after
+    // its entry stop; the exit stop comes next.
+    if (event == PTRACE_EVENT_SECCOMP) continue;
     if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK) {
       if (created) *created = static_cast<pid_t>(task.event_message());
       continue;

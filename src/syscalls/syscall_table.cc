@@ -632,6 +632,9 @@ constexpr long kExecuted[] = {
     SYS_rt_sigprocmask,
     SYS_rt_sigreturn,
     SYS_sigaltstack,
+    // The syscall buffer's library installs a seccomp filter, and replay
+    // repeats the stops it makes.
+    SYS_seccomp,
 };
 
 // Syscalls whose memory writes syscall_outputs does not (fully) describe for
@@ -1762,7 +1765,10 @@ SyscallInfo syscall_info(long nr) {
 }
 
 ReplayAction replay_action(const SyscallArgs& call) {
-  if (call.nr == SYS_prctl && call.arg[0] == PR_SET_NAME) return ReplayAction::kExecute;
+  if (call.nr == SYS_prctl && (call.arg[0] == PR_SET_NAME || call.arg[0] == PR_SET_SECCOMP ||
+                                call.arg[0] == PR_SET_NO_NEW_PRIVS)) {
+    return ReplayAction::kExecute;
+  }
   return syscall_info(call.nr).replay;
 }
 

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "base/overloaded.h"
+#include "trace/buffered_syscalls.h"
 
 #include "syscalls/syscall_table.h"
 
@@ -116,7 +117,14 @@ void add_full_fields(const Event& event, nlohmann::json& j) {
                           j["site_list"] = std::move(sites);
                         },
                         [&](const ProcessStart&) {},
-                        [&](const FileChange& c) { j["data"] = hex(c.data); }},
+                        [&](const FileChange& c) { j["data"] = hex(c.data); },
+                        [&](const SyscallBuffer&) {},
+                        [&](const CodeWrite& c) {
+                          nlohmann::json writes = nlohmann::json::array();
+                          for (const MemWrite& w : c.writes)
+                            writes.push_back({{"addr", w.addr}, {"data", hex(w.data)}});
+                          j["memory_writes"] = std::move(writes);
+                        }},
              event);
 }
 
@@ -318,6 +326,24 @@ std::vector<nlohmann::json> to_json(const Event& event, uint64_t index, JsonDeta
           [&](const ProcessStart& p) {
             out.push_back({{"type", "process"}, {"pid", p.pid}, {"parent", p.parent},
                            {"tid", p.tid}, {"flags", p.flags}});
+          },
+          [&](const SyscallBuffer& b) {
+            for (const BufferedCall& c : parse_buffered_calls(b.records)) {
+              nlohmann::json j{{"type", "buffered_syscall"}, {"tid", b.tid}, {"nr", c.nr},
+                               {"syscall", sys::syscall_name(c.nr)}, {"result", c.result}};
+              if (detail == JsonDetail::kFull) {
+                j["args"] = std::vector<uint64_t>(std::begin(c.args), std::end(c.args));
+                j["flags"] = c.flags;
+                nlohmann::json regions = nlohmann::json::array();
+                for (const BufferedCall::Region& r : c.regions)
+                  regions.push_back({{"addr", r.addr}, {"flags", r.flags}, {"data", hex(r.data)}});
+                j["memory_writes"] = std::move(regions);
+              }
+              out.push_back(std::move(j));
+            }
+          },
+          [&](const CodeWrite& c) {
+            out.push_back({{"type", "code_write"}, {"writes", c.writes.size()}});
           }},
       event);
   if (detail == JsonDetail::kFull && out.size() == 1) add_full_fields(event, out[0]);
@@ -376,6 +402,15 @@ std::vector<std::string> to_text(const Event& event, uint64_t index) {
           [&](const ProcessStart& p) {
             line("process", fmt::format("{} made by thread {} of process {} ({})", p.pid, p.tid,
                                         p.parent, process_flags_text(p.flags)));
+          },
+          [&](const SyscallBuffer& b) {
+            for (const BufferedCall& c : parse_buffered_calls(b.records)) {
+              line("buffered", fmt::format("tid {} {} = {}", b.tid, sys::syscall_name(c.nr),
+                                           c.result));
+            }
+          },
+          [&](const CodeWrite& c) {
+            line("code", fmt::format("{} writes (patched syscall sites)", c.writes.size()));
           }},
       event);
   return out;

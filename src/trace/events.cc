@@ -47,7 +47,9 @@ RecordType record_type(const Event& e) {
                  [](const End&) { return RecordType::kEnd; },
                  [](const Patch&) { return RecordType::kPatch; },
                  [](const ProcessStart&) { return RecordType::kProcess; },
-                 [](const FileChange&) { return RecordType::kFileChange; }},
+                 [](const FileChange&) { return RecordType::kFileChange; },
+                 [](const SyscallBuffer&) { return RecordType::kSyscallBuffer; },
+                 [](const CodeWrite&) { return RecordType::kCodeWrite; }},
       e);
 }
 
@@ -112,6 +114,12 @@ void encode(const Event& e, RecordBuilder& b) {
           [&](const FileChange& c) {
             b.u32(static_cast<uint32_t>(c.tid)).u32(c.object).u64(c.offset).bytes(c.data);
             b.u64(c.size);
+          },
+          [&](const SyscallBuffer& x) { b.u32(static_cast<uint32_t>(x.tid)).bytes(x.records); },
+          [&](const CodeWrite& x) {
+            b.u32(static_cast<uint32_t>(x.writes.size()));
+            for (const auto& w : x.writes) b.u64(w.addr).bytes(w.data);
+            b.u32(static_cast<uint32_t>(x.tid)).u64(x.rip);
           }},
       e);
 }
@@ -281,6 +289,28 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
       c.data = to_vec(p.bytes());
       c.size = p.u64();
       out = std::move(c);
+      break;
+    }
+    case RecordType::kSyscallBuffer: {
+      SyscallBuffer x;
+      x.tid = i32();
+      x.records = to_vec(p.bytes());
+      out = std::move(x);
+      break;
+    }
+    case RecordType::kCodeWrite: {
+      CodeWrite x;
+      uint32_t n = p.u32();
+      if (n > p.remaining()) throw TraceError("malformed code write record");
+      for (uint32_t i = 0; i < n; ++i) {
+        MemWrite w;
+        w.addr = p.u64();
+        w.data = to_vec(p.bytes());
+        x.writes.push_back(std::move(w));
+      }
+      x.tid = i32();
+      x.rip = p.u64();
+      out = std::move(x);
       break;
     }
     default:

@@ -31,7 +31,8 @@ namespace backstep::trace {
 //    replay can make mappings of one file alias), and FileChange records
 //    carry what syscalls changed in a mapped file; process trees and exec:
 //    stops of kinds fork, vfork and exec, the Process record, Exec records
-//    in mid-trace (with the file executed).
+//    in mid-trace (with the file executed); the syscall buffer:
+//    SyscallBuffer and CodeWrite records.
 // 2: MapEvents records hold their events compactly (trace/map_event_batch.h).
 // 1: MapEvents records hold 64-byte abi::MapEvents; still read.
 inline constexpr uint32_t kEventsVersion = 3;
@@ -48,6 +49,8 @@ enum class RecordType : uint16_t {
   kPatch = 8,
   kFileChange = 9,
   kProcess = 10,
+  kSyscallBuffer = 11,
+  kCodeWrite = 12,
 };
 
 struct Header {
@@ -231,9 +234,27 @@ struct End {
   bool interrupted = false;   // the recording was stopped (Ctrl-C), not the program
 };
 
+// The syscalls a thread made through the syscall buffer (src/preload) since
+// its previous stop, drained at the following stop: bksb_record entries of
+// preload/syscallbuf_abi.h, back to back, as the program's library wrote them.
+struct SyscallBuffer {
+  int32_t tid = 0;
+  std::vector<std::byte> records;
+};
+
+// Code the tracer wrote into the program after the stop before this record:
+// syscall sites patched into jumps to the buffer's slots, and the slots.
+// When `rip` is set, thread `tid` (at that stop, coming back from the
+// patched syscall) goes on from there, the same instruction in the slot.
+struct CodeWrite {
+  std::vector<MemWrite> writes;
+  int32_t tid = 0;
+  uint64_t rip = 0;
+};
+
 using Event =
     std::variant<Header, Exec, Stop, MapEvents, Switch, FileMap, End, Patch, FileChange,
-                 ProcessStart>;
+                 ProcessStart, SyscallBuffer, CodeWrite>;
 
 RecordType record_type(const Event& e);
 void encode(const Event& e, RecordBuilder& out);
