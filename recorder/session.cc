@@ -495,7 +495,12 @@ void Session::loop() {
         // when several could (two sleepers, a pipe fed from outside).
         bool any_alive = false;
         for (auto& [tid, th] : threads_) any_alive |= th.state != Thread::State::kDead;
-        if (!any_alive) break;
+        if (!any_alive) {
+          // All seen dead (SIGKILL from outside need not stop a thread at
+          // its exit): the leader's last report tells how the program ended.
+          die_out();
+          break;
+        }
         if (admit_any_arrived()) continue;
         auto st = wait_for(-1);
         if (!st) break;

@@ -9,6 +9,7 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -302,6 +303,14 @@ int ReplayEngine::begin_run(size_t index, Thread& t, const trace::Stop& s) {
   return sig;
 }
 
+namespace {
+// An exit stop of a thread that SIGKILL ended: sent from outside the
+// program (or by the OOM killer) when no signal stop precedes it.
+bool killed_by_sigkill(const trace::Stop& s) {
+  return s.kind == StopKind::kExit && WIFSIGNALED(s.value) && WTERMSIG(s.value) == SIGKILL;
+}
+}  // namespace
+
 void ReplayEngine::play_stop(size_t index, const trace::Stop& s) {
   Thread* found = thread_by_vtid(s.tid);
   if (!found || found->dead) {
@@ -311,6 +320,25 @@ void ReplayEngine::play_stop(size_t index, const trace::Stop& s) {
   if (s.kind == StopKind::kExec) {
     play_exec_stop(index, t, s);
     return;
+  }
+  if (killed_by_sigkill(s) && !t.process->dying) {
+    // Killed from outside (or by the OOM killer): no signal stop was
+    // recorded, the thread died wherever it stood, possibly just before a
+    // syscall it will now make. Nothing in the replay kills it: we do.
+    // SIGKILL wakes every thread from its ptrace stop: each runs to its
+    // exit stop by itself (a resume would fail, the thread is not stopped).
+    t.process->dying = true;
+    if (t.process->pid == inferior_.leader()) dying_ = true;
+    ::kill(t.process->pid, SIGKILL);
+    WaitStatus st = wait_for_thread(t.task.tid());
+    if (st.exited() || st.signaled()) {
+      // The kernel does not promise the exit stop to a thread killed by
+      // SIGKILL; the thread ended as recorded all the same.
+      t.dead = true;
+      result_.stops++;
+      return;
+    }
+    return complete_stop(index, t, s, st);
   }
   int sig = begin_run(index, t, s);
   if (s.kind == StopKind::kInterrupt) return play_interrupt(index, t, s, sig);
@@ -412,13 +440,16 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
     t.in_place.reset();
   }
   uint64_t ticks = t.block ? ThreadBlockView(t.process->mem, *t.block).ticks() : 0;
-  if (ticks != s.ticks) {
+  // Where SIGKILL found a thread is timing, not the program's doing: the
+  // replay kills it at its last recorded stop instead.
+  const bool killed = killed_by_sigkill(s);
+  if (ticks != s.ticks && !killed) {
     diverge(index, fmt::format("thread {} is at tick {}, recorded {}", s.tid, ticks, s.ticks));
   }
   // A trap taken with the value watch armed comes from another path
   // through the tick counter's slow path, with other scratch registers
   // (the program's own are saved by the counter and come back intact).
-  bool scratch_regs = s.kind == StopKind::kTrap && t.armed.has_value();
+  bool scratch_regs = (s.kind == StopKind::kTrap && t.armed.has_value()) || killed;
   if (std::string d = scratch_regs
                           ? std::string()
                           : regs_diff(s.regs, regs, s.kind == StopKind::kSyscallExit && t.emulated);

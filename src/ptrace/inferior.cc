@@ -14,7 +14,9 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "base/errors.h"
 #include "base/unique_fd.h"
@@ -240,6 +242,15 @@ Inferior::~Inferior() {
   if (holder_ > 0 && owns_holder_) ::kill(holder_, SIGKILL);
   if (leader_ > 0) {
     ::kill(leader_, SIGKILL);
+    // A thread whose stop was already collected (an exit stop, when the
+    // caller stopped on an error) sleeps in it until resumed: SIGKILL does
+    // not wake a thread that is already exiting.
+    std::error_code ec;
+    for (const auto& task :
+         std::filesystem::directory_iterator(fmt::format("/proc/{}/task", leader_), ec)) {
+      pid_t tid = static_cast<pid_t>(std::strtol(task.path().filename().c_str(), nullptr, 10));
+      if (tid > 0) ::ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+    }
     // Reap every thread's last report: the leader's comes only once all
     // the others have been reaped, and nothing of this process may reach
     // the waitpid of the next one. (One traced program per backstep

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <set>
 
 #include "e2e_support.h"
 
@@ -197,9 +198,16 @@ class Faults : public ::testing::Test {
 // SIGKILL at eight points spread over the recording, by record count.
 TEST_F(Faults, RecorderKilledAtManyPoints) {
   RunResult full = backstep(
-      {"record", "-o", (tmp_ / "full").string(), "--", threads_cv().string(), "400"}, xdg());
+      {"record", "-o", (tmp_ / "full").string(), "--", threads_cv().string(), "1200"}, xdg());
   ASSERT_EQ(full.shell_status(), 0) << full.describe();
-  const size_t records = dump_json(tmp_ / "full", xdg()).size();
+  // What the writer counts: `dump` shows a syscall-buffer record as one
+  // line per buffered syscall (with "sub"), all under the record's event.
+  size_t records = 0;
+  std::set<uint64_t> buffer_records;
+  for (const auto& line : dump_json(tmp_ / "full", xdg())) {
+    if (!line.contains("sub")) ++records;
+    else if (buffer_records.insert(line["event"].get<uint64_t>()).second) ++records;
+  }
   ASSERT_GT(records, 200u);
   int prefixes = 0;  // cuts after the first sealed chunk
   for (size_t cut : {size_t{1}, size_t{2}, size_t{3}, records / 8, records / 4, records / 2,
@@ -209,7 +217,7 @@ TEST_F(Faults, RecorderKilledAtManyPoints) {
     RunOptions o;
     o.env["BACKSTEP_TEST_KILL_AFTER_RECORDS"] = std::to_string(cut);
     RunResult r =
-        backstep({"record", "-o", trace.string(), "--", threads_cv().string(), "400"}, xdg(), o);
+        backstep({"record", "-o", trace.string(), "--", threads_cv().string(), "1200"}, xdg(), o);
     EXPECT_FALSE(r.exited) << what << ": " << r.describe();
     EXPECT_EQ(r.code, SIGKILL) << what << ": " << r.describe();
     expect_none_left(threads_cv(), what);
@@ -224,19 +232,21 @@ TEST_F(Faults, RecorderKilledAtManyPoints) {
 TEST_F(Faults, DiskFullWhileRecording) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root for a tmpfs in a private mount namespace";
   RunResult full = backstep(
-      {"record", "-o", (tmp_ / "full").string(), "--", threads_cv().string(), "3000"}, xdg());
+      {"record", "-o", (tmp_ / "full").string(), "--", threads_cv().string(), "8000"}, xdg());
   ASSERT_EQ(full.shell_status(), 0) << full.describe();
   uintmax_t copies = 0;
-  for (const auto& f : fs::directory_iterator(tmp_ / "full" / "files")) copies += fs::file_size(f);
+  // tmpfs keeps whole pages.
+  for (const auto& f : fs::directory_iterator(tmp_ / "full" / "files"))
+    copies += (fs::file_size(f) + 4095) / 4096 * 4096;
   const uintmax_t events = fs::file_size(tmp_ / "full" / "events");
   ASSERT_GT(events, 64u << 10) << "too few events to fill the disk in their middle";
   // Room for every copy and half of the events.
-  const uintmax_t kib = (copies + events / 2) / 1024 + 64;
+  const uintmax_t kib = (copies + events / 2) / 1024 + 16;
   fs::create_directory(tmp_ / "mnt");
   const std::string script =
       "mount -t tmpfs -o size=" + std::to_string(kib) +
       "k tmpfs \"$1\" || exit 99; "
-      "\"$2\" record -o \"$1/t\" -- \"$3\" 3000; s=$?; cp -a \"$1/t\" \"$4\"; exit $s";
+      "\"$2\" record -o \"$1/t\" -- \"$3\" 8000; s=$?; cp -a \"$1/t\" \"$4\"; exit $s";
   RunOptions in_xdg;
   in_xdg.env["XDG_DATA_HOME"] = xdg().string();
   RunResult r =
@@ -272,6 +282,32 @@ TEST_F(Faults, ProgramKilledFromOutside) {
   RunResult r = backstep({"replay", "-q", trace.string()}, xdg());
   EXPECT_EQ(r.shell_status(), 0) << r.describe();
   EXPECT_TRUE(contains(r.err, "killed by SIGKILL")) << r.describe();
+}
+
+// The same, with both threads making syscalls when the kill comes: it finds
+// them anywhere (user code, a syscall's entry, the syscall buffer), and the
+// replay kills them at their last recorded stop. Several times, since where
+// the kill lands is the machine's timing.
+TEST_F(Faults, ProgramKilledFromOutsideWhileBusy) {
+  for (int i = 0; i < 4; ++i) {
+    const std::string what = "kill " + std::to_string(i);
+    fs::path trace = tmp_ / ("busy-" + std::to_string(i));
+    Session rec({BACKSTEP_BIN, "record", "-o", trace.string(), "--", wait_for_kill().string(),
+                 "busy"},
+                xdg());
+    ASSERT_TRUE(rec.read_until("ready\n")) << what << ": " << rec.output();
+    std::vector<pid_t> program = processes_running(wait_for_kill());
+    ASSERT_EQ(program.size(), 1u) << what;
+    ASSERT_EQ(::kill(program[0], SIGKILL), 0) << what;
+    int status = rec.wait();
+    EXPECT_TRUE(WIFEXITED(status)) << what << ": " << status;
+    EXPECT_EQ(WEXITSTATUS(status), 128 + SIGKILL) << what;
+    expect_none_left(wait_for_kill(), what);
+    RunResult r = backstep({"replay", "-q", trace.string()}, xdg());
+    EXPECT_EQ(r.shell_status(), 0) << what << ": " << r.describe();
+    EXPECT_TRUE(contains(r.err, "killed by SIGKILL")) << what << ": " << r.describe();
+    expect_none_left(wait_for_kill(), what);
+  }
 }
 
 // `replay` (the debugger, reading commands from a pipe) and `gdbserver`
