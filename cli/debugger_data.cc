@@ -90,7 +90,7 @@ std::string Debugger::thread_name(int32_t tid) {
                       [&](uint64_t addr, void* out, size_t len) { return mem.read(addr, out, len); }));
   // prctl(PR_SET_NAME) runs for real in replay: the replayed thread has
   // the name the recorded one had at this point.
-  std::string comm = proc_status_field(engine.kernel_tid(tid), "Name").value_or("");
+  std::string comm = thread_given_name(engine.kernel_tid(tid));
   return symbols::thread_name(stack, trace_.header().exe, comm);
 }
 

@@ -308,7 +308,7 @@ class Investigator {
                                   }));
     // prctl(PR_SET_NAME) runs for real in replay: the replayed thread has
     // the name the recorded one had at this point.
-    std::string comm = proc_status_field(tt_.engine().kernel_tid(tid), "Name").value_or("");
+    std::string comm = thread_given_name(tt_.engine().kernel_tid(tid));
     *name = symbols::thread_name(frames, trace_.header().exe, comm);
     std::vector<CodeLocation> out;
     for (const symbols::Frame& f : frames) out.push_back(code_location(f.where));

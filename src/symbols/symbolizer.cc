@@ -506,9 +506,41 @@ std::optional<SourceLine> call_site_of(Dwarf_Die* inlined, Dwarf_Die* cu) {
   return SourceLine{std::move(path), static_cast<int>(*line), static_cast<int>(column.value_or(0))};
 }
 
-// An inlined function's qualified name: its linkage name (through
-// DW_AT_abstract_origin and DW_AT_specification) demangled, else its
-// DWARF name.
+// The DIE an inlined subroutine's attributes come from: its abstract
+// origin, then that one's declaration (DW_AT_specification), as far as
+// they go.
+Dwarf_Die declaration_of(Dwarf_Die die) {
+  for (int hops = 0; hops < 4; ++hops) {
+    Dwarf_Attribute attr;
+    Dwarf_Die next;
+    if ((dwarf_attr(&die, DW_AT_abstract_origin, &attr) == nullptr &&
+         dwarf_attr(&die, DW_AT_specification, &attr) == nullptr) ||
+        dwarf_formref_die(&attr, &next) == nullptr) {
+      break;
+    }
+    die = next;
+  }
+  return die;
+}
+
+// A scope's part of a qualified name: a lambda's class ("<lambda()>" in
+// DWARF) as the demangler writes it, an anonymous namespace as
+// "(anonymous namespace)", a function without its parameters.
+std::string scope_name(Dwarf_Die* scope) {
+  const char* name = dwarf_diename(scope);
+  if (name == nullptr) {
+    // gcc leaves a lambda's closure type unnamed.
+    return dwarf_tag(scope) == DW_TAG_namespace ? "(anonymous namespace)" : "{lambda()}";
+  }
+  std::string_view n = name;
+  if (n.starts_with("<lambda")) return "{" + std::string(n.substr(1, n.size() - 2)) + "}";
+  return std::string(n);
+}
+
+// An inlined function's qualified name: its linkage name demangled when
+// DWARF has one (through DW_AT_abstract_origin and DW_AT_specification),
+// else its name under the names of the scopes it is declared in (a
+// lambda's operator() has no linkage name: "main::{lambda()}::operator()()").
 std::string inlined_function_name(Dwarf_Die* die) {
   Dwarf_Attribute attr;
   for (int name : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name}) {
@@ -516,8 +548,27 @@ std::string inlined_function_name(Dwarf_Die* die) {
       if (const char* linkage = dwarf_formstring(&attr)) return demangle(linkage);
     }
   }
-  const char* name = dwarf_diename(die);
-  return name != nullptr ? name : "??";
+  Dwarf_Die decl = declaration_of(*die);
+  const char* own = dwarf_diename(&decl);
+  std::string out = std::string(own != nullptr ? own : "??") + "()";
+  Dwarf_Die* raw = nullptr;
+  const int n = dwarf_getscopes_die(&decl, &raw);
+  std::unique_ptr<Dwarf_Die, FreeDeleter> scopes(raw);
+  for (int i = 1; i < n; ++i) {
+    Dwarf_Die* scope = &scopes.get()[i];
+    const int tag = dwarf_tag(scope);
+    if (tag == DW_TAG_subprogram) {
+      // The function a local class or lambda is in: by its name alone.
+      std::string fn = inlined_function_name(scope);
+      out = std::string(without_return_type(fn.substr(0, params_start(fn)))) + "::" + out;
+      break;
+    }
+    if (tag == DW_TAG_namespace || tag == DW_TAG_class_type || tag == DW_TAG_structure_type ||
+        tag == DW_TAG_union_type) {
+      out = scope_name(scope) + "::" + out;
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -541,10 +592,17 @@ std::vector<Location> Symbolizer::inline_frames(uint64_t pc, bool return_address
   Dwfl_Module* mod = impl_->dwfl ? impl_->module_at(pc) : nullptr;
   const uint64_t lookup = return_address && pc != 0 ? pc - 1 : pc;
   if (mod != nullptr) {
-    DieScopes scopes = die_scopes(mod, lookup);
+    // dwarf_getscopes goes from an inlined subroutine to the scopes of its
+    // abstract definition; the DIE tree's own nesting (inlined in inlined
+    // ... in the subprogram) is dwarf_getscopes_die's from the innermost.
+    DieScopes around = die_scopes(mod, lookup);
+    Dwarf_Die* nested = nullptr;
+    const int count =
+        around.count > 0 ? std::max(0, dwarf_getscopes_die(&around.dies.get()[0], &nested)) : 0;
+    std::unique_ptr<Dwarf_Die, FreeDeleter> chain(nested);
     std::optional<SourceLine> line = physical.line;  // the line table's, for the innermost
-    for (int i = 0; i < scopes.count; ++i) {
-      Dwarf_Die* die = &scopes.dies.get()[i];
+    for (int i = 0; i < count; ++i) {
+      Dwarf_Die* die = &chain.get()[i];
       const int tag = dwarf_tag(die);
       if (tag == DW_TAG_subprogram) break;
       if (tag != DW_TAG_inlined_subroutine) continue;  // lexical blocks
@@ -555,7 +613,7 @@ std::vector<Location> Symbolizer::inline_frames(uint64_t pc, bool return_address
       l.line = line;
       l.inlined = true;
       out.push_back(std::move(l));
-      line = call_site_of(die, scopes.cu);
+      line = call_site_of(die, around.cu);
     }
     if (!out.empty()) physical.line = line;
   }

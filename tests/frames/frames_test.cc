@@ -68,17 +68,18 @@ std::vector<GdbFrame> gdb_frames(const std::string& out) {
     std::smatch m;
     if (!std::regex_search(line, m, re)) continue;
     GdbFrame f{std::stoi(m[1]), m[2], ""};
+    if (f.number == 0) frames.clear();  // the stop's own frame line, then bt's
     if (m[3].matched) f.where = base_name(m[3]) + ":" + m[4].str();
     frames.push_back(f);
   }
   return frames;
 }
 
-// The identifier a short name ends with, without lambdas and template
-// arguments: "iter_next" for "GoMap<int, int>::iter_next", "Pool" for
-// "Pool::Pool::{lambda#1}".
+// The identifier a short name ends with, without template arguments:
+// "iter_next" for "GoMap<int, int>::iter_next", "operator()" for a lambda
+// ("Pool::Pool::{lambda#1}").
 std::string last_identifier(std::string name) {
-  if (size_t l = name.find("::{lambda"); l != std::string::npos) name.resize(l);
+  if (name.find("{lambda") != std::string::npos) return "operator()";  // gdb's name for it
   std::string plain;
   int depth = 0;
   for (char c : name) {
