@@ -333,15 +333,16 @@ void Debugger::cmd_panic() {
   j["location"] = where;
   std::string text = fmt::format("panic: {}\nthread {} at position {}\n=> {:#x} in {}: {}", r.what,
                                  r.tid, r.position.str(), r.pc, where, insn);
-  // The map's code is inlined into the user's: the calls around the
-  // check, out to the first frame that is not inlined.
+  // The map's code is inlined into the user's: its callers out to the
+  // first function that was not inlined, which holds the user's line.
   std::vector<symbols::Frame> stack = frames();
-  json inlined = json::array();
-  for (size_t i = 1; i < stack.size() && stack[i - 1].where.inlined; ++i) {
-    inlined.push_back(frame_json(i, stack[i]));
-    text += fmt::format("\n   inlined into {}", stack[i].where.describe(names_));
+  json callers = json::array();
+  for (size_t i = 1; i < stack.size(); ++i) {
+    callers.push_back(frame_json(i, stack[i]));
+    text += fmt::format("\n   called from {}", stack[i].where.describe(names_));
+    if (!stack[i].where.inlined) break;
   }
-  j["inlined_into"] = inlined;
+  j["called_from"] = callers;
   if (r.map_fatal) {
     j["map"] = r.map;
     text += fmt::format("\nthe check read the flags of map {:#x}", r.map);
