@@ -217,9 +217,7 @@ const symbols::Symbolizer& Debugger::symbolizer() {
   return *symbolizer_;
 }
 
-std::string Debugger::location(uint64_t pc) {
-  return symbolizer().locate(pc).describe(names_);
-}
+std::string Debugger::location(uint64_t pc) { return symbolizer().locate(pc).describe(names_); }
 
 void Debugger::cmd_backtrace() {
   std::vector<symbols::Frame> all = frames();

@@ -87,12 +87,12 @@ class Debugger {
   bool interactive_ = false;  // a terminal session (Ctrl-C abandons one motion)
   bool json_;
   std::string* capture_ = nullptr;
-  replayer::EventFilter catches_;           // `catch map|syscall|switch`
-  std::map<int, std::string> stop_points_;  // id -> how the user named it
-  std::vector<uint64_t> history_;           // print's values: $1, $2, ...
+  replayer::EventFilter catches_;                          // `catch map|syscall|switch`
+  std::map<int, std::string> stop_points_;                 // id -> how the user named it
+  std::vector<uint64_t> history_;                          // print's values: $1, $2, ...
   symbols::NameStyle names_ = symbols::NameStyle::kShort;  // `set print full-names`
-  size_t frame_ = 0;                        // the selected frame ...
-  std::string frame_selected_at_;           // ... at this position/thread
+  size_t frame_ = 0;                                       // the selected frame ...
+  std::string frame_selected_at_;                          // ... at this position/thread
 };
 
 }  // namespace backstep::cli

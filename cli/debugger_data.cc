@@ -85,9 +85,10 @@ std::string Debugger::thread_name(int32_t tid) {
   auto& engine = tt_.engine();
   const AddressSpace& mem = engine.memory(tid);
   auto stack = symbols::with_inlined_frames(
-      symbolizer(),
-      symbols::unwind(symbolizer(), engine.registers(tid),
-                      [&](uint64_t addr, void* out, size_t len) { return mem.read(addr, out, len); }));
+      symbolizer(), symbols::unwind(symbolizer(), engine.registers(tid),
+                                    [&](uint64_t addr, void* out, size_t len) {
+                                      return mem.read(addr, out, len);
+                                    }));
   // prctl(PR_SET_NAME) runs for real in replay: the replayed thread has
   // the name the recorded one had at this point.
   std::string comm = thread_given_name(engine.kernel_tid(tid));

@@ -72,7 +72,7 @@ struct Failure {
 struct Setter {
   int32_t tid = 0;
   std::string thread_name;  // symbols::thread_name at the set, or empty
-  std::string operation;  // "PutAll -> assign -> evacuation of old bucket 206"
+  std::string operation;    // "PutAll -> assign -> evacuation of old bucket 206"
   bool in_put_all = false;
   std::string position;
   size_t record = 0;  // the MapEvents record holding the set

@@ -26,7 +26,8 @@ std::string thread_given_name(pid_t tid) {
   std::string comm;
   std::getline(in, comm);
   std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink(fmt::format("/proc/{}/exe", tid), ec);
+  const std::filesystem::path exe =
+      std::filesystem::read_symlink(fmt::format("/proc/{}/exe", tid), ec);
   constexpr size_t kCommLength = 15;  // TASK_COMM_LEN - 1
   if (!ec && comm == exe.filename().string().substr(0, kCommLength)) return {};
   return comm;

@@ -112,7 +112,7 @@ std::vector<std::string_view> split_top(std::string_view s, std::string_view sep
 
 bool is_default_argument(std::string_view arg) {
   static constexpr std::array<std::string_view, 6> kDefaults = {
-      "std::hash<",      "std::equal_to<",   "std::less<",
+      "std::hash<",      "std::equal_to<",    "std::less<",
       "std::allocator<", "std::char_traits<", "std::default_delete<"};
   return std::any_of(kDefaults.begin(), kDefaults.end(),
                      [&](std::string_view d) { return arg.starts_with(d); });
@@ -161,7 +161,8 @@ std::string short_component(std::string_view c, bool keep_args) {
 }
 
 std::string short_type(std::string_view type) {
-  if (type.starts_with("std::__cxx11::basic_string<char") || type.starts_with("std::basic_string<char")) {
+  if (type.starts_with("std::__cxx11::basic_string<char") ||
+      type.starts_with("std::basic_string<char")) {
     return "std::string";
   }
   std::string out;
@@ -194,7 +195,8 @@ std::string short_function_name(std::string_view s) {
   auto parts = split_top(name, "::");
   if (parts.empty() || parts.back().empty()) return std::string(s);
   // A lambda's call operator is the lambda.
-  if (parts.size() > 1 && parts.back() == "operator()" && parts[parts.size() - 2].starts_with("{lambda")) {
+  if (parts.size() > 1 && parts.back() == "operator()" &&
+      parts[parts.size() - 2].starts_with("{lambda")) {
     parts.pop_back();
   }
   std::string out;

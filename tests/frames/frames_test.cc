@@ -164,8 +164,9 @@ class ShopFrames : public ::testing::Test {
     ASSERT_GE(frames.size(), with_source) << frames.dump(1) << "\n---- gdb:\n" << out;
     for (size_t i = 0; i < with_source; ++i) {
       EXPECT_EQ(theirs[i].number, static_cast<int>(i)) << out;
-      EXPECT_EQ(frame_line(frames[i]), theirs[i].where)
-          << "frame " << i << "\n" << frames.dump(1) << "\n---- gdb:\n" << out;
+      EXPECT_EQ(frame_line(frames[i]), theirs[i].where) << "frame " << i << "\n"
+                                                        << frames.dump(1) << "\n---- gdb:\n"
+                                                        << out;
       std::string name = last_identifier(frames[i]["name"].get<std::string>());
       EXPECT_NE(theirs[i].function.find(name), std::string::npos)
           << "frame " << i << ": " << name << " vs " << theirs[i].function;
@@ -208,19 +209,20 @@ TEST_F(ShopFrames, ReportShowsTheUsersLinesOfBothThreads) {
   // The text report shows the same lines, inlined frames without an
   // address of their own (as gdb prints them).
   EXPECT_TRUE(e2e::contains(*text_, "audit+0x")) << *text_;
-  EXPECT_TRUE(std::regex_search(*text_, std::regex(R"(#\d+ +audit\+0x[0-9a-f]+ at stock\.cc:)" +
-                                                   std::to_string(marker_line(
-                                                       "stock.cc", "@audit-range")))))
+  EXPECT_TRUE(std::regex_search(
+      *text_, std::regex(R"(#\d+ +audit\+0x[0-9a-f]+ at stock\.cc:)" +
+                         std::to_string(marker_line("stock.cc", "@audit-range")))))
       << *text_;
-  EXPECT_TRUE(std::regex_search(*text_, std::regex(R"(#\d+ +restock\+0x[0-9a-f]+ at stock\.cc:)" +
-                                                   std::to_string(marker_line(
-                                                       "stock.cc", "@restock-put")))))
+  EXPECT_TRUE(std::regex_search(
+      *text_, std::regex(R"(#\d+ +restock\+0x[0-9a-f]+ at stock\.cc:)" +
+                         std::to_string(marker_line("stock.cc", "@restock-put")))))
       << *text_;
 }
 
 TEST_F(ShopFrames, ThreadsAreNamedByTheirNameOrTheirFunction) {
   EXPECT_EQ((*report_)["failure"]["thread_name"], "auditor");  // pthread_setname_np
-  EXPECT_EQ((*report_)["setter"]["thread_name"], "Pool::worker_loop");  // the pool's lambda calls it
+  EXPECT_EQ((*report_)["setter"]["thread_name"],
+            "Pool::worker_loop");  // the pool's lambda calls it
   EXPECT_TRUE(e2e::contains(*text_, "(auditor)")) << *text_;
   EXPECT_TRUE(e2e::contains(*text_, "(Pool::worker_loop)")) << *text_;
   EXPECT_FALSE(e2e::contains(*text_, "_State_impl<std::thread")) << *text_;

@@ -520,9 +520,10 @@ TEST(SymbolsThreadNames, TheNameGivenOrTheUsersOutermostFunction) {
       frame_in("void std::__invoke_impl<void, Pool::Pool()::{lambda()#1}>(std::__invoke_other, "
                "Pool::Pool()::{lambda()#1}&&)",
                exe, true),
-      frame_in("std::thread::_State_impl<std::thread::_Invoker<std::tuple<Pool::Pool()::{lambda()#1}"
-               "> > >::_M_run()",
-               exe),
+      frame_in(
+          "std::thread::_State_impl<std::thread::_Invoker<std::tuple<Pool::Pool()::{lambda()#1}"
+          "> > >::_M_run()",
+          exe),
       frame_in("execute_native_thread_routine", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"),
       frame_in("start_thread", libc),
       frame_in("clone3", libc)};
@@ -534,9 +535,8 @@ TEST(SymbolsThreadNames, TheNameGivenOrTheUsersOutermostFunction) {
   const std::vector<Frame> lambda_only = {worker[0], worker[3], worker[5], worker[7]};
   EXPECT_EQ(thread_name(lambda_only, exe, ""), "Pool::Pool::{lambda#1}");
   // The main thread.
-  const std::vector<Frame> main_thread = {frame_in("main", exe),
-                                          frame_in("__libc_start_call_main", libc),
-                                          frame_in("_start", exe)};
+  const std::vector<Frame> main_thread = {
+      frame_in("main", exe), frame_in("__libc_start_call_main", libc), frame_in("_start", exe)};
   EXPECT_EQ(thread_name(main_thread, exe, unnamed), "main");
   EXPECT_EQ(thread_name({worker[7], worker[8]}, exe, unnamed), "");
 }

@@ -30,9 +30,7 @@ int main(int argc, char** argv) {
       total += audit(stock);  // @auditor-audit
     }
   });
-  {
-    Pool pool(stock, 1, rounds);
-  }
+  { Pool pool(stock, 1, rounds); }
   auditor.join();
   std::printf("frames_shop: %ld rounds, audit total %ld\n", rounds, total);
   return 0;
