@@ -158,6 +158,8 @@ void Debugger::run(const std::string& command, const std::string& args) {
     cmd_backtrace();
   } else if (command == "list") {
     cmd_list(args);
+  } else if (command == "set") {
+    cmd_set(args);
   } else if (run_motion(command, args)) {
   } else if (command == "help") {
     emit(json{{"commands",
@@ -192,6 +194,7 @@ void Debugger::run(const std::string& command, const std::string& args) {
                 "reverse-next",
                 "reverse-finish",
                 "print EXPR",
+                "set print full-names on|off",
                 "quit"}}},
          "commands: when, goto start|end|panic|event N|POSITION, stepi [N] (si), reverse-stepi "
          "[N] (rsi), info registers [REG...]|threads|processes, thread N, process N, frame [N], "
@@ -202,7 +205,7 @@ void Debugger::run(const std::string& command, const std::string& args) {
          "breakpoints|checkpoints, catch map|syscall|switch, continue (c), reverse-continue (rc), "
          "step (s), "
          "next (n), finish, reverse-step (rs), reverse-next (rn), reverse-finish, print (p) EXPR, "
-         "quit");
+         "set print full-names on|off, quit");
   } else {
     throw Error(fmt::format("undefined command: \"{}\". Try \"help\".", command));
   }
@@ -214,26 +217,15 @@ const symbols::Symbolizer& Debugger::symbolizer() {
   return *symbolizer_;
 }
 
-std::string Debugger::location(uint64_t pc) { return symbolizer().locate(pc).describe(); }
+std::string Debugger::location(uint64_t pc) { return symbolizer().locate(pc).describe(names_); }
 
 void Debugger::cmd_backtrace() {
-  auto& engine = tt_.engine();
-  Registers regs = engine.registers(tt_.thread());
-  const AddressSpace& mem = engine.memory(tt_.thread());
-  auto frames = symbols::unwind(symbolizer(), regs, [&](uint64_t addr, void* out, size_t len) {
-    return mem.read(addr, out, len);
-  });
+  std::vector<symbols::Frame> all = frames();
   json arr = json::array();
   std::string text;
-  for (size_t i = 0; i < frames.size(); ++i) {
-    const auto& f = frames[i];
-    json j{{"frame", i}, {"pc", f.pc}, {"function", f.where.function}, {"module", f.where.module}};
-    if (f.where.line) {
-      j["file"] = f.where.line->file;
-      j["line"] = f.where.line->line;
-    }
-    arr.push_back(j);
-    text += describe_frame(i, f) + "\n";
+  for (size_t i = 0; i < all.size(); ++i) {
+    arr.push_back(frame_json(i, all[i]));
+    text += describe_frame(i, all) + "\n";
   }
   emit(json{{"thread", tt_.thread()}, {"frames", arr}}, text);
 }
@@ -339,6 +331,16 @@ void Debugger::cmd_panic() {
   j["location"] = where;
   std::string text = fmt::format("panic: {}\nthread {} at position {}\n=> {:#x} in {}: {}", r.what,
                                  r.tid, r.position.str(), r.pc, where, insn);
+  // The map's code is inlined into the user's: its callers out to the
+  // first function that was not inlined, which holds the user's line.
+  std::vector<symbols::Frame> stack = frames();
+  json callers = json::array();
+  for (size_t i = 1; i < stack.size(); ++i) {
+    callers.push_back(frame_json(i, stack[i]));
+    text += fmt::format("\n   called from {}", stack[i].where.describe(names_));
+    if (!stack[i].where.inlined) break;
+  }
+  j["called_from"] = callers;
   if (r.map_fatal) {
     j["map"] = r.map;
     text += fmt::format("\nthe check read the flags of map {:#x}", r.map);
@@ -388,13 +390,16 @@ void Debugger::cmd_info(const std::string& args) {
       uint64_t pc = engine.registers(tid).rip;
       auto ticks = engine.ticks(tid);
       int32_t pid = engine.process_id(tid);
+      std::string name = thread_name(tid);
       arr.push_back({{"thread", tid},
                      {"process", pid},
+                     {"name", name},
                      {"pc", pc},
                      {"ticks", ticks ? *ticks : 0},
                      {"selected", tid == tt_.thread()}});
-      text += fmt::format("{} thread {} (process {})  pc {:#x}{}  {}\n",
-                          tid == tt_.thread() ? '*' : ' ', tid, pid, pc,
+      text += fmt::format("{} thread {} (process {}){}  pc {:#x}{}  {}\n",
+                          tid == tt_.thread() ? '*' : ' ', tid, pid,
+                          name.empty() ? "" : fmt::format(" \"{}\"", name), pc,
                           ticks ? fmt::format("  tick {}", *ticks) : "", describe_pc(pc));
     }
     emit(json{{"threads", arr}}, text);

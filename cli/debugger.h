@@ -68,9 +68,14 @@ class Debugger {
   uint64_t eval(const std::string& expr);
   std::string format_value(uint64_t v, char format, const std::string& expr);
   void info_registers(const std::string& names);
+  // The selected thread's frames, inlined calls expanded (gdb's numbering).
   std::vector<symbols::Frame> frames();
   size_t selected_frame();
-  std::string describe_frame(size_t i, const symbols::Frame& f);
+  std::string describe_frame(size_t i, const std::vector<symbols::Frame>& all);
+  nlohmann::json frame_json(size_t i, const symbols::Frame& f);
+  // What thread `tid` is called (symbols::thread_name), or empty.
+  std::string thread_name(int32_t tid);
+  void cmd_set(const std::string& args);
   void cmd_frame(const std::string& command, const std::string& args);
   std::string describe_pc(uint64_t pc);
 
@@ -82,11 +87,12 @@ class Debugger {
   bool interactive_ = false;  // a terminal session (Ctrl-C abandons one motion)
   bool json_;
   std::string* capture_ = nullptr;
-  replayer::EventFilter catches_;           // `catch map|syscall|switch`
-  std::map<int, std::string> stop_points_;  // id -> how the user named it
-  std::vector<uint64_t> history_;           // print's values: $1, $2, ...
-  size_t frame_ = 0;                        // the selected frame ...
-  std::string frame_selected_at_;           // ... at this position/thread
+  replayer::EventFilter catches_;                          // `catch map|syscall|switch`
+  std::map<int, std::string> stop_points_;                 // id -> how the user named it
+  std::vector<uint64_t> history_;                          // print's values: $1, $2, ...
+  symbols::NameStyle names_ = symbols::NameStyle::kShort;  // `set print full-names`
+  size_t frame_ = 0;                                       // the selected frame ...
+  std::string frame_selected_at_;                          // ... at this position/thread
 };
 
 }  // namespace backstep::cli

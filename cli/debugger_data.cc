@@ -12,6 +12,8 @@
 #include "base/errors.h"
 #include "cli/debugger.h"
 #include "cli/registers.h"
+#include "ptrace/proc.h"
+#include "symbols/names.h"
 #include "symbols/unwind.h"
 
 namespace backstep::cli {
@@ -73,9 +75,24 @@ std::vector<symbols::Frame> Debugger::frames() {
   auto& engine = tt_.engine();
   Registers regs = engine.registers(tt_.thread());
   const AddressSpace& mem = engine.memory(tt_.thread());
-  return symbols::unwind(symbolizer(), regs, [&](uint64_t addr, void* out, size_t len) {
-    return mem.read(addr, out, len);
-  });
+  return symbols::with_inlined_frames(
+      symbolizer(), symbols::unwind(symbolizer(), regs, [&](uint64_t addr, void* out, size_t len) {
+        return mem.read(addr, out, len);
+      }));
+}
+
+std::string Debugger::thread_name(int32_t tid) {
+  auto& engine = tt_.engine();
+  const AddressSpace& mem = engine.memory(tid);
+  auto stack = symbols::with_inlined_frames(
+      symbolizer(), symbols::unwind(symbolizer(), engine.registers(tid),
+                                    [&](uint64_t addr, void* out, size_t len) {
+                                      return mem.read(addr, out, len);
+                                    }));
+  // prctl(PR_SET_NAME) runs for real in replay: the replayed thread has
+  // the name the recorded one had at this point.
+  std::string comm = thread_given_name(engine.kernel_tid(tid));
+  return symbols::thread_name(stack, trace_.header().exe, comm);
 }
 
 // The selected frame holds only where it was selected: any motion or
@@ -86,8 +103,47 @@ size_t Debugger::selected_frame() {
   return frame_;
 }
 
-std::string Debugger::describe_frame(size_t i, const symbols::Frame& f) {
-  return fmt::format("#{:<2} {:#018x} in {}", i, f.pc, f.where.describe());
+// As gdb prints a frame: a frame whose callee was inlined into it is at its
+// call of that callee, not at an address of its own, so it has none.
+std::string Debugger::describe_frame(size_t i, const std::vector<symbols::Frame>& all) {
+  const symbols::Frame& f = all[i];
+  if (i > 0 && all[i - 1].where.inlined) {
+    return fmt::format("#{:<2} {}", i, f.where.describe(names_));
+  }
+  return fmt::format("#{:<2} {:#018x} in {}", i, f.pc, f.where.describe(names_));
+}
+
+nlohmann::json Debugger::frame_json(size_t i, const symbols::Frame& f) {
+  json j{{"frame", i},
+         {"pc", f.pc},
+         {"function", f.where.function},
+         {"name", symbols::display_name(f.where.function, names_)},
+         {"inlined", f.where.inlined},
+         {"module", f.where.module}};
+  if (f.where.line) {
+    j["file"] = f.where.line->file;
+    j["line"] = f.where.line->line;
+  }
+  return j;
+}
+
+// `set print full-names on|off`: stacks and locations with the demangled
+// names as they are (on), or short (off, the default).
+void Debugger::cmd_set(const std::string& args) {
+  std::string a = trim(args);
+  const std::string prefix = "print full-names";
+  if (a.rfind(prefix, 0) != 0) {
+    throw Error("usage: set print full-names on|off");
+  }
+  std::string value = trim(a.substr(prefix.size()));
+  if (value == "on" || value.empty()) {
+    names_ = symbols::NameStyle::kFull;
+  } else if (value == "off") {
+    names_ = symbols::NameStyle::kShort;
+  } else {
+    throw Error("usage: set print full-names on|off");
+  }
+  emit(json{{"full_names", names_ == symbols::NameStyle::kFull}}, "");
 }
 
 void Debugger::cmd_frame(const std::string& command, const std::string& args) {
@@ -114,13 +170,7 @@ void Debugger::cmd_frame(const std::string& command, const std::string& args) {
   }
   frame_ = static_cast<size_t>(n);
   frame_selected_at_ = fmt::format("{}/{}", tt_.now().str(), tt_.thread());
-  const symbols::Frame& f = all[frame_];
-  json j{{"frame", frame_}, {"pc", f.pc}, {"function", f.where.function}};
-  if (f.where.line) {
-    j["file"] = f.where.line->file;
-    j["line"] = f.where.line->line;
-  }
-  emit(j, describe_frame(frame_, f));
+  emit(frame_json(frame_, all[frame_]), describe_frame(frame_, all));
 }
 
 uint64_t Debugger::eval(const std::string& expr) {

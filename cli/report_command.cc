@@ -22,6 +22,7 @@ struct ReportArgs {
   std::string format = "text";
   std::string output;
   size_t last = 20;
+  bool full_names = false;
 };
 
 int run_report(const ReportArgs& args) {
@@ -31,7 +32,7 @@ int run_report(const ReportArgs& args) {
     throw Error(fmt::format("unknown report format \"{}\" (text, md, html or json)", args.format));
   }
   trace::Trace t = load_trace(args.trace);
-  report::CrashReport r = report::build_crash_report(t, {args.last});
+  report::CrashReport r = report::build_crash_report(t, {args.last, args.full_names});
   bool colour = args.output.empty() && colour_for(STDOUT_FILENO);
   std::string text = report::render(r, *format, colour);
   if (args.output.empty()) {
@@ -61,6 +62,9 @@ void add_report_command(CLI::App& app, Subcommands& out) {
       ->add_option("--last", args->last,
                    "How many map-flag transitions and thread switches before the end to list")
       ->check(CLI::PositiveNumber);
+  report->add_flag("--full-names", args->full_names,
+                   "Name functions in full (demangled, with parameters and every template "
+                   "argument) instead of short (GoMap<int, int>::put)");
   out.push_back({report, [args] { return run_report(*args); }});
 }
 

@@ -10,9 +10,11 @@
 
 #include "base/errors.h"
 #include "disasm/disassembler.h"
+#include "ptrace/proc.h"
 #include "replayer/time_travel.h"
 #include "report/fixes.h"
 #include "symbols/modules.h"
+#include "symbols/names.h"
 #include "symbols/unwind.h"
 #include "preload/syscallbuf_abi.h"
 #include "trace/buffered_syscalls.h"
@@ -129,8 +131,8 @@ std::vector<RecentEvent> recent_events(const trace::Trace& trace, size_t n,
 // that matter. Owns the replay, the symbols and the disassembler.
 class Investigator {
  public:
-  explicit Investigator(const trace::Trace& trace)
-      : trace_(trace), tt_(trace), symbols_(symbols::modules_from_trace(trace)) {}
+  Investigator(const trace::Trace& trace, symbols::NameStyle names)
+      : trace_(trace), tt_(trace), symbols_(symbols::modules_from_trace(trace)), names_(names) {}
 
   Failure failure(replayer::PanicReport& panic) {
     // Read before goto_panic: it is earlier in the recording, and going
@@ -154,7 +156,7 @@ class Investigator {
     for (const auto& line : f.disassembly) {
       if (line.current) f.instruction = line.text;
     }
-    f.backtrace = backtrace(panic.tid);
+    f.backtrace = backtrace(panic.tid, &f.thread_name);
     return f;
   }
 
@@ -246,7 +248,7 @@ class Investigator {
       out.site.file = call->file;
       out.site.line = call->line;
       out.site.text =
-          fmt::format("{} at {}:{}", out.site.function,
+          fmt::format("{} at {}:{}", symbols::display_name(out.site.function, names_),
                       std::filesystem::path(call->file).filename().string(), call->line);
     }
     out.source = source(out.site);
@@ -264,7 +266,7 @@ class Investigator {
     out.position = at.str();
     try {
       tt_.goto_position(at);
-      out.backtrace = backtrace(out.tid);
+      out.backtrace = backtrace(out.tid, &out.thread_name);
     } catch (const Error&) {
       // The position may fall before the run's first tick (an event made
       // right at the run's start): keep the report without that stack.
@@ -275,8 +277,11 @@ class Investigator {
 
  private:
   CodeLocation locate(uint64_t pc, bool return_address) {
-    symbols::Location l = return_address ? symbols_.locate_return_address(pc) : symbols_.locate(pc);
-    CodeLocation c{pc, l.function, l.module, {}, 0, l.describe()};
+    return code_location(return_address ? symbols_.locate_return_address(pc) : symbols_.locate(pc));
+  }
+
+  CodeLocation code_location(const symbols::Location& l) const {
+    CodeLocation c{l.pc, l.function, l.module, {}, 0, l.describe(names_), l.inlined};
     if (l.line) {
       c.file = l.line->file;
       c.line = l.line->line;
@@ -292,16 +297,21 @@ class Investigator {
     return SourceExcerpt{where.file, where.line, std::move(lines)};
   }
 
-  std::vector<CodeLocation> backtrace(int32_t tid) {
+  // The thread's stack where the replay stands, inlined calls expanded,
+  // and what the thread is called there.
+  std::vector<CodeLocation> backtrace(int32_t tid, std::string* name) {
     const AddressSpace& mem = tt_.engine().memory(tid);
-    auto frames = symbols::unwind(
-        symbols_, tt_.engine().registers(tid),
-        [&](uint64_t addr, void* out, size_t len) { return mem.read(addr, out, len); });
+    auto frames = symbols::with_inlined_frames(
+        symbols_, symbols::unwind(symbols_, tt_.engine().registers(tid),
+                                  [&](uint64_t addr, void* out, size_t len) {
+                                    return mem.read(addr, out, len);
+                                  }));
+    // prctl(PR_SET_NAME) runs for real in replay: the replayed thread has
+    // the name the recorded one had at this point.
+    std::string comm = thread_given_name(tt_.engine().kernel_tid(tid));
+    *name = symbols::thread_name(frames, trace_.header().exe, comm);
     std::vector<CodeLocation> out;
-    for (size_t i = 0; i < frames.size(); ++i) {
-      CodeLocation c = locate(frames[i].pc, i > 0);
-      out.push_back(std::move(c));
-    }
+    for (const symbols::Frame& f : frames) out.push_back(code_location(f.where));
     return out;
   }
 
@@ -365,12 +375,14 @@ class Investigator {
   replayer::TimeTravel tt_;
   symbols::Symbolizer symbols_;
   Disassembler disassembler_;
+  symbols::NameStyle names_;
 };
 
 // Replays to the failure and to the setter's moment; fills the failure,
 // the map, the setter and the timeline's marks.
-void investigate(const trace::Trace& trace, CrashReport& r, TimelineMarks& marks) {
-  Investigator investigator(trace);
+void investigate(const trace::Trace& trace, CrashReport& r, TimelineMarks& marks,
+                 symbols::NameStyle names) {
+  Investigator investigator(trace, names);
   replayer::PanicReport panic;
   r.failure = investigator.failure(panic);
   if (panic.map_fatal) r.map = investigator.map_state(panic.map);
@@ -406,7 +418,8 @@ CrashReport build_crash_report(const trace::Trace& trace, const ReportOptions& o
   bool failed = r.run.ended && !r.run.interrupted && !r.ended_normally;
   if (failed) {
     try {
-      investigate(trace, r, marks);
+      investigate(trace, r, marks,
+                  options.full_names ? symbols::NameStyle::kFull : symbols::NameStyle::kShort);
     } catch (const std::exception& e) {
       // A replay that diverges or a failure goto panic cannot find: say so,
       // and report what the trace itself tells.

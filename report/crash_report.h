@@ -19,7 +19,8 @@
 namespace backstep::report {
 
 struct ReportOptions {
-  size_t last = 20;  // how many flag transitions and switches lead to the end
+  size_t last = 20;         // how many flag transitions and switches lead to the end
+  bool full_names = false;  // functions' demangled names as they are, not short
 };
 
 // A code address, resolved.
@@ -29,7 +30,9 @@ struct CodeLocation {
   std::string module;
   std::string file;  // empty when there is no line information
   int line = 0;
-  std::string text;  // "GoMap<...>::iter_next()+0x2a at go_map.h:512"
+  std::string text;  // "GoMap<int, int>::iter_next+0x2a at go_map.h:512"
+  // In a backtrace: a call inlined into the next frame's function (same pc).
+  bool inlined = false;
 };
 
 struct SourceExcerpt {
@@ -50,8 +53,9 @@ struct Failure {
   bool map_fatal = false;  // Go's fatal check, else a signal (fault, abort)
   std::string what;        // "concurrent map iteration and map write", "SIGSEGV"
   int32_t tid = 0;
-  std::string position;  // record:thread:ticks:steps, for `goto`
-  size_t record = 0;     // the record the failing run ends at
+  std::string thread_name;  // symbols::thread_name at the failure, or empty
+  std::string position;     // record:thread:ticks:steps, for `goto`
+  size_t record = 0;        // the record the failing run ends at
   uint64_t pc = 0;
   std::string instruction;
   CodeLocation location;
@@ -67,7 +71,8 @@ struct Failure {
 // The thread whose hashWriting the check saw, at the moment it set it.
 struct Setter {
   int32_t tid = 0;
-  std::string operation;  // "PutAll -> assign -> evacuation of old bucket 206"
+  std::string thread_name;  // symbols::thread_name at the set, or empty
+  std::string operation;    // "PutAll -> assign -> evacuation of old bucket 206"
   bool in_put_all = false;
   std::string position;
   size_t record = 0;  // the MapEvents record holding the set

@@ -28,12 +28,22 @@ std::vector<CodeLine> source_lines(const SourceExcerpt& s) {
   return out;
 }
 
+// As gdb lists frames: one per inlined call; a frame whose callee was
+// inlined into it stands at that call, not at an address of its own.
 std::vector<CodeLine> stack_lines(const std::vector<CodeLocation>& frames) {
   std::vector<CodeLine> out;
   for (size_t i = 0; i < frames.size(); ++i) {
-    out.push_back({fmt::format("#{:<2} {:#018x} in {}", i, frames[i].pc, frames[i].text), i == 0});
+    std::string line = i > 0 && frames[i - 1].inlined
+                           ? fmt::format("#{:<2} {}", i, frames[i].text)
+                           : fmt::format("#{:<2} {:#018x} in {}", i, frames[i].pc, frames[i].text);
+    out.push_back({line, i == 0});
   }
   return out;
+}
+
+// "3" or "3 (run_merge)".
+std::string thread_label(int32_t tid, const std::string& name) {
+  return name.empty() ? std::to_string(tid) : fmt::format("{} ({})", tid, name);
 }
 
 std::vector<CodeLine> disassembly_lines(const std::vector<DisassemblyLine>& insns) {
@@ -123,7 +133,7 @@ void failure_section(const CrashReport& r, DocumentWriter& w) {
     w.field("thread", std::to_string(f.tid));
     return;
   }
-  w.field("thread", std::to_string(f.tid));
+  w.field("thread", thread_label(f.tid, f.thread_name));
   if (!f.last_stderr.empty()) w.field("last on stderr", f.last_stderr);
   w.field("position", fmt::format("{} (backstep replay {} -ex 'goto {}')", f.position, r.trace_dir,
                                   f.position));
@@ -138,7 +148,8 @@ void failure_section(const CrashReport& r, DocumentWriter& w) {
     w.code(disassembly_lines(f.disassembly));
   }
   if (!f.backtrace.empty()) {
-    w.subheading(fmt::format("Backtrace of thread {} at the failure", f.tid));
+    w.subheading(
+        fmt::format("Backtrace of thread {} at the failure", thread_label(f.tid, f.thread_name)));
     w.code(stack_lines(f.backtrace));
   }
 }
@@ -165,7 +176,7 @@ void why_section(const CrashReport& r, DocumentWriter& w) {
                     "cleared it yet when thread {} checked the flags: the two threads "
                     "used the map at the same time with no synchronization.",
                     s.tid, f.map, s.operation, f.tid));
-    w.field("writer thread", std::to_string(s.tid));
+    w.field("writer thread", thread_label(s.tid, s.thread_name));
     w.field("operation", s.operation);
     w.field("set at", fmt::format("{} (tick {}), in {}", s.position.empty() ? "?" : s.position,
                                   s.ticks, s.site.text));
@@ -175,7 +186,8 @@ void why_section(const CrashReport& r, DocumentWriter& w) {
       w.code(source_lines(*s.source));
     }
     if (!s.backtrace.empty()) {
-      w.subheading(fmt::format("Backtrace of thread {} when it set hashWriting", s.tid));
+      w.subheading(fmt::format("Backtrace of thread {} when it set hashWriting",
+                               thread_label(s.tid, s.thread_name)));
       w.code(stack_lines(s.backtrace));
     }
   } else if (f.map_fatal) {

@@ -16,9 +16,15 @@ json location_json(const CodeLocation& c) {
 
 json frames_json(const std::vector<CodeLocation>& frames) {
   json out = json::array();
-  for (const auto& f : frames) out.push_back(location_json(f));
+  for (const auto& f : frames) {
+    json j = location_json(f);
+    j["inlined"] = f.inlined;
+    out.push_back(std::move(j));
+  }
   return out;
 }
+
+json name_json(const std::string& name) { return name.empty() ? json(nullptr) : json(name); }
 
 json source_json(const std::optional<SourceExcerpt>& s) {
   if (!s) return nullptr;
@@ -36,6 +42,7 @@ json failure_json(const Failure& f) {
   return {{"kind", f.map_fatal ? "map_fatal" : "signal"},
           {"what", f.what},
           {"thread", f.tid},
+          {"thread_name", name_json(f.thread_name)},
           {"position", f.position},
           {"record", f.record},
           {"pc", f.pc},
@@ -50,6 +57,7 @@ json failure_json(const Failure& f) {
 
 json setter_json(const Setter& s) {
   return {{"thread", s.tid},
+          {"thread_name", name_json(s.thread_name)},
           {"operation", s.operation},
           {"in_put_all", s.in_put_all},
           {"position", s.position.empty() ? json(nullptr) : json(s.position)},

@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -18,6 +19,18 @@ std::optional<std::string> proc_status_field(pid_t tid, std::string_view key) {
     }
   }
   return std::nullopt;
+}
+
+std::string thread_given_name(pid_t tid) {
+  std::ifstream in(fmt::format("/proc/{}/comm", tid));
+  std::string comm;
+  std::getline(in, comm);
+  std::error_code ec;
+  const std::filesystem::path exe =
+      std::filesystem::read_symlink(fmt::format("/proc/{}/exe", tid), ec);
+  constexpr size_t kCommLength = 15;  // TASK_COMM_LEN - 1
+  if (!ec && comm == exe.filename().string().substr(0, kCommLength)) return {};
+  return comm;
 }
 
 std::vector<ProcMapping> read_proc_maps(pid_t pid) {

@@ -17,6 +17,11 @@ std::optional<std::string> proc_status_field(pid_t tid, std::string_view key);
 // A signal-set field of /proc/TID/status (SigBlk, SigPnd, ShdPnd, SigIgn,
 // SigCgt) as a mask; 0 if it cannot be read.
 uint64_t proc_signal_set(pid_t tid, std::string_view key);
+// The name the program gave thread `tid` (pthread_setname_np,
+// prctl(PR_SET_NAME)), from /proc/TID/comm; empty when the thread has the
+// kernel's default, the file name of what it executes cut to 15 bytes, or
+// cannot be read.
+std::string thread_given_name(pid_t tid);
 // Whether thread `tid` belongs to one of the processes `known` holds (a map
 // keyed by tgid), or to a new process whose parent is one of them: a new
 // process can report before its creator's fork event is handled.

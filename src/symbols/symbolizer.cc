@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "base/unique_fd.h"
+#include "symbols/names.h"
 #include "symbols/symbolizer_impl.h"
 
 namespace backstep::symbols {
@@ -215,53 +216,6 @@ void for_each_row(const Symbolizer::Impl& impl, std::string_view file, Fn&& fn) 
   }
 }
 
-// The parameter list of a demangled name starts at the first '(' outside
-// template arguments, except inside "operator()" and "(anonymous namespace)".
-size_t params_start(std::string_view s) {
-  int depth = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s.compare(i, 21, "(anonymous namespace)") == 0) {
-      i += 20;
-      continue;
-    }
-    if (s.compare(i, 8, "operator") == 0) {
-      i += 8;
-      // Skip the operator's own punctuation: (), <, <<, <=>, [], ->, ...
-      if (s.compare(i, 2, "()") == 0) {
-        i += 1;
-      } else {
-        while (i < s.size() && std::strchr("<>=!+-*/%&|^~[],", s[i]) != nullptr) ++i;
-        --i;
-      }
-      continue;
-    }
-    const char c = s[i];
-    if (c == '<' || c == '{') ++depth;
-    if (c == '>' || c == '}') --depth;
-    if (c == '(' && depth == 0) return i;
-  }
-  return s.size();
-}
-
-// Demangled function templates start with their return type
-// ("int geo::scale<int>(int)"): the name is what follows the last space
-// outside brackets, unless that space belongs to "operator new" and the like.
-std::string_view without_return_type(std::string_view s) {
-  int depth = 0;
-  size_t name_begin = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == '<' || c == '(' || c == '{') ++depth;
-    if ((c == '>' || c == ')' || c == '}') && depth > 0) --depth;
-    if (c == ' ' && depth == 0) {
-      const std::string_view before = s.substr(0, i);
-      if (before.size() >= 8 && before.substr(before.size() - 8) == "operator") continue;
-      name_begin = i + 1;
-    }
-  }
-  return s.substr(name_begin);
-}
-
 std::string without_templates(std::string_view s) {
   std::string out;
   int depth = 0;
@@ -321,10 +275,11 @@ int match_rank(const Symbolizer::Impl::FunctionSymbol& f, std::string_view query
 
 }  // namespace
 
-std::string Location::describe() const {
+std::string Location::describe(NameStyle style) const {
   const std::string_view mod = module.empty() ? std::string_view("??") : basename_of(module);
   if (function.empty()) return fmt::format("{:#x} in {}", pc, mod);
-  std::string out = offset != 0 ? fmt::format("{}+{:#x}", function, offset) : function;
+  const std::string name = display_name(function, style);
+  std::string out = offset != 0 ? fmt::format("{}+{:#x}", name, offset) : name;
   if (line) {
     out += fmt::format(" at {}:{}", basename_of(line->file), line->line);
   } else {
@@ -531,6 +486,93 @@ std::optional<std::pair<uint64_t, uint64_t>> Symbolizer::function_range(uint64_t
   return std::nullopt;
 }
 
+namespace {
+
+// The line an inlined subroutine was called from: its DW_AT_call_file and
+// DW_AT_call_line, the file named through the CU's file table.
+std::optional<SourceLine> call_site_of(Dwarf_Die* inlined, Dwarf_Die* cu) {
+  auto line = die_udata(inlined, DW_AT_call_line);
+  auto file = die_udata(inlined, DW_AT_call_file);
+  Dwarf_Files* files = nullptr;
+  size_t nfiles = 0;
+  if (!line || !file || dwarf_getsrcfiles(cu, &files, &nfiles) != 0 || *file >= nfiles) {
+    return std::nullopt;
+  }
+  const char* name = dwarf_filesrc(files, *file, nullptr, nullptr);
+  if (name == nullptr) return std::nullopt;
+  Dwarf_Attribute attr;
+  std::string path = in_comp_dir(dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &attr)), name);
+  auto column = die_udata(inlined, DW_AT_call_column);
+  return SourceLine{std::move(path), static_cast<int>(*line), static_cast<int>(column.value_or(0))};
+}
+
+// The DIE an inlined subroutine's attributes come from: its abstract
+// origin, then that one's declaration (DW_AT_specification), as far as
+// they go.
+Dwarf_Die declaration_of(Dwarf_Die die) {
+  for (int hops = 0; hops < 4; ++hops) {
+    Dwarf_Attribute attr;
+    Dwarf_Die next;
+    if ((dwarf_attr(&die, DW_AT_abstract_origin, &attr) == nullptr &&
+         dwarf_attr(&die, DW_AT_specification, &attr) == nullptr) ||
+        dwarf_formref_die(&attr, &next) == nullptr) {
+      break;
+    }
+    die = next;
+  }
+  return die;
+}
+
+// A scope's part of a qualified name: a lambda's class ("<lambda()>" in
+// DWARF) as the demangler writes it, an anonymous namespace as
+// "(anonymous namespace)", a function without its parameters.
+std::string scope_name(Dwarf_Die* scope) {
+  const char* name = dwarf_diename(scope);
+  if (name == nullptr) {
+    // gcc leaves a lambda's closure type unnamed.
+    return dwarf_tag(scope) == DW_TAG_namespace ? "(anonymous namespace)" : "{lambda()}";
+  }
+  std::string_view n = name;
+  if (n.starts_with("<lambda")) return "{" + std::string(n.substr(1, n.size() - 2)) + "}";
+  return std::string(n);
+}
+
+// An inlined function's qualified name: its linkage name demangled when
+// DWARF has one (through DW_AT_abstract_origin and DW_AT_specification),
+// else its name under the names of the scopes it is declared in (a
+// lambda's operator() has no linkage name: "main::{lambda()}::operator()()").
+std::string inlined_function_name(Dwarf_Die* die) {
+  Dwarf_Attribute attr;
+  for (int name : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name}) {
+    if (dwarf_attr_integrate(die, name, &attr) != nullptr) {
+      if (const char* linkage = dwarf_formstring(&attr)) return demangle(linkage);
+    }
+  }
+  Dwarf_Die decl = declaration_of(*die);
+  const char* own = dwarf_diename(&decl);
+  std::string out = std::string(own != nullptr ? own : "??") + "()";
+  Dwarf_Die* raw = nullptr;
+  const int n = dwarf_getscopes_die(&decl, &raw);
+  std::unique_ptr<Dwarf_Die, FreeDeleter> scopes(raw);
+  for (int i = 1; i < n; ++i) {
+    Dwarf_Die* scope = &scopes.get()[i];
+    const int tag = dwarf_tag(scope);
+    if (tag == DW_TAG_subprogram) {
+      // The function a local class or lambda is in: by its name alone.
+      std::string fn = inlined_function_name(scope);
+      out = std::string(without_return_type(fn.substr(0, params_start(fn)))) + "::" + out;
+      break;
+    }
+    if (tag == DW_TAG_namespace || tag == DW_TAG_class_type || tag == DW_TAG_structure_type ||
+        tag == DW_TAG_union_type) {
+      out = scope_name(scope) + "::" + out;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::optional<SourceLine> Symbolizer::inlined_call_site(uint64_t pc) const {
   if (!impl_->dwfl) return std::nullopt;
   Dwfl_Module* mod = impl_->module_at(pc);
@@ -539,24 +581,44 @@ std::optional<SourceLine> Symbolizer::inlined_call_site(uint64_t pc) const {
   for (int i = 0; i < scopes.count; ++i) {
     Dwarf_Die* die = &scopes.dies.get()[i];
     if (dwarf_tag(die) == DW_TAG_subprogram) break;  // not inlined
-    if (dwarf_tag(die) != DW_TAG_inlined_subroutine) continue;
-    auto line = die_udata(die, DW_AT_call_line);
-    auto file = die_udata(die, DW_AT_call_file);
-    Dwarf_Files* files = nullptr;
-    size_t nfiles = 0;
-    if (!line || !file || dwarf_getsrcfiles(scopes.cu, &files, &nfiles) != 0 || *file >= nfiles) {
-      return std::nullopt;
-    }
-    const char* name = dwarf_filesrc(files, *file, nullptr, nullptr);
-    if (name == nullptr) return std::nullopt;
-    Dwarf_Attribute attr;
-    std::string path =
-        in_comp_dir(dwarf_formstring(dwarf_attr(scopes.cu, DW_AT_comp_dir, &attr)), name);
-    auto column = die_udata(die, DW_AT_call_column);
-    return SourceLine{std::move(path), static_cast<int>(*line),
-                      static_cast<int>(column.value_or(0))};
+    if (dwarf_tag(die) == DW_TAG_inlined_subroutine) return call_site_of(die, scopes.cu);
   }
   return std::nullopt;
+}
+
+std::vector<Location> Symbolizer::inline_frames(uint64_t pc, bool return_address) const {
+  Location physical = return_address ? locate_return_address(pc) : locate(pc);
+  std::vector<Location> out;
+  Dwfl_Module* mod = impl_->dwfl ? impl_->module_at(pc) : nullptr;
+  const uint64_t lookup = return_address && pc != 0 ? pc - 1 : pc;
+  if (mod != nullptr) {
+    // dwarf_getscopes goes from an inlined subroutine to the scopes of its
+    // abstract definition; the DIE tree's own nesting (inlined in inlined
+    // ... in the subprogram) is dwarf_getscopes_die's from the innermost.
+    DieScopes around = die_scopes(mod, lookup);
+    Dwarf_Die* nested = nullptr;
+    const int count =
+        around.count > 0 ? std::max(0, dwarf_getscopes_die(&around.dies.get()[0], &nested)) : 0;
+    std::unique_ptr<Dwarf_Die, FreeDeleter> chain(nested);
+    std::optional<SourceLine> line = physical.line;  // the line table's, for the innermost
+    for (int i = 0; i < count; ++i) {
+      Dwarf_Die* die = &chain.get()[i];
+      const int tag = dwarf_tag(die);
+      if (tag == DW_TAG_subprogram) break;
+      if (tag != DW_TAG_inlined_subroutine) continue;  // lexical blocks
+      Location l;
+      l.pc = pc;
+      l.function = inlined_function_name(die);
+      l.module = physical.module;
+      l.line = line;
+      l.inlined = true;
+      out.push_back(std::move(l));
+      line = call_site_of(die, around.cu);
+    }
+    if (!out.empty()) physical.line = line;
+  }
+  out.push_back(std::move(physical));
+  return out;
 }
 
 namespace {

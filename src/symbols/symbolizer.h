@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "symbols/names.h"
+
 // libdwfl's session handle, left opaque here so that users of this header
 // need not include elfutils.
 struct Dwfl;
@@ -46,10 +48,15 @@ struct Location {
   uint64_t offset = 0;   // pc - function start
   std::string module;    // the module's original path; empty if none
   std::optional<SourceLine> line;
+  // A call the compiler inlined into the function of the next Location of
+  // Symbolizer::inline_frames: `function` is the inlined function (from
+  // DWARF), `pc` the physical frame's, `offset` 0.
+  bool inlined = false;
 
   // "inner()+0x12 at prog.cc:42", "write+0x17 in libc.so.6",
-  // "0x7f0012345678 in libc.so.6", or "0x1234 in ??".
-  std::string describe() const;
+  // "0x7f0012345678 in libc.so.6", or "0x1234 in ??"; the function's name
+  // in `style` ("inner+0x12 at prog.cc:42" short).
+  std::string describe(NameStyle style = NameStyle::kFull) const;
 };
 
 class Symbolizer {
@@ -113,6 +120,16 @@ class Symbolizer {
   // inlined function around `pc` (the line table names the inlined body).
   // nullopt when `pc` is not in inlined code or has no DWARF.
   std::optional<SourceLine> inlined_call_site(uint64_t pc) const;
+
+  // The source-level frames at `pc`, innermost first, as gdb numbers them:
+  // one per inlined call around pc (the innermost at the line the line
+  // table gives, each outer one at the DW_AT_call_file/DW_AT_call_line of
+  // the call it inlined), then the physical function (the symbol covering
+  // pc, with its offset) at the call site of its outermost inlined call.
+  // With `return_address`, lookups use pc - 1 as locate_return_address
+  // does. Without inlined code or DWARF, just the physical function's
+  // Location.
+  std::vector<Location> inline_frames(uint64_t pc, bool return_address) const;
 
   // Where the executable's code inlines the function `name` (its DWARF name,
   // unqualified: "PutAll", or the last `::` component of `name`): the entry

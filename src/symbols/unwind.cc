@@ -208,4 +208,15 @@ std::vector<Frame> unwind_frame_pointers(const Symbolizer& symbols, const user_r
   return located(symbols, raw);
 }
 
+std::vector<Frame> with_inlined_frames(const Symbolizer& symbols,
+                                       const std::vector<Frame>& physical) {
+  std::vector<Frame> out;
+  for (size_t i = 0; i < physical.size(); ++i) {
+    for (Location& where : symbols.inline_frames(physical[i].pc, i > 0)) {
+      out.push_back(Frame{physical[i].pc, physical[i].cfa_or_sp, std::move(where)});
+    }
+  }
+  return out;
+}
+
 }  // namespace backstep::symbols

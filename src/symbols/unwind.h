@@ -42,4 +42,11 @@ std::vector<Frame> unwind(const Symbolizer& symbols, const user_regs_struct& reg
 std::vector<Frame> unwind_frame_pointers(const Symbolizer& symbols, const user_regs_struct& regs,
                                          const ReadMemory& read_memory);
 
+// The frames as gdb lists and numbers them: each physical frame of
+// `physical` (unwind's) expanded into one frame per inlined call
+// (Symbolizer::inline_frames), innermost first; the inlined ones carry
+// their physical frame's pc and cfa_or_sp and `where.inlined`.
+std::vector<Frame> with_inlined_frames(const Symbolizer& symbols,
+                                       const std::vector<Frame>& physical);
+
 }  // namespace backstep::symbols

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "symbols/modules.h"
+#include "symbols/names.h"
 #include "symbols/unwind.h"
 #include "trace/error.h"
 #include "trace/trace_writer.h"
@@ -447,6 +448,97 @@ TEST(SymbolsDescribe, Formats) {
   loc.offset = 0;
   loc.line = SourceLine{"/src/prog.cc", 42, 3};
   EXPECT_EQ(loc.describe(), "inner(int) at prog.cc:42");
+  EXPECT_EQ(loc.describe(NameStyle::kShort), "inner at prog.cc:42");
+}
+
+TEST(SymbolsShortNames, DropWhatIsNotTheName) {
+  const std::string gomap = "backstep::GoMap<int, int, std::hash<int>, std::equal_to<int> >";
+  const std::pair<std::string, std::string> cases[] = {
+      // The map's operations: defaults, the function's own template
+      // arguments (a lambda), the return type, parameters and the clone
+      // suffix go.
+      {"int* " + gomap + "::assign<" + gomap + "::put(int const&, int)::{lambda(unsigned char*, " +
+           "bool)#1}>(int const&, " + gomap + "::put(int const&, int)::{lambda(unsigned char*, " +
+           "bool)#1}&&) [clone .isra.0]",
+       "GoMap<int, int>::assign"},
+      {gomap + "::put(int const&, int)", "GoMap<int, int>::put"},
+      {gomap + "::iter_next(" + gomap + "::Iterator&) const", "GoMap<int, int>::iter_next"},
+      {"stats_pass(" + gomap + "&, long)", "stats_pass"},
+      // A lambda is the lambda, not its operator(), in a function without
+      // its parameters.
+      {"Pool::Pool(Stock&, int, long)::{lambda()#1}::operator()() const", "Pool::Pool::{lambda#1}"},
+      // Long class template arguments read as "...".
+      {"std::thread::_State_impl<std::thread::_Invoker<std::tuple<Pool::Pool()::{lambda()#1}> > "
+       ">::_M_run()",
+       "std::thread::_State_impl<...>::_M_run"},
+      {"(anonymous namespace)::writer(backstep::GoMap<std::__cxx11::basic_string<char, "
+       "std::char_traits<char>, std::allocator<char> >, std::vector<int, std::allocator<int> > >&)",
+       "writer"},
+      {"std::vector<int, std::allocator<int> >::push_back(int const&)",
+       "std::vector<int>::push_back"},
+      {"backstep::GoMap<std::__cxx11::basic_string<char, std::char_traits<char>, "
+       "std::allocator<char> >, int, std::hash<std::__cxx11::basic_string<char, "
+       "std::char_traits<char>, std::allocator<char> > >, "
+       "std::equal_to<std::__cxx11::basic_string<char, std::char_traits<char>, "
+       "std::allocator<char> > > >::erase(std::__cxx11::basic_string<char, "
+       "std::char_traits<char>, std::allocator<char> > const&)",
+       "GoMap<std::string, int>::erase"},
+      // Operators keep their punctuation, not their template arguments.
+      {"bool operator< <int>(Foo<int> const&, Foo<int> const&)", "operator<"},
+      {"ns::Box<int>::operator()(int)", "ns::Box<int>::operator()"},
+      // C names and names without parameters stay.
+      {"main", "main"},
+      {"write", "write"},
+      {"_start", "_start"},
+  };
+  for (const auto& [full, short_name] : cases) {
+    EXPECT_EQ(short_function_name(full), short_name) << full;
+    EXPECT_EQ(display_name(full, NameStyle::kFull), full);
+  }
+}
+
+Frame frame_in(const std::string& function, const std::string& module, bool inlined = false) {
+  Frame f;
+  f.where.function = function;
+  f.where.module = module;
+  f.where.inlined = inlined;
+  return f;
+}
+
+TEST(SymbolsThreadNames, TheNameGivenOrTheUsersOutermostFunction) {
+  // The kernel calls an unnamed thread by the file's name cut to 15 bytes.
+  const std::string exe = "/home/u/shop_with_a_long_name";
+  const std::string unnamed = "shop_with_a_lon";
+  const std::string libc = "/lib/x86_64-linux-gnu/libc.so.6";
+  // A pool worker: below libstdc++'s machinery, a lambda that calls a
+  // named function (inlined into it).
+  const std::vector<Frame> worker = {
+      frame_in("backstep::GoMap<int, int>::put(int const&, int)", exe, true),
+      frame_in("restock(backstep::GoMap<int, int>&, int)", exe),
+      frame_in("Pool::worker_loop(int)", exe, true),
+      frame_in("Pool::Pool(Stock&, int, long)::{lambda()#1}::operator()() const", exe, true),
+      frame_in("void std::__invoke_impl<void, Pool::Pool()::{lambda()#1}>(std::__invoke_other, "
+               "Pool::Pool()::{lambda()#1}&&)",
+               exe, true),
+      frame_in(
+          "std::thread::_State_impl<std::thread::_Invoker<std::tuple<Pool::Pool()::{lambda()#1}"
+          "> > >::_M_run()",
+          exe),
+      frame_in("execute_native_thread_routine", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"),
+      frame_in("start_thread", libc),
+      frame_in("clone3", libc)};
+  EXPECT_EQ(thread_name(worker, exe, unnamed), "Pool::worker_loop");
+  EXPECT_EQ(thread_name(worker, exe, ""), "Pool::worker_loop");
+  // The name the program gave wins.
+  EXPECT_EQ(thread_name(worker, exe, "restocker"), "restocker");
+  // A lambda that calls nothing of the user's names the thread.
+  const std::vector<Frame> lambda_only = {worker[0], worker[3], worker[5], worker[7]};
+  EXPECT_EQ(thread_name(lambda_only, exe, ""), "Pool::Pool::{lambda#1}");
+  // The main thread.
+  const std::vector<Frame> main_thread = {
+      frame_in("main", exe), frame_in("__libc_start_call_main", libc), frame_in("_start", exe)};
+  EXPECT_EQ(thread_name(main_thread, exe, unnamed), "main");
+  EXPECT_EQ(thread_name({worker[7], worker[8]}, exe, unnamed), "");
 }
 
 }  // namespace
