@@ -193,7 +193,8 @@ void Debugger::run(const std::string& command, const std::string& args) {
                 "reverse-finish",
                 "print EXPR",
                 "quit"}}},
-         "commands: when, goto start|end|panic|setter|event N|POSITION, stepi [N] (si), reverse-stepi "
+         "commands: when, goto start|end|panic|setter|event N|POSITION, stepi [N] (si), "
+         "reverse-stepi "
          "[N] (rsi), info registers [REG...]|threads|processes, thread N, process N, frame [N], "
          "up, down, x/FMT ADDR, "
          "disassemble [ADDR], map "

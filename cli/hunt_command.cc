@@ -89,7 +89,9 @@ hunt::MinimizeResult minimize(const fs::path& trace, const fs::path& out, unsign
                         {"to", s.to},
                         {"ticks", s.ticks},
                         {"events", s.events},
-                        {"at_limit", s.at_limit}});
+                        {"syscalls", s.syscalls},
+                        {"at_limit", s.at_limit},
+                        {"at_event", s.at_event}});
   }
   std::ofstream(out / "forced-schedule.json") << schedule.dump(1) << "\n";
   return r;

@@ -17,12 +17,14 @@ namespace fs = std::filesystem;
 using recorder::ForcedSwitch;
 
 std::vector<ForcedSwitch> forced_switches_of(const trace::Trace& trace) {
-  std::map<int32_t, uint64_t> ticks;   // per thread, at its last stop
-  std::map<int32_t, uint64_t> events;  // per thread, map events published
+  std::map<int32_t, const trace::Stop*> last;  // per thread, its last stop
+  std::map<int32_t, uint64_t> events;          // per thread, map events published
+  std::map<int32_t, uint64_t> syscalls;        // per thread, syscall entries
   std::vector<ForcedSwitch> out;
   for (const trace::Event& e : trace.events()) {
     if (const auto* s = std::get_if<trace::Stop>(&e)) {
-      ticks[s->tid] = s->ticks;
+      last[s->tid] = s;
+      if (s->kind == trace::StopKind::kSyscallEntry) syscalls[s->tid]++;
     } else if (const auto* m = std::get_if<trace::MapEvents>(&e)) {
       for (const abi::MapEvent& ev : m->events) events[static_cast<int32_t>(ev.tid)]++;
     } else if (const auto* sw = std::get_if<trace::Switch>(&e)) {
@@ -30,13 +32,18 @@ std::vector<ForcedSwitch> forced_switches_of(const trace::Trace& trace) {
       ForcedSwitch f;
       f.from = sw->from;
       f.to = sw->to;
-      f.ticks = ticks[sw->from];
+      const trace::Stop* at = last[sw->from];
+      f.ticks = at ? at->ticks : 0;
       f.events = events[sw->from];
+      f.syscalls = syscalls[sw->from];
       // Made where the thread was stopped by a limit: replay stops it there
-      // again; the others come at a syscall, found by the first scheduling
-      // point at or past the same position.
-      f.at_limit = sw->reason == trace::SwitchReason::kTimeslice ||
-                   sw->reason == trace::SwitchReason::kMapEvent;
+      // again, by the same limit; the others come at a syscall, found by the
+      // first scheduling point at or past the same position.
+      if (at && at->kind == trace::StopKind::kTrap) {
+        auto why = static_cast<abi::TrapReason>(at->value);
+        f.at_limit = why == abi::TrapReason::kTickLimit || why == abi::TrapReason::kMapEvent;
+        f.at_event = why == abi::TrapReason::kMapEvent;
+      }
       out.push_back(f);
     }
   }
@@ -66,7 +73,8 @@ std::vector<ForcedSwitch> switches_before_failure(const trace::Trace& trace) {
   }
   size_t before = 0;  // switches recorded before that record
   for (size_t i = 0; i < failure; ++i) {
-    if (const auto* sw = std::get_if<trace::Switch>(&ev[i]); sw && sw->from != 0 && sw->from != sw->to) {
+    if (const auto* sw = std::get_if<trace::Switch>(&ev[i]);
+        sw && sw->from != 0 && sw->from != sw->to) {
       ++before;
     }
   }
@@ -131,12 +139,13 @@ bool ScheduleMinimizer::fails_the_same_way(const std::vector<ForcedSwitch>& sche
   return same;
 }
 
-std::vector<ForcedSwitch> ScheduleMinimizer::shortest_failing_suffix(std::vector<ForcedSwitch> all) {
+std::vector<ForcedSwitch> ScheduleMinimizer::shortest_failing_suffix(
+    std::vector<ForcedSwitch> all) {
   size_t lo = 0, hi = all.size();  // the last lo do not fail (the empty schedule), the last hi do
   while (hi - lo > 1 && !budget_used_up_) {
     size_t mid = lo + (hi - lo) / 2;
-    if (fails_the_same_way(std::vector<ForcedSwitch>(all.end() - static_cast<std::ptrdiff_t>(mid),
-                                                     all.end()))) {
+    if (fails_the_same_way(
+            std::vector<ForcedSwitch>(all.end() - static_cast<std::ptrdiff_t>(mid), all.end()))) {
       hi = mid;
     } else {
       lo = mid;

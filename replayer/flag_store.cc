@@ -64,8 +64,8 @@ FlagStore goto_flag_store(TimeTravel& tt, const abi::MapEvent& set, size_t batch
   }
   if (!store) {
     throw Error(fmt::format(
-        "could not find the store that set hashWriting on map {:#x} (thread {}, tick {})",
-        set.map, tid, set.ticks));
+        "could not find the store that set hashWriting on map {:#x} (thread {}, tick {})", set.map,
+        tid, set.ticks));
   }
   tt.goto_position(store->position);
   return *store;

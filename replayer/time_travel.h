@@ -31,7 +31,7 @@ struct PanicReport {
   // For a map fatal: the hashWriting set that the check saw.
   std::optional<abi::MapEvent> setter;
   std::vector<abi::MapEvent> setter_steps;  // what the setter did after (evacuations, ...)
-  size_t setter_record = 0;                  // the MapEvents record holding `setter`
+  size_t setter_record = 0;                 // the MapEvents record holding `setter`
   // The instruction that set it (flag_store.h); empty, with the reason in
   // `setter_store_error`, when the replay could not find it.
   std::optional<FlagStore> setter_store;

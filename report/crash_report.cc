@@ -10,11 +10,11 @@
 
 #include "base/errors.h"
 #include "disasm/disassembler.h"
+#include "preload/syscallbuf_abi.h"
 #include "replayer/time_travel.h"
 #include "report/fixes.h"
 #include "symbols/modules.h"
 #include "symbols/unwind.h"
-#include "preload/syscallbuf_abi.h"
 #include "trace/buffered_syscalls.h"
 #include "trace/event_format.h"
 
@@ -200,9 +200,10 @@ class Investigator {
             other = !writes.empty();
             continue;
           }
-          writes.insert(writes.begin(),
-                        {nullptr, 0, std::string(reinterpret_cast<const char*>(echo->data.data()),
-                                                 echo->data.size())});
+          writes.insert(
+              writes.begin(),
+              {nullptr, 0,
+               std::string(reinterpret_cast<const char*>(echo->data.data()), echo->data.size())});
         }
         continue;
       }

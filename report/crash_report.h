@@ -74,13 +74,13 @@ struct Failure {
 // and line that `goto panic` and `goto setter` show too.
 struct Setter {
   int32_t tid = 0;
-  std::string operation;  // "PutAll -> assign -> evacuation of old bucket 206"
+  std::string operation;              // "PutAll -> assign -> evacuation of old bucket 206"
   abi::MapOp op = abi::MapOp::kNone;  // kAssign, kDelete or kClear
   abi::MapOp outer_op = abi::MapOp::kNone;
   bool in_put_all = false;
   std::string position;  // empty when the store was not found (position_error says why)
   std::string position_error;
-  size_t record = 0;  // the MapEvents record holding the set
+  size_t record = 0;   // the MapEvents record holding the set
   uint64_t ticks = 0;  // the event's tick
   uint64_t pc = 0;     // the store
   std::string instruction;

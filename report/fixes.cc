@@ -46,8 +46,8 @@ std::string who(int32_t tid, const std::vector<CodeLocation>& frames) {
 // the write that had set hashWriting. Every fix is phrased from these, so
 // that its advice names only operations the program made.
 struct Conflict {
-  std::string reader;  // the thread whose check failed: "thread 3 (ranger())"
-  std::string writer;  // the thread that had set hashWriting
+  std::string reader;                      // the thread whose check failed: "thread 3 (ranger())"
+  std::string writer;                      // the thread that had set hashWriting
   abi::MapOp read_op = abi::MapOp::kNone;  // the check's operation
   bool reader_in_put_all = false;
   abi::MapOp write_op = abi::MapOp::kNone;  // kAssign, kDelete or kClear
@@ -120,16 +120,18 @@ Fix copy_on_write(const Conflict& c) {
   std::string title =
       c.writer_in_put_all
           ? "Make PutAll copy-on-write and publish each new map with one atomic pointer swap"
-          : fmt::format("Make the {} copy-on-write and publish each new map with one atomic "
-                        "pointer swap",
-                        write);
+          : fmt::format(
+                "Make the {} copy-on-write and publish each new map with one atomic "
+                "pointer swap",
+                write);
   std::string change =
       c.writer_in_put_all
           ? "Clone the current map, apply the whole batch to the private clone, then publish "
             "the clone"
-          : fmt::format("Clone the current map, make the {} (or a group of them) on the private "
-                        "clone, then publish the clone",
-                        write);
+          : fmt::format(
+                "Clone the current map, make the {} (or a group of them) on the private "
+                "clone, then publish the clone",
+                write);
   return {"copy_on_write",
           title,
           {fmt::format("{} must stop writing the map that other threads use: its {} changes "
@@ -163,19 +165,20 @@ Fix rwlock(const Conflict& c) {
       break;
     default:
       reader_step = fmt::format(
-          "{} takes it exclusively around its own {} too: two writes never run at once.",
-          c.reader, read_name(c));
+          "{} takes it exclusively around its own {} too: two writes never run at once.", c.reader,
+          read_name(c));
       break;
   }
-  return {"rwlock",
-          c.read_op == abi::MapOp::kIterate
-              ? "Guard every access and every whole range with one reader/writer lock"
-              : "Guard every access to the map with one reader/writer lock",
-          {fmt::format("{} takes a std::shared_mutex exclusively around the whole {}{}.", c.writer,
-                       write, c.writer_in_put_all ? " (the whole batch, not each entry)" : ""),
-           reader_step, "Every other access to the map, reads included, goes through the same lock."},
-          "examples/safe_rwlock.cc",
-          "chapter 1 (sync.RWMutex row of the table) and chapter 4"};
+  return {
+      "rwlock",
+      c.read_op == abi::MapOp::kIterate
+          ? "Guard every access and every whole range with one reader/writer lock"
+          : "Guard every access to the map with one reader/writer lock",
+      {fmt::format("{} takes a std::shared_mutex exclusively around the whole {}{}.", c.writer,
+                   write, c.writer_in_put_all ? " (the whole batch, not each entry)" : ""),
+       reader_step, "Every other access to the map, reads included, goes through the same lock."},
+      "examples/safe_rwlock.cc",
+      "chapter 1 (sync.RWMutex row of the table) and chapter 4"};
 }
 
 // For a reader that ranges, looks up or clones (not for two writers).
@@ -187,9 +190,8 @@ Fix snapshot(const Conflict& c) {
           fmt::format("{} takes the latest snapshot and ranges over it without a lock.", c.reader);
       break;
     case abi::MapOp::kLookup:
-      reader_step =
-          fmt::format("{} takes the latest snapshot and looks keys up in it without a lock.",
-                      c.reader);
+      reader_step = fmt::format(
+          "{} takes the latest snapshot and looks keys up in it without a lock.", c.reader);
       break;
     default:
       reader_step = fmt::format(

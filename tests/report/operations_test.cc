@@ -16,8 +16,8 @@
 
 namespace {
 
-using nlohmann::json;
 using e2e::Recording;
+using nlohmann::json;
 
 constexpr int kMaxSeeds = 200;
 
@@ -55,7 +55,8 @@ std::vector<json> debugger(const Recording& r, const std::vector<std::string>& c
 }
 
 Investigated* investigate(const char* program, const char* arg) {
-  auto* inv = new Investigated{e2e::record_failing(program, arg, kMaxSeeds), {}, {}, {}, {}, {}, {}};
+  auto* inv =
+      new Investigated{e2e::record_failing(program, arg, kMaxSeeds), {}, {}, {}, {}, {}, {}};
   const Recording& r = inv->recording;
   if (r.trace.empty()) return inv;
   auto rep = e2e::backstep({"report", r.trace.string(), "--format", "json"}, r.dir->path());
@@ -65,8 +66,9 @@ Investigated* investigate(const char* program, const char* arg) {
   inv->text = text.out;
   const json& setter = inv->report["setter"];
   if (!setter.is_object() || !setter["position"].is_string()) return inv;
-  std::vector<json> got = debugger(r, {"goto panic", "goto " + setter["position"].get<std::string>(),
-                                       "backtrace", "goto setter"});
+  std::vector<json> got = debugger(
+      r,
+      {"goto panic", "goto " + setter["position"].get<std::string>(), "backtrace", "goto setter"});
   if (got.size() == 4) {
     inv->panic = got[0];
     inv->goto_position = got[1];
@@ -118,10 +120,9 @@ void expect_setter_agrees_everywhere(const Investigated& inv) {
   const uint64_t pc = s["pc"];
   const std::string insn = s["instruction"];
   expect_store_of_operation(s);
-  const std::string file_line = e2e::fs::path(s["site"]["file"].get<std::string>())
-                                    .filename()
-                                    .string() +
-                                ":" + std::to_string(s["site"]["line"].get<int>());
+  const std::string file_line =
+      e2e::fs::path(s["site"]["file"].get<std::string>()).filename().string() + ":" +
+      std::to_string(s["site"]["line"].get<int>());
 
   const json& p = inv.panic["setter"];
   ASSERT_TRUE(p.is_object()) << inv.panic.dump();
@@ -158,8 +159,8 @@ void expect_advice_names_only(const json& report, const std::vector<std::string>
   const std::vector<std::string> vocabulary = {"PutAll", "range", "clone()", "lookup", "erase"};
   ASSERT_FALSE(report["fixes"].empty());
   for (const json& fix : report["fixes"]) {
-    std::string words = fix["title"].get<std::string>() + "\n" +
-                        fix["seed_section"].get<std::string>();
+    std::string words =
+        fix["title"].get<std::string>() + "\n" + fix["seed_section"].get<std::string>();
     for (const auto& step : fix["steps"]) words += "\n" + step.get<std::string>();
     for (const auto& w : vocabulary) {
       if (std::find(present.begin(), present.end(), w) != present.end()) continue;
@@ -197,7 +198,7 @@ class Cases : public ::testing::Test {
     if (!slot) slot = investigate(program, arg);
     return *slot;
   }
-  static const Investigated& range_erase() { return get(range_erase_, RANGE_ERASE_BIN, "2000"); }
+  static const Investigated& range_erase() { return get(range_erase_, RANGE_ERASE_BIN, "300"); }
   static const Investigated& clone_put() { return get(clone_put_, CLONE_PUT_BIN, "20000"); }
   static const Investigated& churn() { return get(churn_, SAME_SIZE_CHURN_BIN, "20000"); }
   static const Investigated& pool() { return get(pool_, POOL_PUTALL_BIN, "300"); }
@@ -216,7 +217,8 @@ TEST_F(Cases, SameSizeChurnSetterIsTheStoreEverywhere) {
   const Investigated& inv = churn();
   ASSERT_FALSE(inv.recording.trace.empty());
   EXPECT_EQ(inv.report["failure"]["what"], "concurrent map read and map write");
-  EXPECT_GT(inv.report["run"]["growths"].get<int>(), 0) << "the churn grows the map to the same size";
+  EXPECT_GT(inv.report["run"]["growths"].get<int>(), 0)
+      << "the churn grows the map to the same size";
   expect_setter_agrees_everywhere(inv);
 }
 
