@@ -19,7 +19,7 @@ using Prices = backstep::GoMap<int, long>;
 std::atomic<bool> g_writer_done{false};
 
 [[gnu::noinline]] void update_prices(Prices& prices, long puts) {
-  for (long i = 0; i < puts; ++i) prices.put(static_cast<int>(i % 3000), i);  // the write
+  for (long i = 0; i < puts; ++i) prices.put(static_cast<int>(i % 200), i);  // the write
   g_writer_done.store(true, std::memory_order_release);
 }
 
@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   Prices prices;
-  for (int i = 0; i < 500; ++i) prices.put(i, 0);
+  for (int i = 0; i < 100; ++i) prices.put(i, 0);
   unsigned long sizes = 0;
   std::thread snapshots(take_snapshots, std::cref(prices), std::ref(sizes));
   std::thread writer(update_prices, std::ref(prices), puts);
