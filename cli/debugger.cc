@@ -164,7 +164,7 @@ void Debugger::run(const std::string& command, const std::string& args) {
   } else if (command == "help") {
     emit(json{{"commands",
                {"when",
-                "goto start|end|panic|event N|POSITION",
+                "goto start|end|panic|setter|event N|POSITION",
                 "stepi [N]",
                 "reverse-stepi [N]",
                 "info registers|threads|processes",
@@ -196,7 +196,8 @@ void Debugger::run(const std::string& command, const std::string& args) {
                 "print EXPR",
                 "set print full-names on|off",
                 "quit"}}},
-         "commands: when, goto start|end|panic|event N|POSITION, stepi [N] (si), reverse-stepi "
+         "commands: when, goto start|end|panic|setter|event N|POSITION, stepi [N] (si), "
+         "reverse-stepi "
          "[N] (rsi), info registers [REG...]|threads|processes, thread N, process N, frame [N], "
          "up, down, x/FMT ADDR, "
          "disassemble [ADDR], map "
@@ -309,12 +310,18 @@ void Debugger::cmd_goto(const std::string& args) {
   } else if (args == "panic") {
     cmd_panic();
     return;
+  } else if (args == "setter") {
+    // The store that set the hashWriting the failing check saw.
+    replayer::PanicReport r = tt_.goto_panic();
+    if (!r.setter) throw Error("the recording did not fail on a map's hashWriting: no setter");
+    if (!r.setter_store) throw Error(r.setter_store_error);
+    tt_.goto_position(r.setter_store->position);
   } else if (args.rfind("event", 0) == 0) {
     tt_.goto_record(std::stoull(trim(args.substr(5))));
   } else if (auto p = replayer::ReplayPosition::parse(args)) {
     tt_.goto_position(*p);
   } else {
-    throw Error("usage: goto start|end|panic|event N|RECORD:THREAD:TICKS:STEPS");
+    throw Error("usage: goto start|end|panic|setter|event N|RECORD:THREAD:TICKS:STEPS");
   }
   show_where();
 }
@@ -352,10 +359,25 @@ void Debugger::cmd_panic() {
                      {"site", s.site},
                      {"operation", chain},
                      {"event", trace::map_event_json(s)}};
-      std::string site = location(s.site - 5);
-      j["setter"]["location"] = site;
-      text += fmt::format("\nhashWriting was set by thread {} at tick {}, in {}, inside {}", s.tid,
-                          s.ticks, site, chain);
+      if (r.setter_store) {
+        // The store that flipped the flag: where `goto setter` and the
+        // report stand (replayer/flag_store.h).
+        const replayer::FlagStore& store = *r.setter_store;
+        std::string site = location(store.pc);
+        std::string store_insn = describe_pc(store.pc);
+        j["setter"]["position"] = store.position.str();
+        j["setter"]["pc"] = store.pc;
+        j["setter"]["instruction"] = store_insn;
+        j["setter"]["location"] = site;
+        text += fmt::format(
+            "\nhashWriting was set by thread {} in {}, at position {}\n=> {:#x} in {}: {}", s.tid,
+            chain, store.position.str(), store.pc, site, store_insn);
+      } else {
+        j["setter"]["position"] = nullptr;
+        j["setter"]["position_error"] = r.setter_store_error;
+        text += fmt::format("\nhashWriting was set by thread {} in {}, at tick {} ({})", s.tid,
+                            chain, s.ticks, r.setter_store_error);
+      }
     }
     if (r.fatal) {
       text += fmt::format("\nmap state at the check: B {}, count {}, flags {}, nevacuate {}",

@@ -163,7 +163,7 @@ void add_gdbserver_command(CLI::App& app, Subcommands& out) {
   cmd->footer(
       "In gdb: target remote | backstep gdbserver TRACE (or --port N and target remote :N); "
       "`backstep replay --gdb TRACE` starts gdb connected. monitor commands: when, goto "
-      "start|end|panic|event N|POSITION, map [ADDR], events [N], and the rest of replay's "
+      "start|end|panic|setter|event N|POSITION, map [ADDR], events [N], and the rest of replay's "
       "debugger commands.");
   out.push_back({cmd, [args] { return run_gdbserver(args.get()); }});
 }

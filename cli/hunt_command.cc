@@ -38,12 +38,14 @@ struct HuntArgs {
   std::string until = "fail";
   std::string shard = "1/1";
   bool no_minimize = false;
+  unsigned minimize_budget = 120;  // seconds
 };
 
 struct MinimizeArgs {
   std::string trace;
   std::string output;
   unsigned timeout = 60;
+  std::optional<unsigned> budget;  // seconds; none: to the end
 };
 
 // Moves a finished trace (and its log) to `to`, which may be an empty
@@ -58,11 +60,13 @@ void move_trace(const fs::path& from, const fs::path& to) {
 
 std::string json_path(const fs::path& p) { return p.empty() ? "" : fs::absolute(p).string(); }
 
-hunt::MinimizeResult minimize(const fs::path& trace, const fs::path& out, unsigned timeout) {
+hunt::MinimizeResult minimize(const fs::path& trace, const fs::path& out, unsigned timeout,
+                              std::optional<unsigned> budget) {
   hunt::MinimizeOptions mo;
   mo.trace = trace;
   mo.output = out;
   mo.timeout = std::chrono::seconds(timeout);
+  if (budget) mo.budget = std::chrono::seconds(*budget);
   hunt::ScheduleMinimizer m(mo);
   ProgressLine progress;
   if (progress.enabled()) {
@@ -85,15 +89,24 @@ hunt::MinimizeResult minimize(const fs::path& trace, const fs::path& out, unsign
                         {"to", s.to},
                         {"ticks", s.ticks},
                         {"events", s.events},
-                        {"at_limit", s.at_limit}});
+                        {"syscalls", s.syscalls},
+                        {"at_limit", s.at_limit},
+                        {"at_event", s.at_event}});
   }
   std::ofstream(out / "forced-schedule.json") << schedule.dump(1) << "\n";
   return r;
 }
 
-void print_minimized(const hunt::MinimizeResult& r) {
+void print_minimized(const hunt::MinimizeResult& r, std::optional<unsigned> budget) {
   fmt::print("minimized: {}\n", r.output.string());
-  fmt::print("forced switches: {} -> {} ({} recordings)\n", r.original, r.remaining, r.candidates);
+  fmt::print("forced switches: {} -> {} ({} recordings, {:.1f} s)\n", r.original, r.remaining,
+             r.candidates, r.seconds);
+  if (r.budget_used_up) {
+    fmt::print(
+        "time budget of {} s used up: kept the smallest failing schedule found so far (it may "
+        "shrink further: backstep minimize {} without a budget)\n",
+        budget ? *budget : 0, r.output.string());
+  }
   fmt::print("fails with: {}\n", r.failure.describe());
 }
 
@@ -193,10 +206,11 @@ int run_hunt(const HuntArgs& a) {
                                        : out_dir / fmt::format("seed-{}-min", f.seed);
     if (fs::is_directory(min_out) && fs::is_empty(min_out)) fs::remove(min_out);
     try {
-      hunt::MinimizeResult m = minimize(kept, min_out, a.timeout);
-      print_minimized(m);
+      hunt::MinimizeResult m = minimize(kept, min_out, a.timeout, a.minimize_budget);
+      print_minimized(m, a.minimize_budget);
       report["minimized"] = json_path(m.output);
       report["forced_switches"] = {m.original, m.remaining};
+      report["minimize_budget_used_up"] = m.budget_used_up;
     } catch (const Interrupted&) {
       throw;
     } catch (const Error& e) {
@@ -211,7 +225,7 @@ int run_minimize(const MinimizeArgs& a) {
   fs::path trace = trace::TraceDir::resolve(a.trace).path();
   fs::path out = a.output.empty() ? fs::path(trace.string() + "-min") : fs::path(a.output);
   install_interrupt_handlers();
-  print_minimized(minimize(trace, out, a.timeout));
+  print_minimized(minimize(trace, out, a.timeout, a.budget), a.budget);
   return 0;
 }
 
@@ -246,6 +260,9 @@ void add_hunt_command(CLI::App& app, Subcommands& out) {
                    "Directory for the failing trace (seed-N, seed-N-min) and result.json "
                    "(default: the trace folder, as `record` does)");
   hunt->add_flag("--no-minimize", a->no_minimize, "Do not shrink the failing schedule");
+  hunt->add_option("--minimize-budget", a->minimize_budget,
+                   "Seconds the shrinking may take; then the smallest failing schedule found "
+                   "so far is kept (default 120)");
   hunt->add_option("command", a->command, "PROGRAM [ARGS...] (after --)")->required();
   verify->excludes(runs);
   hunt->footer(
@@ -265,6 +282,10 @@ void add_minimize_command(CLI::App& app, Subcommands& out) {
   min->add_option("-o,--output", a->output, "The shrunk trace (default: TRACE-min)");
   min->add_option("--timeout", a->timeout, "Seconds per candidate recording (default 60)")
       ->check(CLI::PositiveNumber);
+  min->add_option("--budget", a->budget,
+                  "Seconds the shrinking may take (no candidate starts after that; the "
+                  "recording's own schedule is always tried); then the smallest failing "
+                  "schedule found so far is kept (default: no limit)");
   out.push_back({min, [a] { return run_minimize(*a); }});
 }
 

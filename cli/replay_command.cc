@@ -256,7 +256,7 @@ void add_replay_command(CLI::App& app, Subcommands& out) {
   replay->footer(
       "Without --until-*, --exit-status, -ex or -x, and with a terminal on stdin, replay opens an "
       "interactive "
-      "session: when, goto start|end|panic|event N|POSITION, stepi, reverse-stepi, info "
+      "session: when, goto start|end|panic|setter|event N|POSITION, stepi, reverse-stepi, info "
       "registers|threads|processes, thread N, process N, x/FMT ADDR, disassemble, map [ADDR], "
       "events [N]. "
       "`help` in the session lists every command.");

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "hunt/failure.h"
@@ -20,10 +21,19 @@ namespace backstep::hunt {
 // thread to another, at the leaving thread's ticks and map-event count.
 std::vector<recorder::ForcedSwitch> forced_switches_of(const trace::Trace& trace);
 
+// The switches of forced_switches_of(trace) made before the failure: those
+// after the record that tells it (the kFatal event's batch, the fatal
+// signal's stop) cannot change it.
+std::vector<recorder::ForcedSwitch> switches_before_failure(const trace::Trace& trace);
+
 struct MinimizeOptions {
   std::filesystem::path trace;       // the failing recording
   std::filesystem::path output;      // the shrunk recording (must not exist)
   std::chrono::seconds timeout{60};  // per candidate recording
+  // No candidate is started after this long: the smallest failing schedule
+  // found so far is kept. None: to the end. The recording's own schedule
+  // is always tried, whatever the budget.
+  std::optional<std::chrono::seconds> budget;
 };
 
 struct MinimizeResult {
@@ -33,6 +43,8 @@ struct MinimizeResult {
   FailureSite failure;
   uint64_t candidates = 0;  // recordings made
   std::filesystem::path output;
+  bool budget_used_up = false;  // stopped by the budget: `schedule` may shrink further
+  double seconds = 0;
 };
 
 class ScheduleMinimizer {
@@ -45,10 +57,19 @@ class ScheduleMinimizer {
   MinimizeResult run();
 
  private:
-  // Records `schedule`; true when it fails like the original. Keeps the
-  // trace in `keep` if it does.
+  // Records `schedule`; true when it fails like the original, and then its
+  // trace becomes the best so far. False without recording once the budget
+  // is used up (budget_used_up_).
   bool fails_the_same_way(const std::vector<recorder::ForcedSwitch>& schedule);
+  // The shortest failing suffix of `all` (which fails), by bisection: the
+  // switches that matter are most often the last ones before the failure,
+  // and log2(n) recordings find them where ddmin would need n.
+  std::vector<recorder::ForcedSwitch> shortest_failing_suffix(
+      std::vector<recorder::ForcedSwitch> all);
   std::vector<recorder::ForcedSwitch> ddmin(std::vector<recorder::ForcedSwitch> all);
+  // How long the next candidate may run: the per-candidate timeout, within
+  // what is left of the budget. Zero: none may start.
+  std::chrono::steady_clock::duration candidate_time() const;
 
   MinimizeOptions options_;
   trace::Header header_;
@@ -57,6 +78,8 @@ class ScheduleMinimizer {
   std::filesystem::path best_trace_;
   uint64_t candidates_ = 0;
   std::string last_outcome_;  // how the last candidate ended, for messages
+  std::chrono::steady_clock::time_point started_;
+  bool budget_used_up_ = false;
   std::function<void(uint64_t, size_t)> progress_;
 };
 

@@ -32,7 +32,7 @@ enum class Wait {
 struct Thread {
   explicit Thread(pid_t tid) : task(tid), vtid(namespace_tid(tid)) {}
   Task task;
-  pid_t vtid;  // the tid the program sees; what the trace records
+  pid_t vtid;                  // the tid the program sees; what the trace records
   Process* process = nullptr;  // the process it belongs to (never null once known)
   enum class State { kStarting, kStopped, kInKernel, kDead } state = State::kStarting;
   bool reaped = false;      // its exit was reported
@@ -64,7 +64,8 @@ struct Thread {
   int handler_frames = 0;
   uint64_t ticks = 0;
   uint64_t tick_limit = 0;
-  uint64_t ring_drained = 0;  // events consumed: the ring head at the last stop
+  uint64_t ring_drained = 0;     // events consumed: the ring head at the last stop
+  uint64_t syscall_entries = 0;  // syscall-entry stops recorded (forced switches' position)
   uint64_t event_limit = 0;
   uint64_t ring_capacity = abi::kRingCapacity;
   int deliver_signal = 0;   // delivered on the next resume

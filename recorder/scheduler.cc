@@ -18,11 +18,12 @@ const ForcedSwitch* Scheduler::next_forced(int32_t vtid) const {
   return it == forced_.end() || it->second.empty() ? nullptr : &it->second.front();
 }
 
-int32_t Scheduler::take_forced(int32_t vtid, uint64_t ticks, uint64_t events) {
+int32_t Scheduler::take_forced(int32_t vtid, uint64_t ticks, uint64_t events, uint64_t syscalls) {
   auto it = forced_.find(vtid);
   if (it == forced_.end() || it->second.empty()) return 0;
   const ForcedSwitch& s = it->second.front();
   if (ticks < s.ticks || events < s.events) return 0;
+  if (ticks == s.ticks && events == s.events && syscalls < s.syscalls) return 0;
   int32_t to = s.to;
   it->second.pop_front();
   return to;

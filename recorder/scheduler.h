@@ -20,12 +20,18 @@ namespace backstep::recorder {
 // program sees it) has reached `ticks` and published `events` map events,
 // the recorder switches to `to` (if it can run). Positions are the thread's
 // own progress, so they keep their meaning when other switches are dropped.
+// At the same ticks and events, `syscalls` (the thread's traced syscall
+// entries) tells apart the syscalls libc makes with no tick between them (a
+// mutex's wake, then a condition variable's wait): the switch is due at the
+// first scheduling point past (ticks, events), or at it from that syscall on.
 struct ForcedSwitch {
   int32_t from = 0;
   int32_t to = 0;
   uint64_t ticks = 0;
   uint64_t events = 0;
+  uint64_t syscalls = 0;
   bool at_limit = false;  // made at a tick or event limit (the thread is stopped there)
+  bool at_event = false;  // that limit was the event limit (a map-event trap), else the tick limit
 };
 
 class Scheduler {
@@ -53,9 +59,10 @@ class Scheduler {
   const Options& options() const { return options_; }
   // Forced mode: the next switch point of thread `vtid`, if any.
   const ForcedSwitch* next_forced(int32_t vtid) const;
-  // Forced mode: at a scheduling point of `vtid` at (ticks, events): the
-  // thread to switch to when its next forced switch is due (consumed), else 0.
-  int32_t take_forced(int32_t vtid, uint64_t ticks, uint64_t events);
+  // Forced mode: at a scheduling point of `vtid` at (ticks, events,
+  // syscalls): the thread to switch to when its next forced switch is due
+  // (consumed), else 0.
+  int32_t take_forced(int32_t vtid, uint64_t ticks, uint64_t events, uint64_t syscalls);
   // How many map events a thread may publish before it traps (at most
   // `capacity`, its ring's size): chaos stops threads at random transitions.
   uint64_t next_event_gap(uint64_t capacity);

@@ -148,9 +148,13 @@ void Session::resume(Thread& t, Resume how) {
       t.event_limit = t.ring_drained + scheduler_.next_event_gap(t.ring_capacity);
     }
     if (const ForcedSwitch* f = scheduler_.next_forced(t.vtid); f && f->at_limit) {
-      // Stop exactly where the forced switch was made.
-      if (f->ticks > t.ticks) t.tick_limit = std::min(t.tick_limit, f->ticks);
-      if (f->events > t.ring_drained) t.event_limit = std::min(t.event_limit, f->events);
+      // Stop exactly where the forced switch was made, by the limit that
+      // stopped it there: a map event is published at some point of its
+      // tick, after the tick limit would have stopped the thread.
+      if (!f->at_event && f->ticks > t.ticks) t.tick_limit = std::min(t.tick_limit, f->ticks);
+      if (f->at_event && f->events > t.ring_drained) {
+        t.event_limit = std::min(t.event_limit, f->events);
+      }
     }
     r.has_block = true;
     r.tick_limit = t.tick_limit;
@@ -253,6 +257,7 @@ void Session::record_stop(Thread& t, StopKind kind, const Registers& regs, int64
   s.siginfo = std::move(siginfo);
   t.from_outside = false;
   writer_.write(s);
+  if (kind == StopKind::kSyscallEntry) t.syscall_entries++;
   if (kind == StopKind::kSyscallExit) {
     t.exit_regs = regs;
   } else {
@@ -373,8 +378,9 @@ void Session::on_ptrace_event(Thread& t, const WaitStatus& st, const Registers& 
 }
 
 void Session::switch_from(Thread& t, SwitchReason reason) {
-  int32_t forced_to =
-      scheduler_.forced() ? scheduler_.take_forced(t.vtid, t.ticks, t.ring_drained) : 0;
+  int32_t forced_to = scheduler_.forced() ? scheduler_.take_forced(t.vtid, t.ticks, t.ring_drained,
+                                                                   t.syscall_entries)
+                                          : 0;
   if (!forced_to && !scheduler_.should_switch(reason)) return;
   admit_due();
   std::vector<pid_t> ready = runnable();

@@ -410,6 +410,7 @@ PanicReport TimeTravel::goto_panic() {
     if (e.map != fatal->map) continue;
     if (e.kind == static_cast<uint8_t>(abi::MapEventKind::kWriteBegin)) {
       report.setter = e;
+      report.setter_record = all[k].first;
       report.setter_steps.clear();
     } else if (report.setter && e.tid == report.setter->tid) {
       if (e.kind == static_cast<uint8_t>(abi::MapEventKind::kWriteEnd)) {
@@ -419,15 +420,18 @@ PanicReport TimeTravel::goto_panic() {
       }
     }
   }
-  // The run in which the check failed ends at the stop where its events were
-  // drained: the first Stop of that thread after the batch... the batch is
-  // written just before that stop.
-  size_t run_record = fatal_batch + 1;
-  while (run_record < ev.size()) {
-    const auto* s = std::get_if<trace::Stop>(&ev[run_record]);
-    if (s && s->tid == report.tid) break;
-    ++run_record;
+  // The setter's store comes first in the recording: found before the check,
+  // the replay only moves forward.
+  if (report.setter) {
+    try {
+      report.setter_store = goto_flag_store(*this, *report.setter, report.setter_record);
+    } catch (const Error& e) {
+      report.setter_store_error = e.what();
+    }
   }
+  // The run in which the check failed ends at the stop where its events were
+  // drained.
+  size_t run_record = run_record_of_batch(trace_, report.tid, fatal_batch);
   // Start from the thread's previous map event in the same run (or the run
   // start), then single-step with a read/write watchpoint on the map's flags
   // byte: the last access before the call to the fatal handler is the check.

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "replayer/flag_store.h"
 #include "replayer/replay_engine.h"
 
 namespace backstep::replayer {
@@ -30,6 +31,11 @@ struct PanicReport {
   // For a map fatal: the hashWriting set that the check saw.
   std::optional<abi::MapEvent> setter;
   std::vector<abi::MapEvent> setter_steps;  // what the setter did after (evacuations, ...)
+  size_t setter_record = 0;                 // the MapEvents record holding `setter`
+  // The instruction that set it (flag_store.h); empty, with the reason in
+  // `setter_store_error`, when the replay could not find it.
+  std::optional<FlagStore> setter_store;
+  std::string setter_store_error;
   std::optional<abi::MapEvent> fatal;
 };
 

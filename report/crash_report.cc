@@ -10,13 +10,13 @@
 
 #include "base/errors.h"
 #include "disasm/disassembler.h"
+#include "preload/syscallbuf_abi.h"
 #include "ptrace/proc.h"
 #include "replayer/time_travel.h"
 #include "report/fixes.h"
 #include "symbols/modules.h"
 #include "symbols/names.h"
 #include "symbols/unwind.h"
-#include "preload/syscallbuf_abi.h"
 #include "trace/buffered_syscalls.h"
 #include "trace/event_format.h"
 
@@ -51,6 +51,7 @@ RunSummary summarize(const trace::Trace& trace) {
       for (const auto& me : m->events) {
         if (me.kind == static_cast<uint8_t>(Kind::kWriteBegin)) {
           run.map_operations[trace::map_op_name(me.op)]++;
+          if (me.outer_op == static_cast<uint8_t>(abi::MapOp::kPutAll)) run.put_all_assigns++;
         } else if (me.kind == static_cast<uint8_t>(Kind::kIterStart)) {
           run.iterations++;
         } else if (me.kind == static_cast<uint8_t>(Kind::kGrowStart)) {
@@ -148,6 +149,10 @@ class Investigator {
     f.record = panic.position.record;
     f.pc = panic.pc;
     f.map = panic.map;
+    if (panic.fatal) {
+      f.op = static_cast<abi::MapOp>(panic.fatal->op);
+      f.outer_op = static_cast<abi::MapOp>(panic.fatal->outer_op);
+    }
     f.location = locate(panic.pc, false);
     f.source = source(f.location);
     std::optional<uint64_t> call_site;
@@ -197,9 +202,10 @@ class Investigator {
             other = !writes.empty();
             continue;
           }
-          writes.insert(writes.begin(),
-                        {nullptr, 0, std::string(reinterpret_cast<const char*>(echo->data.data()),
-                                                 echo->data.size())});
+          writes.insert(
+              writes.begin(),
+              {nullptr, 0,
+               std::string(reinterpret_cast<const char*>(echo->data.data()), echo->data.size())});
         }
         continue;
       }
@@ -233,45 +239,41 @@ class Investigator {
     return MapState{addr, h};
   }
 
-  // Stands where the setter's thread set hashWriting (the canonical point of
-  // the event's tick, in the run that published it) and takes its stack.
-  Setter setter(const abi::MapEvent& s, const std::vector<abi::MapEvent>& steps) {
+  // Stands on the store that set hashWriting (found by goto_panic) and
+  // takes the stack there.
+  Setter setter(const replayer::PanicReport& panic) {
+    const abi::MapEvent& s = *panic.setter;
     Setter out;
     out.tid = static_cast<int32_t>(s.tid);
-    out.operation = trace::operation_chain(s, steps);
-    out.in_put_all = s.outer_op == static_cast<uint8_t>(abi::MapOp::kPutAll);
+    out.operation = trace::operation_chain(s, panic.setter_steps);
+    out.op = static_cast<abi::MapOp>(s.op);
+    out.outer_op = static_cast<abi::MapOp>(s.outer_op);
+    out.in_put_all = out.outer_op == abi::MapOp::kPutAll;
     out.ticks = s.ticks;
-    out.site = locate(s.site, true);
-    // The site is inside the map's inlined event helper: show the line of
-    // the operation that called it.
-    if (auto call = symbols_.inlined_call_site(s.site - 1)) {
-      out.site.file = call->file;
-      out.site.line = call->line;
-      out.site.text =
-          fmt::format("{} at {}:{}", symbols::display_name(out.site.function, names_),
-                      std::filesystem::path(call->file).filename().string(), call->line);
+    out.record = panic.setter_record;
+    if (!panic.setter_store) {
+      // The event's hook is all there is: the line of the operation that
+      // called it, and no position.
+      out.position_error = panic.setter_store_error;
+      out.site = locate(s.site, true);
+      if (auto call = symbols_.inlined_call_site(s.site - 1)) {
+        out.site.file = call->file;
+        out.site.line = call->line;
+        out.site.text =
+            fmt::format("{} at {}:{}", symbols::display_name(out.site.function, names_),
+                        std::filesystem::path(call->file).filename().string(), call->line);
+      }
+      out.source = source(out.site);
+      return out;
     }
+    const replayer::FlagStore& store = *panic.setter_store;
+    out.pc = store.pc;
+    out.position = store.position.str();
+    out.site = locate(store.pc, false);
     out.source = source(out.site);
-    std::optional<size_t> batch = batch_of(trace_, s.tid, s.seq);
-    if (!batch) return out;
-    out.record = *batch;
-    const auto& ev = trace_.events();
-    size_t run_record = *batch + 1;
-    while (run_record < ev.size()) {
-      const auto* st = std::get_if<trace::Stop>(&ev[run_record]);
-      if (st && st->tid == out.tid) break;
-      ++run_record;
-    }
-    replayer::ReplayPosition at{run_record, out.tid, s.ticks, 0};
-    out.position = at.str();
-    try {
-      tt_.goto_position(at);
-      out.backtrace = backtrace(out.tid, &out.thread_name);
-    } catch (const Error&) {
-      // The position may fall before the run's first tick (an event made
-      // right at the run's start): keep the report without that stack.
-      out.position.clear();
-    }
+    tt_.goto_position(store.position);
+    out.instruction = instruction_at(store.pc);
+    out.backtrace = backtrace(out.tid, &out.thread_name);
     return out;
   }
 
@@ -313,6 +315,13 @@ class Investigator {
     std::vector<CodeLocation> out;
     for (const symbols::Frame& f : frames) out.push_back(code_location(f.where));
     return out;
+  }
+
+  std::string instruction_at(uint64_t pc) {
+    uint8_t code[16] = {};
+    tt_.engine().memory().read(pc, code, sizeof code);
+    auto insns = disassembler_.decode(code, pc, 1);
+    return insns.empty() ? "(bad)" : insns[0].text;
   }
 
   // The instructions around `pc`: decoded from the start of its function
@@ -394,7 +403,7 @@ void investigate(const trace::Trace& trace, CrashReport& r, TimelineMarks& marks
   }
   if (panic.setter) {
     marks.setter = std::pair{static_cast<int32_t>(panic.setter->tid), panic.setter->seq};
-    r.setter = investigator.setter(*panic.setter, panic.setter_steps);
+    r.setter = investigator.setter(panic);
   }
 }
 

@@ -63,21 +63,33 @@ struct Failure {
   std::vector<DisassemblyLine> disassembly;
   std::vector<CodeLocation> backtrace;
   uint64_t map = 0;  // for a map fatal: the map whose flags the check read
+  // For a map fatal: the operation the check was made in (kIterate for a
+  // range loop's step, kLookup, kClone, kAssign, ...) and its caller's
+  // (kPutAll), from the kFatal event.
+  abi::MapOp op = abi::MapOp::kNone;
+  abi::MapOp outer_op = abi::MapOp::kNone;
   // For a signal: the failing thread's last write to stderr before it, the
   // program's own explanation ("assertion failed: ..."), or empty.
   std::string last_stderr;
 };
 
-// The thread whose hashWriting the check saw, at the moment it set it.
+// The thread whose hashWriting the check saw, at the moment it set it: on
+// the store to the map's flags (replayer/flag_store.h), the position, pc
+// and line that `goto panic` and `goto setter` show too.
 struct Setter {
   int32_t tid = 0;
   std::string thread_name;  // symbols::thread_name at the set, or empty
-  std::string operation;    // "PutAll -> assign -> evacuation of old bucket 206"
+  std::string operation;              // "PutAll -> assign -> evacuation of old bucket 206"
+  abi::MapOp op = abi::MapOp::kNone;  // kAssign, kDelete or kClear
+  abi::MapOp outer_op = abi::MapOp::kNone;
   bool in_put_all = false;
-  std::string position;
-  size_t record = 0;  // the MapEvents record holding the set
-  uint64_t ticks = 0;
-  CodeLocation site;
+  std::string position;  // empty when the store was not found (position_error says why)
+  std::string position_error;
+  size_t record = 0;   // the MapEvents record holding the set
+  uint64_t ticks = 0;  // the event's tick
+  uint64_t pc = 0;     // the store
+  std::string instruction;
+  CodeLocation site;  // the store's (the event's hook when the store was not found)
   std::optional<SourceExcerpt> source;
   std::vector<CodeLocation> backtrace;
 };
@@ -113,6 +125,7 @@ struct RunSummary {
   size_t switches = 0;
   size_t map_events = 0;
   std::map<std::string, uint64_t> map_operations;  // "assign" -> count (hashWriting sets)
+  uint64_t put_all_assigns = 0;                    // hashWriting sets made inside a PutAll
   uint64_t iterations = 0;                         // iterator starts
   uint64_t growths = 0;
   bool ended = false;  // the trace has its End record

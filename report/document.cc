@@ -178,8 +178,13 @@ void why_section(const CrashReport& r, DocumentWriter& w) {
                     s.tid, f.map, s.operation, f.tid));
     w.field("writer thread", thread_label(s.tid, s.thread_name));
     w.field("operation", s.operation);
-    w.field("set at", fmt::format("{} (tick {}), in {}", s.position.empty() ? "?" : s.position,
-                                  s.ticks, s.site.text));
+    if (s.position.empty()) {
+      w.field("set at", fmt::format("tick {}, in {} (the store itself was not found: {})", s.ticks,
+                                    s.site.text, s.position_error));
+    } else {
+      w.field("set at", fmt::format("{} (tick {}), in {}", s.position, s.ticks, s.site.text));
+      w.field("instruction", fmt::format("{:#x}: {}", s.pc, s.instruction));
+    }
     if (s.source) {
       w.subheading(
           fmt::format("Source of the write ({}:{})", basename(s.source->file), s.source->line));

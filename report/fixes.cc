@@ -22,15 +22,16 @@ std::string caller_in_program(const std::vector<CodeLocation>& frames) {
   if (frames.empty()) return {};
   const std::string& exe = frames.front().module;
   for (const auto& c : frames) {
-    if (c.module != exe || c.function.empty() ||
-        c.function.find("backstep::") != std::string::npos) {
-      continue;
-    }
+    if (c.module != exe || c.function.empty()) continue;
     std::string name = c.function;
     constexpr std::string_view kAnonymous = "(anonymous namespace)::";
     for (size_t at; (at = name.find(kAnonymous)) != std::string::npos;)
       name.erase(at, kAnonymous.size());
-    return name.substr(0, name.find('(')) + "()";
+    // The map's and the runtime's own functions (a user function whose
+    // parameters name backstep::GoMap is the program's).
+    name = name.substr(0, name.find('('));
+    if (name.find("backstep::") != std::string::npos) continue;
+    return name + "()";
   }
   return {};
 }
@@ -40,72 +41,204 @@ std::string who(int32_t tid, const std::vector<CodeLocation>& frames) {
   return where.empty() ? fmt::format("thread {}", tid) : fmt::format("thread {} ({})", tid, where);
 }
 
-Fix copy_on_write(const std::string& writer, const std::string& reader, const std::string& op) {
+// The two operations that met on the map, as the recording shows them:
+// the check's (a range loop's step, a lookup, a clone, or another write) and
+// the write that had set hashWriting. Every fix is phrased from these, so
+// that its advice names only operations the program made.
+struct Conflict {
+  std::string reader;                      // the thread whose check failed: "thread 3 (ranger())"
+  std::string writer;                      // the thread that had set hashWriting
+  abi::MapOp read_op = abi::MapOp::kNone;  // the check's operation
+  bool reader_in_put_all = false;
+  abi::MapOp write_op = abi::MapOp::kNone;  // kAssign, kDelete or kClear
+  bool writer_in_put_all = false;
+
+  bool reader_writes() const {
+    return read_op == abi::MapOp::kAssign || read_op == abi::MapOp::kDelete ||
+           read_op == abi::MapOp::kClear;
+  }
+  bool put_all() const { return writer_in_put_all || reader_in_put_all; }
+};
+
+// What a write operation is called in the program's terms.
+std::string write_name(abi::MapOp op, bool in_put_all) {
+  if (in_put_all) return "PutAll";
+  switch (op) {
+    case abi::MapOp::kAssign:
+      return "put";
+    case abi::MapOp::kDelete:
+      return "erase";
+    case abi::MapOp::kClear:
+      return "clear";
+    default:
+      return "write";
+  }
+}
+
+std::string read_name(const Conflict& c) {
+  switch (c.read_op) {
+    case abi::MapOp::kIterate:
+      return "range loop";
+    case abi::MapOp::kLookup:
+      return "lookup";
+    case abi::MapOp::kClone:
+      return "clone()";
+    default:
+      return write_name(c.read_op, c.reader_in_put_all);
+  }
+}
+
+Fix copy_on_write(const Conflict& c) {
+  const std::string write = write_name(c.write_op, c.writer_in_put_all);
+  std::string reader_step;
+  switch (c.read_op) {
+    case abi::MapOp::kIterate:
+      reader_step = fmt::format(
+          "{} loads the pointer once and ranges over that snapshot: nobody writes a published "
+          "map again, so no fatal check can fire{}.",
+          c.reader, c.writer_in_put_all ? ", and every batch becomes visible all at once" : "");
+      break;
+    case abi::MapOp::kLookup:
+      reader_step = fmt::format(
+          "{} loads the pointer and looks keys up in that snapshot: nobody writes a published "
+          "map again, so no fatal check can fire.",
+          c.reader);
+      break;
+    case abi::MapOp::kClone:
+      reader_step = fmt::format(
+          "{} loads the pointer and uses that snapshot instead of a clone(): nobody writes a "
+          "published map again, so it needs no copy.",
+          c.reader);
+      break;
+    default:
+      reader_step = fmt::format(
+          "{} makes its {} the same way: each writer changes its own clone and publishes it with "
+          "the compare-and-swap, so no thread ever writes a map another can see.",
+          c.reader, read_name(c));
+      break;
+  }
+  std::string title =
+      c.writer_in_put_all
+          ? "Make PutAll copy-on-write and publish each new map with one atomic pointer swap"
+          : fmt::format(
+                "Make the {} copy-on-write and publish each new map with one atomic "
+                "pointer swap",
+                write);
+  std::string change =
+      c.writer_in_put_all
+          ? "Clone the current map, apply the whole batch to the private clone, then publish "
+            "the clone"
+          : fmt::format(
+                "Clone the current map, make the {} (or a group of them) on the private "
+                "clone, then publish the clone",
+                write);
   return {"copy_on_write",
-          "Make PutAll copy-on-write and publish each new map with one atomic pointer swap",
+          title,
           {fmt::format("{} must stop writing the map that other threads use: its {} changes "
-                       "the shared map in place, entry by entry.",
-                       writer, op),
-           "Clone the current map, apply the whole batch to the private clone, then publish "
-           "the clone with one compare-and-swap of a std::atomic<std::shared_ptr<const Map>> "
-           "(retry on top of the newer map if another writer published first).",
-           fmt::format("{} loads the pointer once and ranges over that snapshot: nobody writes "
-                       "a published map again, so no fatal check can fire, and every batch "
-                       "becomes visible all at once.",
-                       reader)},
+                       "the shared map in place{}.",
+                       c.writer, write, c.writer_in_put_all ? ", entry by entry" : ""),
+           change + " with one compare-and-swap of a std::atomic<std::shared_ptr<const Map>> "
+                    "(retry on top of the newer map if another writer published first).",
+           reader_step},
           "examples/safe_cow.cc",
-          "section 4.1, read-copy-update PutAll"};
+          c.writer_in_put_all ? "section 4.1, read-copy-update PutAll"
+                              : "section 4.1, read-copy-update"};
 }
 
-Fix rwlock(const std::string& writer, const std::string& reader, const std::string& read_op) {
-  return {"rwlock",
-          "Guard every access and every whole range with one reader/writer lock",
-          {fmt::format("{} takes a std::shared_mutex exclusively around the whole write "
-                       "operation (for PutAll: the whole batch, not each entry).",
-                       writer),
-           fmt::format("{} takes it shared around every {}: for a range loop, from the "
-                       "iterator's creation to its last step, never per element.",
-                       reader, read_op),
-           "Every other access to the map, reads included, goes through the same lock."},
-          "examples/safe_rwlock.cc",
-          "chapter 1 (sync.RWMutex row of the table) and chapter 4"};
+Fix rwlock(const Conflict& c) {
+  const std::string write = write_name(c.write_op, c.writer_in_put_all);
+  std::string reader_step;
+  switch (c.read_op) {
+    case abi::MapOp::kIterate:
+      reader_step = fmt::format(
+          "{} takes it shared around every range loop, from the iterator's creation to its "
+          "last step, never per element.",
+          c.reader);
+      break;
+    case abi::MapOp::kLookup:
+      reader_step = fmt::format(
+          "{} takes it shared around every lookup, and keeps it while it uses the value found.",
+          c.reader);
+      break;
+    case abi::MapOp::kClone:
+      reader_step = fmt::format("{} takes it shared around every clone().", c.reader);
+      break;
+    default:
+      reader_step = fmt::format(
+          "{} takes it exclusively around its own {} too: two writes never run at once.", c.reader,
+          read_name(c));
+      break;
+  }
+  return {
+      "rwlock",
+      c.read_op == abi::MapOp::kIterate
+          ? "Guard every access and every whole range with one reader/writer lock"
+          : "Guard every access to the map with one reader/writer lock",
+      {fmt::format("{} takes a std::shared_mutex exclusively around the whole {}{}.", c.writer,
+                   write, c.writer_in_put_all ? " (the whole batch, not each entry)" : ""),
+       reader_step, "Every other access to the map, reads included, goes through the same lock."},
+      "examples/safe_rwlock.cc",
+      "chapter 1 (sync.RWMutex row of the table) and chapter 4"};
 }
 
-Fix snapshot(const std::string& writer, const std::string& reader) {
+// For a reader that ranges, looks up or clones (not for two writers).
+Fix snapshot(const Conflict& c) {
+  std::string reader_step;
+  switch (c.read_op) {
+    case abi::MapOp::kIterate:
+      reader_step =
+          fmt::format("{} takes the latest snapshot and ranges over it without a lock.", c.reader);
+      break;
+    case abi::MapOp::kLookup:
+      reader_step = fmt::format(
+          "{} takes the latest snapshot and looks keys up in it without a lock.", c.reader);
+      break;
+    default:
+      reader_step = fmt::format(
+          "{} takes the latest snapshot instead of cloning the map being written: a published "
+          "snapshot is never written again.",
+          c.reader);
+      break;
+  }
   return {"snapshot",
-          "Range over published snapshots, never over the map being written",
+          c.read_op == abi::MapOp::kIterate
+              ? "Range over published snapshots, never over the map being written"
+              : "Read published snapshots, never the map being written",
           {fmt::format("{} keeps a private master map that no other thread sees and, after "
-                       "each batch, publishes an immutable clone of it (atomic.Value style).",
-                       writer),
-           fmt::format("{} takes the latest snapshot and ranges over it without a lock.", reader)},
+                       "each {}, publishes an immutable clone of it (atomic.Value style).",
+                       c.writer, c.writer_in_put_all ? "batch" : "change (or group of changes)"),
+           reader_step},
           "examples/safe_snapshot.cc",
           "section 4.2, atomic.Value snapshots"};
 }
 
 std::vector<Fix> map_fatal_fixes(const CrashReport& r) {
   const Failure& f = *r.failure;
-  std::string reader = who(f.tid, f.backtrace);
-  std::string writer = r.setter ? who(r.setter->tid, r.setter->backtrace) : "the writing thread";
-  std::string op = r.setter ? r.setter->operation : "write";
-  bool put_all = r.setter && r.setter->in_put_all;
-  if (f.what == abi::fatal_message(abi::FatalKind::kConcurrentIterateWrite)) {
-    if (put_all) {
-      return {copy_on_write(writer, reader, op), rwlock(writer, reader, "range loop"),
-              snapshot(writer, reader)};
+  Conflict c;
+  c.reader = who(f.tid, f.backtrace);
+  c.writer = r.setter ? who(r.setter->tid, r.setter->backtrace) : "the writing thread";
+  c.read_op = f.op;
+  c.reader_in_put_all = f.outer_op == abi::MapOp::kPutAll;
+  c.write_op = r.setter ? r.setter->op : abi::MapOp::kNone;
+  c.writer_in_put_all = r.setter && r.setter->in_put_all;
+  if (c.read_op == abi::MapOp::kNone) {
+    // A trace without the check's operation: the fatal message tells it.
+    if (f.what == abi::fatal_message(abi::FatalKind::kConcurrentIterateWrite)) {
+      c.read_op = abi::MapOp::kIterate;
+    } else if (f.what == abi::fatal_message(abi::FatalKind::kConcurrentReadWrite)) {
+      c.read_op = abi::MapOp::kLookup;
+    } else if (f.what == abi::fatal_message(abi::FatalKind::kConcurrentCloneWrite)) {
+      c.read_op = abi::MapOp::kClone;
+    } else {
+      c.read_op = abi::MapOp::kAssign;
     }
-    return {rwlock(writer, reader, "range loop"), copy_on_write(writer, reader, op),
-            snapshot(writer, reader)};
   }
-  if (f.what == abi::fatal_message(abi::FatalKind::kConcurrentReadWrite)) {
-    return {rwlock(writer, reader, "lookup"), snapshot(writer, reader),
-            copy_on_write(writer, reader, op)};
+  if (c.reader_writes()) return {rwlock(c), copy_on_write(c)};  // two writers
+  if (c.read_op == abi::MapOp::kIterate) {
+    if (c.writer_in_put_all) return {copy_on_write(c), rwlock(c), snapshot(c)};
+    return {rwlock(c), copy_on_write(c), snapshot(c)};
   }
-  if (f.what == abi::fatal_message(abi::FatalKind::kConcurrentCloneWrite)) {
-    return {rwlock(writer, reader, "Clone()"), copy_on_write(writer, reader, op)};
-  }
-  // Two writers: both take the lock exclusively (or publish copies).
-  return {rwlock(writer + " and " + reader, "any reader", "read and range loop"),
-          copy_on_write(writer + " and " + reader, "every reader", op)};
+  return {rwlock(c), snapshot(c), copy_on_write(c)};  // a lookup or a clone
 }
 
 std::vector<Fix> signal_fixes(const CrashReport& r) {
@@ -120,12 +253,19 @@ std::vector<Fix> signal_fixes(const CrashReport& r) {
                            "batch is all-or-nothing, locking each store on its own (sync.Map "
                            "style) does not make the batch atomic.",
                            thread),
-               "Publish the whole batch at once: build it in a clone and swap the map pointer "
-               "atomically (copy-on-write), or hold one lock for the whole PutAll and for the "
-               "whole range loop."},
+               fmt::format("Publish the whole batch at once: build it in a clone and swap the "
+                           "map pointer atomically (copy-on-write), or hold one lock for the "
+                           "whole batch and for {}.",
+                           r.run.iterations > 0 ? "the whole range loop" : "every whole read")},
               "examples/safe_cow.cc",
               "section 4.1, read-copy-update PutAll"};
-    return {batch, rwlock("the writer", "the reader", "range loop")};
+    Conflict c;
+    c.writer = "the writer";
+    c.reader = "the reader";
+    c.write_op = abi::MapOp::kAssign;
+    c.writer_in_put_all = r.run.put_all_assigns > 0;
+    c.read_op = r.run.iterations > 0 ? abi::MapOp::kIterate : abi::MapOp::kLookup;
+    return {batch, rwlock(c)};
   }
   if (in_map_code(f.location) || std::any_of(f.backtrace.begin(), f.backtrace.end(),
                                              [](const auto& c) { return in_map_code(c); })) {

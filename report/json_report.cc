@@ -33,6 +33,15 @@ json source_json(const std::optional<SourceExcerpt>& s) {
   return {{"file", s->file}, {"line", s->line}, {"lines", lines}};
 }
 
+// "iterate", "PutAll -> assign": the operation chain without growth steps.
+std::string operation_name(abi::MapOp op, abi::MapOp outer) {
+  std::string name = trace::map_op_name(static_cast<uint8_t>(op));
+  if (outer != abi::MapOp::kNone) {
+    name = std::string(trace::map_op_name(static_cast<uint8_t>(outer))) + " -> " + name;
+  }
+  return name;
+}
+
 json failure_json(const Failure& f) {
   json disassembly = json::array();
   for (const auto& l : f.disassembly) {
@@ -52,6 +61,7 @@ json failure_json(const Failure& f) {
           {"disassembly", disassembly},
           {"backtrace", frames_json(f.backtrace)},
           {"map", f.map_fatal ? json(f.map) : json(nullptr)},
+          {"operation", f.map_fatal ? json(operation_name(f.op, f.outer_op)) : json(nullptr)},
           {"last_stderr", f.last_stderr.empty() ? json(nullptr) : json(f.last_stderr)}};
 }
 
@@ -61,8 +71,11 @@ json setter_json(const Setter& s) {
           {"operation", s.operation},
           {"in_put_all", s.in_put_all},
           {"position", s.position.empty() ? json(nullptr) : json(s.position)},
+          {"position_error", s.position_error.empty() ? json(nullptr) : json(s.position_error)},
           {"record", s.record},
           {"ticks", s.ticks},
+          {"pc", s.pc ? json(s.pc) : json(nullptr)},
+          {"instruction", s.instruction.empty() ? json(nullptr) : json(s.instruction)},
           {"site", location_json(s.site)},
           {"source", source_json(s.source)},
           {"backtrace", frames_json(s.backtrace)}};
@@ -76,6 +89,7 @@ json run_json(const RunSummary& r) {
           {"switches", r.switches},
           {"map_events", r.map_events},
           {"map_operations", r.map_operations},
+          {"put_all_assigns", r.put_all_assigns},
           {"iterations", r.iterations},
           {"growths", r.growths},
           {"ended", r.ended},
