@@ -12,6 +12,7 @@
 #include "disasm/disassembler.h"
 #include "replayer/time_travel.h"
 #include "report/fixes.h"
+#include "report/operation_call.h"
 #include "symbols/modules.h"
 #include "symbols/unwind.h"
 #include "preload/syscallbuf_abi.h"
@@ -155,6 +156,7 @@ class Investigator {
       if (line.current) f.instruction = line.text;
     }
     f.backtrace = backtrace(panic.tid);
+    f.call = call(panic.tid);
     return f;
   }
 
@@ -265,6 +267,7 @@ class Investigator {
     try {
       tt_.goto_position(at);
       out.backtrace = backtrace(out.tid);
+      out.call = call(out.tid);
     } catch (const Error&) {
       // The position may fall before the run's first tick (an event made
       // right at the run's start): keep the report without that stack.
@@ -303,6 +306,16 @@ class Investigator {
       out.push_back(std::move(c));
     }
     return out;
+  }
+
+  // The map operation thread `tid` is in here, with its arguments.
+  std::optional<OperationCall> call(int32_t tid) {
+    const AddressSpace& mem = tt_.engine().memory(tid);
+    const symbols::ReadMemory read = [&](uint64_t addr, void* out, size_t len) {
+      return mem.read(addr, out, len);
+    };
+    return operation_call(symbols_, symbols::unwind(symbols_, tt_.engine().registers(tid), read),
+                          read);
   }
 
   // The instructions around `pc`: decoded from the start of its function

@@ -51,6 +51,15 @@ std::string reproduce_command(const CrashReport& r) {
   return fmt::format("backstep record{} -- {}", chaos, join(r.argv));
 }
 
+// "put(key = 42, value = 7)": the operation with its arguments' values.
+std::string call_text(const OperationCall& c) {
+  std::string args;
+  for (const auto& [name, value] : c.arguments) {
+    args += fmt::format("{}{} = {}", args.empty() ? "" : ", ", name, value);
+  }
+  return fmt::format("{}({})", c.function, args);
+}
+
 // abort() is the program giving up on a check of its own: who called it.
 std::string abort_caller(const Failure& f) {
   for (size_t i = 0; i + 1 < f.backtrace.size(); ++i) {
@@ -129,6 +138,7 @@ void failure_section(const CrashReport& r, DocumentWriter& w) {
                                   f.position));
   w.field("instruction", fmt::format("{:#x}: {}", f.pc, f.instruction));
   w.field("in", f.location.text);
+  if (f.call) w.field("map operation", call_text(*f.call));
   if (f.source) {
     w.subheading(fmt::format("Source ({}:{})", basename(f.source->file), f.source->line));
     w.code(source_lines(*f.source));
@@ -167,6 +177,7 @@ void why_section(const CrashReport& r, DocumentWriter& w) {
                     s.tid, f.map, s.operation, f.tid));
     w.field("writer thread", std::to_string(s.tid));
     w.field("operation", s.operation);
+    if (s.call) w.field("map operation", call_text(*s.call));
     w.field("set at", fmt::format("{} (tick {}), in {}", s.position.empty() ? "?" : s.position,
                                   s.ticks, s.site.text));
     if (s.source) {

@@ -27,6 +27,13 @@ json source_json(const std::optional<SourceExcerpt>& s) {
   return {{"file", s->file}, {"line", s->line}, {"lines", lines}};
 }
 
+json call_json(const std::optional<OperationCall>& c) {
+  if (!c) return nullptr;
+  json args = json::array();
+  for (const auto& [name, value] : c->arguments) args.push_back({{"name", name}, {"value", value}});
+  return {{"function", c->function}, {"arguments", args}};
+}
+
 json failure_json(const Failure& f) {
   json disassembly = json::array();
   for (const auto& l : f.disassembly) {
@@ -45,7 +52,8 @@ json failure_json(const Failure& f) {
           {"disassembly", disassembly},
           {"backtrace", frames_json(f.backtrace)},
           {"map", f.map_fatal ? json(f.map) : json(nullptr)},
-          {"last_stderr", f.last_stderr.empty() ? json(nullptr) : json(f.last_stderr)}};
+          {"last_stderr", f.last_stderr.empty() ? json(nullptr) : json(f.last_stderr)},
+          {"call", call_json(f.call)}};
 }
 
 json setter_json(const Setter& s) {
@@ -57,7 +65,8 @@ json setter_json(const Setter& s) {
           {"ticks", s.ticks},
           {"site", location_json(s.site)},
           {"source", source_json(s.source)},
-          {"backtrace", frames_json(s.backtrace)}};
+          {"backtrace", frames_json(s.backtrace)},
+          {"call", call_json(s.call)}};
 }
 
 json run_json(const RunSummary& r) {
