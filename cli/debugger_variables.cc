@@ -19,17 +19,25 @@ symbols::FrameContext Debugger::frame_context() {
   std::vector<symbols::Frame> all = frames();
   const size_t n = std::min(selected_frame(), all.size() - 1);
   const symbols::Frame& f = all[n];
+  // Frames of inlined calls share their physical frame's pc and stack
+  // pointer, innermost first, as gdb lists them: the depth is how many
+  // such frames come before this one.
+  auto same_place = [&](size_t j) {
+    return j < all.size() && all[j].pc == f.pc && all[j].cfa_or_sp == f.cfa_or_sp;
+  };
+  size_t depth = 0;
+  while (depth < n && same_place(n - depth - 1)) ++depth;
   symbols::FrameContext c;
   c.pc = f.pc;
-  c.caller = n > 0;
+  c.caller = n - depth > 0;
   c.registers = f.registers;
   const AddressSpace& mem = tt_.engine().memory(tt_.thread());
   c.read_memory = [&mem](uint64_t addr, void* out, size_t len) { return mem.read(addr, out, len); };
-  // The frame list has one frame per physical frame: a name is looked up in
-  // the innermost function at pc first (an inlined body), then in those it
-  // is inlined into.
-  c.inline_depth = 0;
-  c.search_outer_inlines = true;
+  c.inline_depth = depth;
+  // A list with one frame per physical frame (no frames of inlined calls
+  // around this one): a name is looked up in the innermost function at pc
+  // first, then in those it is inlined into.
+  c.search_outer_inlines = depth == 0 && !same_place(n + 1);
   return c;
 }
 

@@ -156,7 +156,7 @@ class Investigator {
       if (line.current) f.instruction = line.text;
     }
     f.backtrace = backtrace(panic.tid);
-    f.call = call(panic.tid);
+    f.calls = calls(panic.tid);
     return f;
   }
 
@@ -267,7 +267,7 @@ class Investigator {
     try {
       tt_.goto_position(at);
       out.backtrace = backtrace(out.tid);
-      out.call = call(out.tid);
+      out.calls = calls(out.tid);
     } catch (const Error&) {
       // The position may fall before the run's first tick (an event made
       // right at the run's start): keep the report without that stack.
@@ -308,14 +308,14 @@ class Investigator {
     return out;
   }
 
-  // The map operation thread `tid` is in here, with its arguments.
-  std::optional<OperationCall> call(int32_t tid) {
+  // The map operations thread `tid` is in here, with their arguments.
+  std::vector<OperationCall> calls(int32_t tid) {
     const AddressSpace& mem = tt_.engine().memory(tid);
     const symbols::ReadMemory read = [&](uint64_t addr, void* out, size_t len) {
       return mem.read(addr, out, len);
     };
-    return operation_call(symbols_, symbols::unwind(symbols_, tt_.engine().registers(tid), read),
-                          read);
+    return operation_calls(symbols_, symbols::unwind(symbols_, tt_.engine().registers(tid), read),
+                           read);
   }
 
   // The instructions around `pc`: decoded from the start of its function

@@ -45,11 +45,13 @@ struct DisassemblyLine {
   std::string note;      // why this line matters, or empty
 };
 
-// A map operation a thread was in (the outermost GoMap method on its
-// stack) and its arguments as DWARF gives them, printed as gdb prints them.
+// A map operation a thread was in (a GoMap method of the map's interface)
+// and its arguments as DWARF gives them, printed as gdb prints them.
 struct OperationCall {
   std::string function;  // its DWARF name: "put", "PutAll<std::vector<...> >"
   std::vector<std::pair<std::string, std::string>> arguments;  // name, value; `this` left out
+  // For PutAll: the batch entry being written (its loop's `k` and `v`).
+  std::vector<std::pair<std::string, std::string>> entry;
 };
 
 // The moment and place the recording failed.
@@ -69,8 +71,8 @@ struct Failure {
   // For a signal: the failing thread's last write to stderr before it, the
   // program's own explanation ("assertion failed: ..."), or empty.
   std::string last_stderr;
-  // The map operation the failing thread was in, when it was in one.
-  std::optional<OperationCall> call;
+  // The map operations the failing thread was in, outermost first.
+  std::vector<OperationCall> calls;
 };
 
 // The thread whose hashWriting the check saw, at the moment it set it.
@@ -84,8 +86,8 @@ struct Setter {
   CodeLocation site;
   std::optional<SourceExcerpt> source;
   std::vector<CodeLocation> backtrace;
-  // The map operation it was in when it set the flag.
-  std::optional<OperationCall> call;
+  // The map operations it was in when it set the flag, outermost first.
+  std::vector<OperationCall> calls;
 };
 
 // The map's header, read from memory at the failing instruction.

@@ -51,13 +51,25 @@ std::string reproduce_command(const CrashReport& r) {
   return fmt::format("backstep record{} -- {}", chaos, join(r.argv));
 }
 
-// "put(key = 42, value = 7)": the operation with its arguments' values.
-std::string call_text(const OperationCall& c) {
-  std::string args;
-  for (const auto& [name, value] : c.arguments) {
-    args += fmt::format("{}{} = {}", args.empty() ? "" : ", ", name, value);
+// "PutAll<...>(entries = <optimized out>) -> put(key = 42, value = 7)":
+// the operations with their arguments' values, outermost first.
+std::string calls_text(const std::vector<OperationCall>& calls) {
+  std::string out;
+  for (const OperationCall& c : calls) {
+    std::string args;
+    for (const auto& [name, value] : c.arguments) {
+      args += fmt::format("{}{} = {}", args.empty() ? "" : ", ", name, value);
+    }
+    out += fmt::format("{}{}({})", out.empty() ? "" : " -> ", c.function, args);
+    if (!c.entry.empty()) {
+      std::string entry;
+      for (const auto& [name, value] : c.entry) {
+        entry += fmt::format("{}{} = {}", entry.empty() ? "" : ", ", name, value);
+      }
+      out += fmt::format(" [entry {}]", entry);
+    }
   }
-  return fmt::format("{}({})", c.function, args);
+  return out;
 }
 
 // abort() is the program giving up on a check of its own: who called it.
@@ -138,7 +150,7 @@ void failure_section(const CrashReport& r, DocumentWriter& w) {
                                   f.position));
   w.field("instruction", fmt::format("{:#x}: {}", f.pc, f.instruction));
   w.field("in", f.location.text);
-  if (f.call) w.field("map operation", call_text(*f.call));
+  if (!f.calls.empty()) w.field("map operation", calls_text(f.calls));
   if (f.source) {
     w.subheading(fmt::format("Source ({}:{})", basename(f.source->file), f.source->line));
     w.code(source_lines(*f.source));
@@ -177,7 +189,7 @@ void why_section(const CrashReport& r, DocumentWriter& w) {
                     s.tid, f.map, s.operation, f.tid));
     w.field("writer thread", std::to_string(s.tid));
     w.field("operation", s.operation);
-    if (s.call) w.field("map operation", call_text(*s.call));
+    if (!s.calls.empty()) w.field("map operation", calls_text(s.calls));
     w.field("set at", fmt::format("{} (tick {}), in {}", s.position.empty() ? "?" : s.position,
                                   s.ticks, s.site.text));
     if (s.source) {

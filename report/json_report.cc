@@ -27,11 +27,18 @@ json source_json(const std::optional<SourceExcerpt>& s) {
   return {{"file", s->file}, {"line", s->line}, {"lines", lines}};
 }
 
-json call_json(const std::optional<OperationCall>& c) {
-  if (!c) return nullptr;
-  json args = json::array();
-  for (const auto& [name, value] : c->arguments) args.push_back({{"name", name}, {"value", value}});
-  return {{"function", c->function}, {"arguments", args}};
+json calls_json(const std::vector<OperationCall>& calls) {
+  json out = json::array();
+  for (const OperationCall& c : calls) {
+    auto pairs = [](const std::vector<std::pair<std::string, std::string>>& list) {
+      json arr = json::array();
+      for (const auto& [name, value] : list) arr.push_back({{"name", name}, {"value", value}});
+      return arr;
+    };
+    out.push_back(
+        {{"function", c.function}, {"arguments", pairs(c.arguments)}, {"entry", pairs(c.entry)}});
+  }
+  return out;
 }
 
 json failure_json(const Failure& f) {
@@ -53,7 +60,7 @@ json failure_json(const Failure& f) {
           {"backtrace", frames_json(f.backtrace)},
           {"map", f.map_fatal ? json(f.map) : json(nullptr)},
           {"last_stderr", f.last_stderr.empty() ? json(nullptr) : json(f.last_stderr)},
-          {"call", call_json(f.call)}};
+          {"calls", calls_json(f.calls)}};
 }
 
 json setter_json(const Setter& s) {
@@ -66,7 +73,7 @@ json setter_json(const Setter& s) {
           {"site", location_json(s.site)},
           {"source", source_json(s.source)},
           {"backtrace", frames_json(s.backtrace)},
-          {"call", call_json(s.call)}};
+          {"calls", calls_json(s.calls)}};
 }
 
 json run_json(const RunSummary& r) {

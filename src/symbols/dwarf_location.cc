@@ -259,8 +259,8 @@ std::vector<uint8_t> bytes_of(uint64_t number, uint64_t size) {
   return out;
 }
 
-// A variable whose DWARF has its value instead of a location (a constant
-// folded away, DW_AT_const_value).
+}  // namespace
+
 Value constant_value(Dwarf_Die* var, const Type& type) {
   Dwarf_Attribute attr;
   Value v;
@@ -279,8 +279,6 @@ Value constant_value(Dwarf_Die* var, const Type& type) {
   v.known.assign(v.bytes.size(), true);
   return v;
 }
-
-}  // namespace
 
 Value variable_value(Dwarf_Die* var, uint64_t pc, const Machine& machine) {
   Value out;

@@ -55,6 +55,11 @@ struct Machine {
 // module-relative through `machine.bias`).
 Value variable_value(Dwarf_Die* var, uint64_t pc, const Machine& machine);
 
+// A variable whose DWARF has its value instead of a location (a constant
+// folded away, a static member's initializer: DW_AT_const_value), or
+// optimized out.
+Value constant_value(Dwarf_Die* var, const Type& type);
+
 // The CFA of the frame at `pc` with `registers`, from the module's CFI.
 std::optional<uint64_t> frame_cfa(Dwfl_Module* mod, uint64_t pc, const FrameRegisters& registers,
                                   const ReadMemory& read_memory);

@@ -366,7 +366,7 @@ std::string pointer_text(const Value& v, const std::vector<uint8_t>& bytes, cons
   const Type target = target_of(v.type);
   std::string text = fmt::format("{:#x}", addr);
   if (is_char(target) && o.format == 0) {
-    return addr == 0 ? text : text + pointed_string(addr, o);
+    return addr == 0 ? text : text + symbol_suffix(addr, o) + pointed_string(addr, o);
   }
   text += symbol_suffix(addr, o);
   if (top && o.format == 0) return "(" + type_name(v.type) + ") " + text;
@@ -418,10 +418,15 @@ std::string struct_text(const Value& v, Dwarf_Die* st, const PrintOptions& o) {
   if (dwarf_child(st, &child) == 0) {
     do {
       const int tag = dwarf_tag(&child);
-      if (tag != DW_TAG_member && tag != DW_TAG_inheritance) continue;
-      // Static members are declarations without a place in the object.
-      if (tag == DW_TAG_member &&
-          (die_flag(&child, DW_AT_external) || die_flag(&child, DW_AT_declaration))) {
+      if (tag != DW_TAG_member && tag != DW_TAG_inheritance && tag != DW_TAG_variable) continue;
+      // Static members (DW_TAG_variable in DWARF 5, a member declaration
+      // before) have no place in the object: gdb shows their constant.
+      if (tag == DW_TAG_variable ||
+          (tag == DW_TAG_member &&
+           (die_flag(&child, DW_AT_external) || die_flag(&child, DW_AT_declaration)))) {
+        fields.push_back(
+            fmt::format("static {} = {}", die_name(&child),
+                        format_inner(constant_value(&child, type_of_die(&child)), o, false)));
         continue;
       }
       const Type mt = type_of_die(&child);

@@ -303,6 +303,8 @@ class FrameEvaluation {
       if (!plus && !p.take("-")) return v;
       Value rhs = unary(p);
       const int64_t n = integer(rhs) * (plus ? 1 : -1);
+      // An array in arithmetic is a pointer to its first element.
+      if (dwarf::tag_of(v.type) == DW_TAG_array_type) v = address_of(element(v, 0));
       if (dwarf::tag_of(v.type) == DW_TAG_pointer_type) {
         v = pointer_value(
             v.type,
