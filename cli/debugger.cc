@@ -172,6 +172,7 @@ void Debugger::run(const std::string& command, const std::string& args) {
                 "frame [N], up [N], down [N]",
                 "info registers [REG...]",
                 "print[/FMT] EXPR",
+                "info locals, info args",
                 "process N",
                 "x/FMT ADDR",
                 "disassemble [ADDR]",
@@ -203,7 +204,8 @@ void Debugger::run(const std::string& command, const std::string& args) {
          "disassemble [ADDR], map "
          "[ADDR], events [N] [map|stop|switch], backtrace (bt), list [ADDR], break (b) "
          "FUNCTION|FILE:LINE|*ADDR, watch|rwatch|awatch ADDR [LEN], delete (d) [N], info "
-         "breakpoints|checkpoints, catch map|syscall|switch, continue (c), reverse-continue (rc), "
+         "breakpoints|checkpoints|locals|args, catch map|syscall|switch, continue (c), "
+         "reverse-continue (rc), "
          "step (s), "
          "next (n), finish, reverse-step (rs), reverse-next (rn), reverse-finish, print (p) EXPR, "
          "set print full-names on|off, quit");
@@ -462,8 +464,10 @@ void Debugger::cmd_info(const std::string& args) {
     emit(json{{"checkpoints", arr}, {"mid_run", mid}},
          arr.empty() ? "No checkpoints: going back replays from the start."
                      : "Checkpoints:\n" + text);
+  } else if (args == "locals" || args == "args") {
+    info_variables(args == "args");
   } else {
-    throw Error("usage: info registers|threads|processes|breakpoints|checkpoints");
+    throw Error("usage: info registers|threads|processes|breakpoints|checkpoints|locals|args");
   }
 }
 

@@ -13,6 +13,7 @@
 #include "replayer/time_travel.h"
 #include "symbols/symbolizer.h"
 #include "symbols/unwind.h"
+#include "symbols/variables.h"
 
 namespace backstep::cli {
 
@@ -78,6 +79,10 @@ class Debugger {
   void cmd_set(const std::string& args);
   void cmd_frame(const std::string& command, const std::string& args);
   std::string describe_pc(uint64_t pc);
+  // The program's variables in the selected frame (debugger_variables.cc).
+  symbols::FrameContext frame_context();
+  bool print_variable(const std::string& expr, char format);
+  void info_variables(bool args);
 
   const trace::Trace& trace_;
   std::unique_ptr<replayer::TimeTravel> own_tt_;  // unless given one

@@ -263,7 +263,8 @@ void Debugger::cmd_print(const std::string& args) {
     a = end == std::string::npos ? std::string() : trim(a.substr(end));
   }
   if (a.empty())
-    throw Error("usage: print[/FMT] EXPR ($register, $N, number, FUNCTION, &FUNCTION)");
+    throw Error("usage: print[/FMT] EXPR ($register, $N, number, FUNCTION, &FUNCTION, VARIABLE)");
+  if (print_variable(a, format)) return;
   uint64_t v = 0;
   std::string expr = a;
   if (a[0] == '&') a = a.substr(1);

@@ -14,6 +14,7 @@
 #include "ptrace/proc.h"
 #include "replayer/time_travel.h"
 #include "report/fixes.h"
+#include "report/operation_call.h"
 #include "symbols/modules.h"
 #include "symbols/names.h"
 #include "symbols/unwind.h"
@@ -162,6 +163,7 @@ class Investigator {
       if (line.current) f.instruction = line.text;
     }
     f.backtrace = backtrace(panic.tid, &f.thread_name);
+    f.calls = calls(panic.tid);
     return f;
   }
 
@@ -274,6 +276,7 @@ class Investigator {
     tt_.goto_position(store.position);
     out.instruction = instruction_at(store.pc);
     out.backtrace = backtrace(out.tid, &out.thread_name);
+    out.calls = calls(out.tid);
     return out;
   }
 
@@ -322,6 +325,16 @@ class Investigator {
     tt_.engine().memory().read(pc, code, sizeof code);
     auto insns = disassembler_.decode(code, pc, 1);
     return insns.empty() ? "(bad)" : insns[0].text;
+  }
+
+  // The map operations thread `tid` is in here, with their arguments.
+  std::vector<OperationCall> calls(int32_t tid) {
+    const AddressSpace& mem = tt_.engine().memory(tid);
+    const symbols::ReadMemory read = [&](uint64_t addr, void* out, size_t len) {
+      return mem.read(addr, out, len);
+    };
+    return operation_calls(symbols_, symbols::unwind(symbols_, tt_.engine().registers(tid), read),
+                           read);
   }
 
   // The instructions around `pc`: decoded from the start of its function

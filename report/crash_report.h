@@ -48,6 +48,15 @@ struct DisassemblyLine {
   std::string note;      // why this line matters, or empty
 };
 
+// A map operation a thread was in (a GoMap method of the map's interface)
+// and its arguments as DWARF gives them, printed as gdb prints them.
+struct OperationCall {
+  std::string function;  // its DWARF name: "put", "PutAll<std::vector<...> >"
+  std::vector<std::pair<std::string, std::string>> arguments;  // name, value; `this` left out
+  // For PutAll: the batch entry being written (its loop's `k` and `v`).
+  std::vector<std::pair<std::string, std::string>> entry;
+};
+
 // The moment and place the recording failed.
 struct Failure {
   bool map_fatal = false;  // Go's fatal check, else a signal (fault, abort)
@@ -71,6 +80,8 @@ struct Failure {
   // For a signal: the failing thread's last write to stderr before it, the
   // program's own explanation ("assertion failed: ..."), or empty.
   std::string last_stderr;
+  // The map operations the failing thread was in, outermost first.
+  std::vector<OperationCall> calls;
 };
 
 // The thread whose hashWriting the check saw, at the moment it set it: on
@@ -92,6 +103,8 @@ struct Setter {
   CodeLocation site;  // the store's (the event's hook when the store was not found)
   std::optional<SourceExcerpt> source;
   std::vector<CodeLocation> backtrace;
+  // The map operations it was in when it set the flag, outermost first.
+  std::vector<OperationCall> calls;
 };
 
 // The map's header, read from memory at the failing instruction.

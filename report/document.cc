@@ -61,6 +61,27 @@ std::string reproduce_command(const CrashReport& r) {
   return fmt::format("backstep record{} -- {}", chaos, join(r.argv));
 }
 
+// "PutAll<...>(entries = <optimized out>) -> put(key = 42, value = 7)":
+// the operations with their arguments' values, outermost first.
+std::string calls_text(const std::vector<OperationCall>& calls) {
+  std::string out;
+  for (const OperationCall& c : calls) {
+    std::string args;
+    for (const auto& [name, value] : c.arguments) {
+      args += fmt::format("{}{} = {}", args.empty() ? "" : ", ", name, value);
+    }
+    out += fmt::format("{}{}({})", out.empty() ? "" : " -> ", c.function, args);
+    if (!c.entry.empty()) {
+      std::string entry;
+      for (const auto& [name, value] : c.entry) {
+        entry += fmt::format("{}{} = {}", entry.empty() ? "" : ", ", name, value);
+      }
+      out += fmt::format(" [entry {}]", entry);
+    }
+  }
+  return out;
+}
+
 // abort() is the program giving up on a check of its own: who called it.
 std::string abort_caller(const Failure& f) {
   for (size_t i = 0; i + 1 < f.backtrace.size(); ++i) {
@@ -139,6 +160,7 @@ void failure_section(const CrashReport& r, DocumentWriter& w) {
                                   f.position));
   w.field("instruction", fmt::format("{:#x}: {}", f.pc, f.instruction));
   w.field("in", f.location.text);
+  if (!f.calls.empty()) w.field("map operation", calls_text(f.calls));
   if (f.source) {
     w.subheading(fmt::format("Source ({}:{})", basename(f.source->file), f.source->line));
     w.code(source_lines(*f.source));
@@ -178,6 +200,7 @@ void why_section(const CrashReport& r, DocumentWriter& w) {
                     s.tid, f.map, s.operation, f.tid));
     w.field("writer thread", thread_label(s.tid, s.thread_name));
     w.field("operation", s.operation);
+    if (!s.calls.empty()) w.field("map operation", calls_text(s.calls));
     if (s.position.empty()) {
       w.field("set at", fmt::format("tick {}, in {} (the store itself was not found: {})", s.ticks,
                                     s.site.text, s.position_error));

@@ -42,6 +42,20 @@ std::string operation_name(abi::MapOp op, abi::MapOp outer) {
   return name;
 }
 
+json calls_json(const std::vector<OperationCall>& calls) {
+  json out = json::array();
+  for (const OperationCall& c : calls) {
+    auto pairs = [](const std::vector<std::pair<std::string, std::string>>& list) {
+      json arr = json::array();
+      for (const auto& [name, value] : list) arr.push_back({{"name", name}, {"value", value}});
+      return arr;
+    };
+    out.push_back(
+        {{"function", c.function}, {"arguments", pairs(c.arguments)}, {"entry", pairs(c.entry)}});
+  }
+  return out;
+}
+
 json failure_json(const Failure& f) {
   json disassembly = json::array();
   for (const auto& l : f.disassembly) {
@@ -62,7 +76,8 @@ json failure_json(const Failure& f) {
           {"backtrace", frames_json(f.backtrace)},
           {"map", f.map_fatal ? json(f.map) : json(nullptr)},
           {"operation", f.map_fatal ? json(operation_name(f.op, f.outer_op)) : json(nullptr)},
-          {"last_stderr", f.last_stderr.empty() ? json(nullptr) : json(f.last_stderr)}};
+          {"last_stderr", f.last_stderr.empty() ? json(nullptr) : json(f.last_stderr)},
+          {"calls", calls_json(f.calls)}};
 }
 
 json setter_json(const Setter& s) {
@@ -78,7 +93,8 @@ json setter_json(const Setter& s) {
           {"instruction", s.instruction.empty() ? json(nullptr) : json(s.instruction)},
           {"site", location_json(s.site)},
           {"source", source_json(s.source)},
-          {"backtrace", frames_json(s.backtrace)}};
+          {"backtrace", frames_json(s.backtrace)},
+          {"calls", calls_json(s.calls)}};
 }
 
 json run_json(const RunSummary& r) {

@@ -9,9 +9,9 @@
 #include <libelf.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <tuple>
 #include <unordered_map>

@@ -2,6 +2,7 @@
 
 #include <elfutils/libdwfl.h>
 
+#include <algorithm>
 #include <array>
 
 #include "symbols/symbolizer_impl.h"
@@ -12,7 +13,8 @@ namespace {
 // DWARF register numbers of x86-64 (System V psABI, figure 3.36).
 constexpr unsigned kDwarfRbp = 6;
 constexpr unsigned kDwarfRsp = 7;
-constexpr unsigned kDwarfRegCount = 17;  // rax..r15 and the return address (rip)
+constexpr unsigned kDwarfRip = 16;
+constexpr unsigned kDwarfRegCount = kDwarfRegisterCount;  // rax..r15 and the return address
 
 std::array<Dwarf_Word, kDwarfRegCount> dwarf_registers(const user_regs_struct& r) {
   return {r.rax, r.rdx, r.rcx, r.rbx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8,
@@ -97,6 +99,7 @@ struct RawFrame {
   uint64_t pc = 0;
   uint64_t sp = 0;
   std::optional<uint64_t> rbp;
+  FrameRegisters registers;
 };
 
 struct Collect {
@@ -125,6 +128,10 @@ int on_frame(Dwfl_Frame* state, void* arg) {
   Dwarf_Word value = 0;
   if (dwfl_frame_reg(state, kDwarfRsp, &value) == 0) f.sp = value;
   if (dwfl_frame_reg(state, kDwarfRbp, &value) == 0) f.rbp = value;
+  for (unsigned r = 0; r < kDwarfRegCount; ++r) {
+    if (dwfl_frame_reg(state, r, &value) == 0) f.registers[r] = value;
+  }
+  f.registers[kDwarfRip] = pc;
   // A repeated (pc, sp) is a loop, not a deeper frame. pc alone may repeat
   // legitimately, in recursion.
   if (seen(out, f.pc, f.sp)) {
@@ -155,6 +162,9 @@ void walk_frame_pointers(const Symbolizer& symbols, const ReadMemory& read_memor
     f.pc = record[1];
     f.sp = rbp + 16;  // after `ret` popped the return address
     f.rbp = record[0];
+    f.registers[kDwarfRbp] = f.rbp;
+    f.registers[kDwarfRsp] = f.sp;
+    f.registers[kDwarfRip] = f.pc;
     if (f.pc == 0 || !in_some_module(symbols, f.pc) || seen(out, f.pc, f.sp)) return;
     out.push_back(f);
     if (record[0] <= rbp) return;  // the chain must go up the stack
@@ -170,13 +180,19 @@ std::vector<Frame> located(const Symbolizer& symbols, const std::vector<RawFrame
     Frame f;
     f.pc = raw[i].pc;
     f.cfa_or_sp = raw[i].sp;
+    f.registers = raw[i].registers;
     f.where = i == 0 ? symbols.locate(f.pc) : symbols.locate_return_address(f.pc);
     out.push_back(std::move(f));
   }
   return out;
 }
 
-RawFrame first_frame(const user_regs_struct& regs) { return {regs.rip, regs.rsp, regs.rbp}; }
+RawFrame first_frame(const user_regs_struct& regs) {
+  RawFrame f{regs.rip, regs.rsp, regs.rbp, {}};
+  const auto all = dwarf_registers(regs);
+  std::copy(all.begin(), all.end(), f.registers.begin());
+  return f;
+}
 
 }  // namespace
 

@@ -6,9 +6,11 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "symbols/symbolizer.h"
@@ -18,11 +20,20 @@ namespace backstep::symbols {
 // Reads `len` bytes at `addr` of the stopped process; false if unreadable.
 using ReadMemory = std::function<bool(uint64_t addr, void* out, size_t len)>;
 
+// A frame's registers by DWARF number (x86-64 psABI: 0 rax, 1 rdx, 2 rcx,
+// 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp, 8-15 r8-r15, 16 the return address,
+// i.e. rip). In outer frames only what the CFI restores is known (the
+// callee-saved registers, rsp, rip): the others are nullopt, which is
+// what makes a variable living in one `<optimized out>` there, as in gdb.
+inline constexpr unsigned kDwarfRegisterCount = 17;
+using FrameRegisters = std::array<std::optional<uint64_t>, kDwarfRegisterCount>;
+
 struct Frame {
-  uint64_t pc = 0;         // frame 0: rip; others: the return address
-  uint64_t cfa_or_sp = 0;  // frame 0: rsp; others: rsp in that frame once
-                           // the callee returned (the callee's CFA)
-  Location where;          // for frames after the first, of pc - 1
+  uint64_t pc = 0;           // frame 0: rip; others: the return address
+  uint64_t cfa_or_sp = 0;    // frame 0: rsp; others: rsp in that frame once
+                             // the callee returned (the callee's CFA)
+  Location where;            // for frames after the first, of pc - 1
+  FrameRegisters registers;  // for reading the frame's variables
 };
 
 inline constexpr size_t kMaxFrames = 64;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
@@ -143,6 +144,32 @@ TEST_F(GrowthPanicReport, JsonNamesTheSetterThreadItsOperationAndItsStack) {
     assign |= has(fr["function"], "assign");
   }
   EXPECT_TRUE(writer && assign) << "the stack at the set: " << s["backtrace"].dump();
+}
+
+// The two conflicting operations with their arguments from DWARF: the
+// writer in PutAll, writing one entry of its batch through put with that
+// entry's key; the ranger starting its range loop.
+TEST_F(GrowthPanicReport, JsonShowsTheConflictingOperationsArguments) {
+  const json& j = *json_;
+  const json& calls = j["setter"]["calls"];
+  ASSERT_EQ(calls.size(), 2u) << j["setter"].dump();
+  EXPECT_EQ(calls[0]["function"].get<std::string>().rfind("PutAll<", 0), 0u) << calls.dump();
+  EXPECT_EQ(calls[1]["function"], "put") << calls.dump();
+  std::map<std::string, std::string> put_args;
+  for (const auto& a : calls[1]["arguments"]) put_args[a["name"]] = a["value"];
+  ASSERT_EQ(put_args.count("key"), 1u) << calls.dump();
+  EXPECT_TRUE(std::regex_match(put_args["key"], std::regex(R"(\d+)"))) << calls.dump();
+  // The entry PutAll is writing is the one put was given.
+  std::map<std::string, std::string> entry;
+  for (const auto& e : calls[0]["entry"]) entry[e["name"]] = e["value"];
+  EXPECT_EQ(entry["k"], put_args["key"]) << calls.dump();
+  const json& failing = j["failure"]["calls"];
+  ASSERT_EQ(failing.size(), 1u) << j["failure"].dump();
+  EXPECT_EQ(failing[0]["function"], "begin");
+  EXPECT_TRUE(failing[0]["arguments"].empty());
+  EXPECT_TRUE(has(*markdown_, "map operation")) << *markdown_;
+  EXPECT_TRUE(has(*markdown_, "put(value = <optimized out>, key = " + put_args["key"] + ")"))
+      << *markdown_;
 }
 
 TEST_F(GrowthPanicReport, JsonShowsTheMapGrowingAtThePanic) {
