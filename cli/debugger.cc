@@ -158,6 +158,8 @@ void Debugger::run(const std::string& command, const std::string& args) {
     cmd_backtrace();
   } else if (command == "list") {
     cmd_list(args);
+  } else if (command == "origin") {
+    cmd_origin(args);
   } else if (run_motion(command, args)) {
   } else if (command == "help") {
     emit(json{{"commands",
@@ -192,6 +194,7 @@ void Debugger::run(const std::string& command, const std::string& args) {
                 "reverse-next",
                 "reverse-finish",
                 "print EXPR",
+                "origin [ADDR [LEN]|$REG]",
                 "quit"}}},
          "commands: when, goto start|end|panic|event N|POSITION, stepi [N] (si), reverse-stepi "
          "[N] (rsi), info registers [REG...]|threads|processes, thread N, process N, frame [N], "
@@ -202,7 +205,7 @@ void Debugger::run(const std::string& command, const std::string& args) {
          "breakpoints|checkpoints, catch map|syscall|switch, continue (c), reverse-continue (rc), "
          "step (s), "
          "next (n), finish, reverse-step (rs), reverse-next (rn), reverse-finish, print (p) EXPR, "
-         "quit");
+         "origin [ADDR [LEN]|$REG] (where a value came from), quit");
   } else {
     throw Error(fmt::format("undefined command: \"{}\". Try \"help\".", command));
   }

@@ -11,6 +11,7 @@
 #include "base/errors.h"
 #include "disasm/disassembler.h"
 #include "replayer/time_travel.h"
+#include "report/crash_dataflow.h"
 #include "report/fixes.h"
 #include "symbols/modules.h"
 #include "symbols/unwind.h"
@@ -273,6 +274,12 @@ class Investigator {
     return out;
   }
 
+  // For a failure that is not a map fatal: where its bad values came from.
+  std::vector<ValueOrigin> bad_values(const replayer::PanicReport& panic) {
+    return follow_bad_values(tt_, symbols_, panic, trace_.header().exe,
+                             [&](uint64_t pc) { return locate(pc, false); });
+  }
+
  private:
   CodeLocation locate(uint64_t pc, bool return_address) {
     symbols::Location l = return_address ? symbols_.locate_return_address(pc) : symbols_.locate(pc);
@@ -383,6 +390,13 @@ void investigate(const trace::Trace& trace, CrashReport& r, TimelineMarks& marks
   if (panic.setter) {
     marks.setter = std::pair{static_cast<int32_t>(panic.setter->tid), panic.setter->seq};
     r.setter = investigator.setter(*panic.setter, panic.setter_steps);
+  }
+  if (!panic.map_fatal) {
+    try {
+      r.dataflow = investigator.bad_values(panic);
+    } catch (const std::exception& e) {
+      r.dataflow_error = e.what();  // the rest of the report stands
+    }
   }
 }
 
