@@ -16,7 +16,8 @@ namespace {
 // found in the thread's recent instructions, looked at in widening windows
 // of ticks, and in the few runs of the thread before the current one (a
 // run ends at each recorded stop; registers carry over).
-constexpr int kMaxMemoryHops = 12;
+constexpr int kMaxMemoryHops = 12;  // reverse watchpoint searches
+constexpr size_t kMaxSteps = 48;
 constexpr int kMaxRegisterMoves = 64;
 constexpr uint64_t kHistoryWindows[] = {4, 64, 1024};
 constexpr int kMaxRunsBack = 4;
@@ -84,7 +85,7 @@ std::optional<Dataflow> DataflowWalker::from_address_operand() {
   uint64_t v = 0;
   if (x86::register_value(a->family, regs, 0, &v)) use.value = v;
   d.steps.push_back(use);
-  follow_register(d, a->family, 0);
+  follow_register(d, a->family, 0, true);
   return d;
 }
 
@@ -103,7 +104,7 @@ Dataflow DataflowWalker::from_register(unsigned family) {
   uint64_t v = 0;
   if (x86::register_value(family, regs, 0, &v)) use.value = v;
   d.steps.push_back(use);
-  follow_register(d, family, 0);
+  follow_register(d, family, 0, false);
   return d;
 }
 
@@ -111,7 +112,7 @@ Dataflow DataflowWalker::from_memory(uint64_t addr, uint64_t len) {
   if (len == 0 || len > 8) throw Error("origin: the value is 1 to 8 bytes");
   memory_hops_ = 0;
   Dataflow d;
-  follow_memory(d, addr, len);
+  follow_memory(d, addr, len, false);
   return d;
 }
 
@@ -142,7 +143,35 @@ std::optional<TimeTravel::Executed> DataflowWalker::register_writer(unsigned fam
   return std::nullopt;
 }
 
-void DataflowWalker::follow_register(Dataflow& d, unsigned family, uint32_t offset) {
+std::optional<ResumeStop> DataflowWalker::own_last_write(uint64_t addr, uint64_t len) {
+  const ReplayPosition here = tt_.now();
+  uint64_t value = 0;
+  std::optional<uint64_t> now;
+  if (tt_.engine().memory(here.tid).read(addr, &value, len)) now = value;
+  for (uint64_t window : kHistoryWindows) {
+    const std::vector<TimeTravel::Executed> history = tt_.recent_history(window);
+    for (auto it = history.rbegin(); it != history.rend(); ++it) {
+      auto code = code_at(it->position.tid, it->regs.rip);
+      for (const MemoryAccess& a : accesses_.accesses(code, it->regs)) {
+        if (!a.write || !overlaps(a, addr, len)) continue;
+        tt_.goto_position(it->position);
+        ResumeStop stop;
+        stop.why = ResumeStop::Why::kWatchpoint;
+        stop.tid = it->position.tid;
+        stop.position = it->position;
+        stop.pc = it->regs.rip;
+        stop.data_addr = addr;
+        stop.new_value = now;  // nothing wrote those bytes between it and the load
+        return stop;
+      }
+    }
+    if (tt_.history_reaches_run_start(window)) break;
+  }
+  return std::nullopt;
+}
+
+void DataflowWalker::follow_register(Dataflow& d, unsigned family, uint32_t offset,
+                                     bool pointer) {
   std::vector<std::string> via;
   for (int moves = 0; moves < kMaxRegisterMoves; ++moves) {
     const std::optional<TimeTravel::Executed> w = register_writer(family);
@@ -153,7 +182,14 @@ void DataflowWalker::follow_register(Dataflow& d, unsigned family, uint32_t offs
       return;
     }
     const int32_t tid = w->position.tid;
-    ValueSource s = flow_.register_source(code_at(tid, w->regs.rip), w->regs, family);
+    const ValueFlowDecoder::ReadValue read = [&](uint64_t addr, uint32_t size) {
+      uint64_t v = 0;
+      std::optional<uint64_t> out;
+      if (size <= 8 && tt_.engine().memory(tid).read(addr, &v, size)) out = v;
+      return out;
+    };
+    ValueSource s = flow_.register_source(code_at(tid, w->regs.rip), w->regs, family,
+                                          pointer ? &read : nullptr);
     if (s.kind == ValueSource::Kind::kMemory && offset < s.memory.size) {
       // The value sat `offset` bytes into a wider register (a vector copy).
       s.memory.addr += offset;
@@ -170,12 +206,33 @@ void DataflowWalker::follow_register(Dataflow& d, unsigned family, uint32_t offs
       offset = s.offset;
       continue;
     }
+    // A register saved on the stack and restored (the tick counter's
+    // push/pop of rax, a callee's saved registers): through the push, to
+    // the register it saved, without a step of its own.
+    if (s.kind == ValueSource::Kind::kMemory && text_at(tid, w->regs.rip).starts_with("pop")) {
+      const ReplayPosition pop = w->position;
+      if (std::optional<ResumeStop> push = own_last_write(s.memory.addr, 8)) {
+        const Registers regs = tt_.engine().registers(push->tid);
+        const ValueSource saved = flow_.store_source(code_at(push->tid, push->pc), regs,
+                                                     s.memory.addr);
+        if (text_at(push->tid, push->pc).starts_with("push") &&
+            saved.kind == ValueSource::Kind::kRegister) {
+          family = saved.reg;
+          offset = 0;
+          continue;
+        }
+        tt_.goto_position(pop);
+      }
+    }
     DataflowStep step;
     step.position = w->position;
     step.tid = tid;
     step.pc = w->regs.rip;
     step.instruction = text_at(tid, w->regs.rip);
     step.reg = x86::family_name(family);
+    if (s.kind == ValueSource::Kind::kMemory && !s.note.empty()) {
+      via.push_back(fmt::format("{} ({})", s.note, w->position.str()));
+    }
     step.via = std::move(via);
     if (s.kind == ValueSource::Kind::kMemory) {
       step.kind = DataflowStep::Kind::kLoad;
@@ -184,7 +241,7 @@ void DataflowWalker::follow_register(Dataflow& d, unsigned family, uint32_t offs
       uint64_t v = 0;
       if (tt_.engine().memory(tid).read(step.addr, &v, step.len)) step.value = v;
       d.steps.push_back(std::move(step));
-      follow_memory(d, s.memory.addr, std::min<uint64_t>(s.memory.size, 8));
+      follow_memory(d, s.memory.addr, std::min<uint64_t>(s.memory.size, 8), pointer);
       return;
     }
     step.kind = DataflowStep::Kind::kMade;
@@ -207,13 +264,21 @@ void DataflowWalker::follow_register(Dataflow& d, unsigned family, uint32_t offs
   d.origin = "the value went through too many registers to follow";
 }
 
-void DataflowWalker::follow_memory(Dataflow& d, uint64_t addr, uint64_t len) {
-  if (++memory_hops_ > kMaxMemoryHops) {
-    d.origin = fmt::format("the value went through more than {} memory locations; not followed further",
-                           kMaxMemoryHops);
+void DataflowWalker::follow_memory(Dataflow& d, uint64_t addr, uint64_t len, bool pointer) {
+  if (d.steps.size() >= kMaxSteps) {
+    d.origin = fmt::format("the walk went through {} steps; not followed further", kMaxSteps);
     return;
   }
-  const std::optional<ResumeStop> w = tt_.last_change(addr, len);
+  std::optional<ResumeStop> w = own_last_write(addr, len);
+  if (!w) {
+    if (++memory_hops_ > kMaxMemoryHops) {
+      d.origin = fmt::format(
+          "the value went through more than {} searches back in time; not followed further",
+          kMaxMemoryHops);
+      return;
+    }
+    w = tt_.last_change(addr, len);
+  }
   if (!w) {
     d.origin = fmt::format("{:#x} was not written since the recording began", addr);
     d.complete = true;
@@ -241,10 +306,10 @@ void DataflowWalker::follow_memory(Dataflow& d, uint64_t addr, uint64_t len) {
   d.steps.push_back(step);
   switch (s.kind) {
     case ValueSource::Kind::kRegister:
-      follow_register(d, s.reg, s.offset);
+      follow_register(d, s.reg, s.offset, pointer);
       return;
     case ValueSource::Kind::kMemory:
-      follow_memory(d, s.memory.addr, std::min<uint64_t>({len, s.memory.size, 8}));
+      follow_memory(d, s.memory.addr, std::min<uint64_t>({len, s.memory.size, 8}), pointer);
       return;
     case ValueSource::Kind::kConstant:
       d.origin = fmt::format("this instruction stores the constant {:#x}", s.constant);

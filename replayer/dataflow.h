@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "disasm/disassembler.h"
+#include "disasm/memory_access.h"
 #include "disasm/value_flow.h"
 #include "replayer/time_travel.h"
 
@@ -72,14 +73,22 @@ class DataflowWalker {
   // Resets the walk's bounds; at a fault's stop, stands at the same instant
   // inside the run that led to it.
   void settle();
-  void follow_register(Dataflow& d, unsigned family, uint32_t offset);
-  void follow_memory(Dataflow& d, uint64_t addr, uint64_t len);
+  // `pointer`: the value is a pointer (see ValueFlowDecoder::register_source).
+  void follow_register(Dataflow& d, unsigned family, uint32_t offset, bool pointer);
+  void follow_memory(Dataflow& d, uint64_t addr, uint64_t len, bool pointer);
   std::optional<TimeTravel::Executed> register_writer(unsigned family);
+  // The last write to [addr, addr + len) in the current run of the thread
+  // now running, before now: within a run no other thread runs, so that is
+  // the last write, found without a reverse watchpoint search (the tick
+  // counter's push/pop of rax, a function's register spills). nullopt when
+  // the run made none; then it stands where it was.
+  std::optional<ResumeStop> own_last_write(uint64_t addr, uint64_t len);
   std::vector<uint8_t> code_at(int32_t tid, uint64_t pc);
   std::string text_at(int32_t tid, uint64_t pc);
 
   TimeTravel& tt_;
   ValueFlowDecoder flow_;
+  AccessDecoder accesses_;
   Disassembler disassembler_;
   int memory_hops_ = 0;
 };

@@ -95,7 +95,7 @@ struct Check {
 
 // Standing on the failing call of a frame whose stack pointer at the call
 // is `call_rsp`: the compare whose conditional jump led to it, among the
-// frame's own instructions (callees run with a lower stack pointer). None
+// frame's own instructions. None
 // when the frame made another call after its last conditional jump: that
 // jump did not decide the failure.
 std::optional<Check> check_before_call(TimeTravel& tt, const Disassembler& dis, uint64_t call_rsp) {
@@ -103,7 +103,9 @@ std::optional<Check> check_before_call(TimeTravel& tt, const Disassembler& dis, 
     std::vector<TimeTravel::Executed> history = tt.recent_history(window);
     bool jumped = false;
     for (auto it = history.rbegin(); it != history.rend(); ++it) {
-      if (it->regs.rsp != call_rsp) continue;
+      // Callees run below the call's stack pointer; the frame itself at or
+      // above it (it may push after the check, to align the stack).
+      if (it->regs.rsp < call_rsp) continue;
       auto insns = dis.decode(code_at(tt, it->position.tid, it->regs.rip), it->regs.rip, 1);
       if (insns.empty()) return std::nullopt;
       const std::string& text = insns[0].text;

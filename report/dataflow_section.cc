@@ -18,7 +18,7 @@ std::string step_action(const DataflowStepView& s) {
                   : fmt::format("uses {} = {}", s.reg, value_text(s.value));
   }
   if (s.kind == "load") {
-    return fmt::format("loads {} = {} from {:#x}", s.reg, value_text(s.value), s.addr);
+    return fmt::format("reads {} from {:#x} into {}", value_text(s.value), s.addr, s.reg);
   }
   if (s.kind == "store") {
     return fmt::format("writes {} to {:#x}{}", value_text(s.value), s.addr,
@@ -44,13 +44,13 @@ void dataflow_section(const CrashReport& r, DocumentWriter& w) {
     w.subheading(o.subject);
     if (o.writer) {
       const DataflowStepView& s = o.steps[*o.writer];
-      w.paragraph(fmt::format("Thread {} wrote {} to {:#x} at {}: `{}`. {}.", s.tid,
-                              value_text(s.value), s.addr, s.location.text, s.instruction,
-                              o.origin));
+      w.paragraph(fmt::format("Thread {} wrote {} to {:#x} at {}: `{}`.", s.tid,
+                              value_text(s.value), s.addr, s.location.text, s.instruction));
       w.field("written at", fmt::format("{} (backstep replay {} -ex 'goto {}')", s.position,
                                         r.trace_dir, s.position));
-    } else {
-      w.paragraph(o.origin + ".");
+    }
+    if (!o.steps.empty()) {
+      w.field("walk ended", fmt::format("{}, in {}", o.origin, o.steps.back().location.text));
     }
     std::vector<CodeLine> lines;
     for (size_t i = 0; i < o.steps.size(); ++i) {

@@ -140,8 +140,8 @@ std::vector<unsigned> ValueFlowDecoder::written_registers(std::span<const uint8_
 }
 
 ValueSource ValueFlowDecoder::register_source(std::span<const uint8_t> code,
-                                              const user_regs_struct& regs,
-                                              unsigned family) const {
+                                              const user_regs_struct& regs, unsigned family,
+                                              const ReadValue* pointer) const {
   ValueSource computed;
   InsnPtr insn = decode_one(handle_, code, regs.rip);
   if (!insn) return computed;
@@ -211,6 +211,30 @@ ValueSource ValueFlowDecoder::register_source(std::span<const uint8_t> code,
     int64_t imm = d.operands[1].imm;
     return same_register(family, fmt::format("{} {:#x}", m == "add" ? "plus" : "minus",
                                              static_cast<uint64_t>(imm < 0 ? -imm : imm)));
+  }
+  if (pointer && m == "add" && dest_is_ours() && d.op_count == 2 &&
+      d.operands[1].type != X86_OP_IMM) {
+    const cs_x86_op& src = d.operands[1];
+    uint64_t dst_value = 0;
+    x86::register_value(family, regs, next_pc, &dst_value);
+    std::optional<uint64_t> src_value;
+    uint64_t v = 0;
+    if (src.type == X86_OP_REG && x86::register_value(src.reg, regs, next_pc, &v)) src_value = v;
+    if (src.type == X86_OP_MEM && operand_address(src, regs, next_pc, &v)) {
+      src_value = (*pointer)(v, src.size ? src.size : 8);
+    }
+    if (!src_value) return computed;
+    auto address_like = [](uint64_t x) { return x >= 0x10000; };
+    bool follow_src = address_like(*src_value) != address_like(dst_value)
+                          ? address_like(*src_value)
+                      : (*src_value == 0) != (dst_value == 0) ? *src_value == 0
+                                                              : src.type == X86_OP_MEM;
+    if (!follow_src) {
+      return same_register(family, fmt::format("plus {:#x}", *src_value));
+    }
+    ValueSource s = from_operand(src, regs, next_pc, 0);
+    s.note = fmt::format("plus {:#x}", dst_value);
+    return s;
   }
   return computed;
 }

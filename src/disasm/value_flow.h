@@ -8,6 +8,7 @@
 #include <sys/user.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -46,9 +47,14 @@ class ValueFlowDecoder {
   // flags and rip left out.
   std::vector<unsigned> written_registers(std::span<const uint8_t> code,
                                           const user_regs_struct& regs) const;
-  // Where it got the value it leaves in `family` (one it writes).
+  // Reads `size` bytes of the program's memory at `addr` (nullopt: unreadable).
+  using ReadValue = std::function<std::optional<uint64_t>(uint64_t addr, uint32_t size)>;
+  // Where it got the value it leaves in `family` (one it writes). With
+  // `pointer` (the value is a pointer being followed), an add of two values
+  // follows the one that looks like the pointer: an address (>= 64 KiB)
+  // rather than an offset, else a null one, else the one from memory.
   ValueSource register_source(std::span<const uint8_t> code, const user_regs_struct& regs,
-                              unsigned family) const;
+                              unsigned family, const ReadValue* pointer = nullptr) const;
   // Where it got the bytes it stores at `addr` (an address it writes).
   ValueSource store_source(std::span<const uint8_t> code, const user_regs_struct& regs,
                            uint64_t addr) const;

@@ -7,6 +7,7 @@
 // fails the same way.
 #undef NDEBUG  // the assert is the point, whatever the build type
 #include <cassert>
+#include <atomic>
 #include <cstdio>
 #include <thread>
 
@@ -21,6 +22,8 @@ Pair g_pair{0, 0};
 
 [[gnu::noinline]] void set_both(long v) {
   g_pair.low = v;
+  // A compiler-only barrier: two stores, not one 16-byte store of both.
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   g_pair.high = v;  // SETS_HIGH
 }
 
