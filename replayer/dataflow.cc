@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "base/errors.h"
 #include "disasm/x86_registers.h"
@@ -116,58 +117,86 @@ Dataflow DataflowWalker::from_memory(uint64_t addr, uint64_t len) {
   return d;
 }
 
-std::optional<TimeTravel::Executed> DataflowWalker::register_writer(unsigned family) {
-  auto writes = [&](const TimeTravel::Executed& e) {
-    auto regs = flow_.written_registers(code_at(e.position.tid, e.regs.rip), e.regs);
-    return std::find(regs.begin(), regs.end(), family) != regs.end();
-  };
-  for (int run = 0; run <= kMaxRunsBack; ++run) {
+std::optional<TimeTravel::Executed> DataflowWalker::last_in_history(
+    const std::function<bool(const TimeTravel::Executed&)>& matches, int runs_back,
+    bool* same_run) {
+  const ReplayPosition here = tt_.now();
+  if (same_run) *same_run = true;
+  for (int run = 0; run <= runs_back; ++run) {
     std::vector<TimeTravel::Executed> history;
     bool whole_run = false;
     for (uint64_t window : kHistoryWindows) {
       history = tt_.recent_history(window);
       for (auto it = history.rbegin(); it != history.rend(); ++it) {
-        if (writes(*it)) return *it;
+        if (matches(*it)) return *it;
       }
       whole_run = tt_.history_reaches_run_start(window);
       if (whole_run) break;
     }
-    if (!whole_run) return std::nullopt;  // not in the last ticks of a long run
+    if (!whole_run || run == runs_back) break;  // not in the last ticks of a long run
     // Into the thread's previous run: its last instruction (the syscall
     // instruction, for a run that ended at a syscall).
+    if (same_run) *same_run = false;
     if (!history.empty()) tt_.goto_position(history.front().position);
-    if (!tt_.reverse_stepi()) return std::nullopt;
+    if (!tt_.reverse_stepi()) break;
     TimeTravel::Executed last{tt_.where(), tt_.engine().registers(tt_.thread())};
-    if (writes(last)) return last;
+    if (matches(last)) return last;
   }
+  tt_.goto_position(here);
+  tt_.select_thread(here.tid);
   return std::nullopt;
 }
 
-std::optional<ResumeStop> DataflowWalker::own_last_write(uint64_t addr, uint64_t len) {
+std::optional<TimeTravel::Executed> DataflowWalker::register_writer(unsigned family) {
+  return last_in_history(
+      [&](const TimeTravel::Executed& e) {
+        auto regs = flow_.written_registers(code_at(e.position.tid, e.regs.rip), e.regs);
+        return std::find(regs.begin(), regs.end(), family) != regs.end();
+      },
+      kMaxRunsBack, nullptr);
+}
+
+std::optional<ResumeStop> DataflowWalker::last_write(uint64_t addr, uint64_t len) {
   const ReplayPosition here = tt_.now();
   uint64_t value = 0;
   std::optional<uint64_t> now;
   if (tt_.engine().memory(here.tid).read(addr, &value, len)) now = value;
-  for (uint64_t window : kHistoryWindows) {
-    const std::vector<TimeTravel::Executed> history = tt_.recent_history(window);
-    for (auto it = history.rbegin(); it != history.rend(); ++it) {
-      auto code = code_at(it->position.tid, it->regs.rip);
-      for (const MemoryAccess& a : accesses_.accesses(code, it->regs)) {
-        if (!a.write || !overlaps(a, addr, len)) continue;
-        tt_.goto_position(it->position);
-        ResumeStop stop;
-        stop.why = ResumeStop::Why::kWatchpoint;
-        stop.tid = it->position.tid;
-        stop.position = it->position;
-        stop.pc = it->regs.rip;
-        stop.data_addr = addr;
-        stop.new_value = now;  // nothing wrote those bytes between it and the load
-        return stop;
-      }
-    }
-    if (tt_.history_reaches_run_start(window)) break;
+  bool same_run = true;
+  std::optional<TimeTravel::Executed> own = last_in_history(
+      [&](const TimeTravel::Executed& e) {
+        auto code = code_at(e.position.tid, e.regs.rip);
+        for (const MemoryAccess& a : accesses_.accesses(code, e.regs)) {
+          if (a.write && overlaps(a, addr, len)) return true;
+        }
+        return false;
+      },
+      kMaxRunsBack, &same_run);
+  auto stop_at_own = [&] {
+    tt_.goto_position(own->position);
+    tt_.select_thread(own->position.tid);
+    ResumeStop stop;
+    stop.why = ResumeStop::Why::kWatchpoint;
+    stop.tid = own->position.tid;
+    stop.position = own->position;
+    stop.pc = own->regs.rip;
+    stop.data_addr = addr;
+    stop.new_value = now;  // no change between it and the load (else found first)
+    return stop;
+  };
+  // Within the run no other thread runs: that is the last write.
+  if (own && same_run) return stop_at_own();
+  if (own_searches_) {
+    if (own) return stop_at_own();
+    return std::nullopt;  // (last_in_history left it where it was)
   }
-  return std::nullopt;
+  // Else the last change, in any thread; a write of the thread's own that
+  // came after it stored the same value, and is the later write.
+  tt_.goto_position(here);
+  tt_.select_thread(here.tid);
+  if (++memory_hops_ > kMaxMemoryHops) return std::nullopt;
+  std::optional<ResumeStop> change = tt_.last_change(addr, len);
+  if (own && (!change || change->position < own->position)) return stop_at_own();
+  return change;
 }
 
 void DataflowWalker::follow_register(Dataflow& d, unsigned family, uint32_t offset,
@@ -211,7 +240,10 @@ void DataflowWalker::follow_register(Dataflow& d, unsigned family, uint32_t offs
     // the register it saved, without a step of its own.
     if (s.kind == ValueSource::Kind::kMemory && text_at(tid, w->regs.rip).starts_with("pop")) {
       const ReplayPosition pop = w->position;
-      if (std::optional<ResumeStop> push = own_last_write(s.memory.addr, 8)) {
+      own_searches_ = true;
+      std::optional<ResumeStop> push = last_write(s.memory.addr, 8);
+      own_searches_ = false;
+      if (push) {
         const Registers regs = tt_.engine().registers(push->tid);
         const ValueSource saved = flow_.store_source(code_at(push->tid, push->pc), regs,
                                                      s.memory.addr);
@@ -269,15 +301,12 @@ void DataflowWalker::follow_memory(Dataflow& d, uint64_t addr, uint64_t len, boo
     d.origin = fmt::format("the walk went through {} steps; not followed further", kMaxSteps);
     return;
   }
-  std::optional<ResumeStop> w = own_last_write(addr, len);
-  if (!w) {
-    if (++memory_hops_ > kMaxMemoryHops) {
-      d.origin = fmt::format(
-          "the value went through more than {} searches back in time; not followed further",
-          kMaxMemoryHops);
-      return;
-    }
-    w = tt_.last_change(addr, len);
+  std::optional<ResumeStop> w = last_write(addr, len);
+  if (!w && memory_hops_ > kMaxMemoryHops) {
+    d.origin = fmt::format(
+        "the value went through more than {} searches back in time; not followed further",
+        kMaxMemoryHops);
+    return;
   }
   if (!w) {
     d.origin = fmt::format("{:#x} was not written since the recording began", addr);

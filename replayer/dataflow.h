@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -76,13 +77,22 @@ class DataflowWalker {
   // `pointer`: the value is a pointer (see ValueFlowDecoder::register_source).
   void follow_register(Dataflow& d, unsigned family, uint32_t offset, bool pointer);
   void follow_memory(Dataflow& d, uint64_t addr, uint64_t len, bool pointer);
+  // The thread's last instruction before now that `matches`: in its recent
+  // instructions (widening windows of ticks), then in up to `runs_back` of
+  // its earlier runs. `same_run`: found in the run in progress. nullopt
+  // (standing where it was) when none.
+  std::optional<TimeTravel::Executed> last_in_history(
+      const std::function<bool(const TimeTravel::Executed&)>& matches, int runs_back,
+      bool* same_run);
   std::optional<TimeTravel::Executed> register_writer(unsigned family);
-  // The last write to [addr, addr + len) in the current run of the thread
-  // now running, before now: within a run no other thread runs, so that is
-  // the last write, found without a reverse watchpoint search (the tick
-  // counter's push/pop of rax, a function's register spills). nullopt when
-  // the run made none; then it stands where it was.
-  std::optional<ResumeStop> own_last_write(uint64_t addr, uint64_t len);
+  // The last write to [addr, addr + len) before now, standing on it: a
+  // write of the thread's own in the run in progress (no other thread runs
+  // within a run; the tick counter's push/pop of rax, a function's spills
+  // are found without a search), else the later of the last change of
+  // those bytes (a reverse watchpoint, any thread) and the thread's own
+  // last write in its earlier runs (a write that stored the value they
+  // already had is no change). nullopt when neither is found.
+  std::optional<ResumeStop> last_write(uint64_t addr, uint64_t len);
   std::vector<uint8_t> code_at(int32_t tid, uint64_t pc);
   std::string text_at(int32_t tid, uint64_t pc);
 
@@ -91,6 +101,7 @@ class DataflowWalker {
   AccessDecoder accesses_;
   Disassembler disassembler_;
   int memory_hops_ = 0;
+  bool own_searches_ = false;  // last_write looks in the thread's history only
 };
 
 }  // namespace backstep::replayer

@@ -98,7 +98,7 @@ void expect_watchpoint_agrees(const Recording& r, const json& origin) {
   EXPECT_EQ(hit["position"], w["position"]) << hit.dump() << "\n" << w.dump();
   EXPECT_EQ(hit["thread"], w["thread"]);
   EXPECT_EQ(hit["new_value"], w["value"]);
-  EXPECT_EQ((*insn)["instructions"][0]["text"], w["instruction"]) << insn->dump();
+  EXPECT_EQ((*insn)["instructions"][0]["instruction"], w["instruction"]) << insn->dump();
 }
 
 }  // namespace
