@@ -15,10 +15,14 @@ using replayer::DataflowStep;
 
 const char* kind_name(DataflowStep::Kind k) {
   switch (k) {
-    case DataflowStep::Kind::kUse: return "use";
-    case DataflowStep::Kind::kLoad: return "load";
-    case DataflowStep::Kind::kStore: return "store";
-    case DataflowStep::Kind::kMade: return "made";
+    case DataflowStep::Kind::kUse:
+      return "use";
+    case DataflowStep::Kind::kLoad:
+      return "load";
+    case DataflowStep::Kind::kStore:
+      return "store";
+    case DataflowStep::Kind::kMade:
+      return "made";
   }
   return "?";
 }

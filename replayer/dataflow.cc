@@ -199,8 +199,7 @@ std::optional<ResumeStop> DataflowWalker::last_write(uint64_t addr, uint64_t len
   return change;
 }
 
-void DataflowWalker::follow_register(Dataflow& d, unsigned family, uint32_t offset,
-                                     bool pointer) {
+void DataflowWalker::follow_register(Dataflow& d, unsigned family, uint32_t offset, bool pointer) {
   std::vector<std::string> via;
   for (int moves = 0; moves < kMaxRegisterMoves; ++moves) {
     const std::optional<TimeTravel::Executed> w = register_writer(family);
@@ -226,10 +225,12 @@ void DataflowWalker::follow_register(Dataflow& d, unsigned family, uint32_t offs
     }
     tt_.goto_position(w->position);
     if (s.kind == ValueSource::Kind::kRegister) {
-      std::string how = s.reg == family ? "" : fmt::format("copied from {}", x86::family_name(s.reg));
+      std::string how =
+          s.reg == family ? "" : fmt::format("copied from {}", x86::family_name(s.reg));
       if (!s.note.empty()) how += (how.empty() ? "" : ", ") + s.note;
       if (!how.empty()) {
-        via.push_back(fmt::format("{} ({}: {})", how, w->position.str(), text_at(tid, w->regs.rip)));
+        via.push_back(
+            fmt::format("{} ({}: {})", how, w->position.str(), text_at(tid, w->regs.rip)));
       }
       family = s.reg;
       offset = s.offset;
@@ -245,8 +246,8 @@ void DataflowWalker::follow_register(Dataflow& d, unsigned family, uint32_t offs
       own_searches_ = false;
       if (push) {
         const Registers regs = tt_.engine().registers(push->tid);
-        const ValueSource saved = flow_.store_source(code_at(push->tid, push->pc), regs,
-                                                     s.memory.addr);
+        const ValueSource saved =
+            flow_.store_source(code_at(push->tid, push->pc), regs, s.memory.addr);
         if (text_at(push->tid, push->pc).starts_with("push") &&
             saved.kind == ValueSource::Kind::kRegister) {
           family = saved.reg;

@@ -28,10 +28,14 @@ constexpr uint64_t kCheckWindows[] = {16, 256, 4096};
 
 std::string kind_name(DataflowStep::Kind k) {
   switch (k) {
-    case DataflowStep::Kind::kUse: return "use";
-    case DataflowStep::Kind::kLoad: return "load";
-    case DataflowStep::Kind::kStore: return "store";
-    case DataflowStep::Kind::kMade: return "made";
+    case DataflowStep::Kind::kUse:
+      return "use";
+    case DataflowStep::Kind::kLoad:
+      return "load";
+    case DataflowStep::Kind::kStore:
+      return "store";
+    case DataflowStep::Kind::kMade:
+      return "made";
   }
   return "?";
 }
@@ -147,10 +151,9 @@ std::vector<ValueOrigin> follow_failed_check(TimeTravel& tt, const symbols::Symb
                                              const std::string& exe, const LocateCode& locate) {
   const int32_t tid = panic.tid;
   const AddressSpace& mem = tt.engine().memory(tid);
-  auto frames = symbols::unwind(symbols, tt.engine().registers(tid),
-                                [&](uint64_t addr, void* out, size_t len) {
-                                  return mem.read(addr, out, len);
-                                });
+  auto frames = symbols::unwind(
+      symbols, tt.engine().registers(tid),
+      [&](uint64_t addr, void* out, size_t len) { return mem.read(addr, out, len); });
   const std::string exe_name = std::filesystem::path(exe).filename().string();
   Disassembler dis;
   ValueFlowDecoder flow;
@@ -174,7 +177,8 @@ std::vector<ValueOrigin> follow_failed_check(TimeTravel& tt, const symbols::Symb
     std::vector<unsigned> seen;
     const CodeLocation where = locate(check->at.regs.rip);
     const std::string by = fmt::format("compared by `{}` in {}", check->text, where.text);
-    for (const ValueSource& s : flow.operands(code_at(tt, tid, check->at.regs.rip), check->at.regs)) {
+    for (const ValueSource& s :
+         flow.operands(code_at(tt, tid, check->at.regs.rip), check->at.regs)) {
       tt.goto_position(check->at.position);
       tt.select_thread(tid);
       DataflowWalker walker(tt);
@@ -183,8 +187,8 @@ std::vector<ValueOrigin> follow_failed_check(TimeTravel& tt, const symbols::Symb
         seen.push_back(s.reg);
         Dataflow d = walker.from_register(s.reg);
         const DataflowStep& use = d.steps.front();
-        out.push_back(view(d, fmt::format("{} = {}, {}", use.reg, value_text(use.value), by),
-                           locate));
+        out.push_back(
+            view(d, fmt::format("{} = {}, {}", use.reg, value_text(use.value), by), locate));
       } else if (s.kind == ValueSource::Kind::kMemory) {
         const uint64_t len = std::min<uint64_t>(s.memory.size, 8);
         uint64_t value = 0;

@@ -59,7 +59,8 @@ void dataflow_section(const CrashReport& r, DocumentWriter& w) {
                                    s.instruction, step_action(s)),
                        o.writer == i});
       lines.push_back({fmt::format("      in {}", s.location.text), false});
-      for (const std::string& v : s.via) lines.push_back({fmt::format("      before: {}", v), false});
+      for (const std::string& v : s.via)
+        lines.push_back({fmt::format("      before: {}", v), false});
     }
     w.code(lines);
   }

@@ -176,11 +176,11 @@ ValueSource ValueFlowDecoder::register_source(std::span<const uint8_t> code,
     }
   }
   // A zeroing idiom: xor eax, eax / sub eax, eax.
-  if ((m == "xor" || m == "sub" || m == "pxor" || m == "vpxor" || m == "xorps") &&
-      dest_is_ours() && d.operands[d.op_count - 1].type == X86_OP_REG &&
+  if ((m == "xor" || m == "sub" || m == "pxor" || m == "vpxor" || m == "xorps") && dest_is_ours() &&
+      d.operands[d.op_count - 1].type == X86_OP_REG &&
       x86::register_family(d.operands[d.op_count - 1].reg) == family &&
-      (d.op_count == 2 || (d.operands[1].type == X86_OP_REG &&
-                            x86::register_family(d.operands[1].reg) == family))) {
+      (d.op_count == 2 ||
+       (d.operands[1].type == X86_OP_REG && x86::register_family(d.operands[1].reg) == family))) {
     computed.kind = ValueSource::Kind::kConstant;
     return computed;
   }
@@ -198,8 +198,8 @@ ValueSource ValueFlowDecoder::register_source(std::span<const uint8_t> code,
     if (!base) return computed;
     std::string note;
     if (mem.index != X86_REG_INVALID) {
-      note = fmt::format("plus {} * {}", x86::family_name(x86::register_family(mem.index)),
-                         mem.scale);
+      note =
+          fmt::format("plus {} * {}", x86::family_name(x86::register_family(mem.index)), mem.scale);
     }
     if (mem.disp) {
       note += fmt::format("{}{} {:#x}", note.empty() ? "" : " ", mem.disp < 0 ? "minus" : "plus",
@@ -225,10 +225,9 @@ ValueSource ValueFlowDecoder::register_source(std::span<const uint8_t> code,
     }
     if (!src_value) return computed;
     auto address_like = [](uint64_t x) { return x >= 0x10000; };
-    bool follow_src = address_like(*src_value) != address_like(dst_value)
-                          ? address_like(*src_value)
-                      : (*src_value == 0) != (dst_value == 0) ? *src_value == 0
-                                                              : src.type == X86_OP_MEM;
+    bool follow_src = address_like(*src_value) != address_like(dst_value) ? address_like(*src_value)
+                      : (*src_value == 0) != (dst_value == 0)             ? *src_value == 0
+                                                                          : src.type == X86_OP_MEM;
     if (!follow_src) {
       return same_register(family, fmt::format("plus {:#x}", *src_value));
     }
@@ -262,8 +261,9 @@ ValueSource ValueFlowDecoder::store_source(std::span<const uint8_t> code,
     computed.kind = ValueSource::Kind::kMemory;
     uint32_t size = d.operands[0].size ? d.operands[0].size : 1;
     uint64_t offset = addr >= regs.rdi ? addr - regs.rdi : 0;
-    computed.memory = {regs.rsi + offset, static_cast<uint32_t>(size - std::min<uint64_t>(offset, size - 1)),
-                       true, false};
+    computed.memory = {regs.rsi + offset,
+                       static_cast<uint32_t>(size - std::min<uint64_t>(offset, size - 1)), true,
+                       false};
     return computed;
   }
   if (m.starts_with("stos")) return same_register(X86_REG_RAX, "");
@@ -301,8 +301,8 @@ std::optional<ValueFlowDecoder::AddressRegister> ValueFlowDecoder::address_regis
   for (uint8_t i = 0; i < d.op_count; ++i) {
     const cs_x86_op& op = d.operands[i];
     if (op.type != X86_OP_MEM) continue;
-    unsigned reg = op.mem.base != X86_REG_INVALID && op.mem.base != X86_REG_RIP ? op.mem.base
-                                                                               : op.mem.index;
+    unsigned reg =
+        op.mem.base != X86_REG_INVALID && op.mem.base != X86_REG_RIP ? op.mem.base : op.mem.index;
     unsigned family = x86::register_family(reg);
     uint64_t addr = 0;
     if (!family || !operand_address(op, regs, next_pc, &addr)) continue;

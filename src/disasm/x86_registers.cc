@@ -6,33 +6,72 @@ namespace backstep::x86 {
 
 bool register_value(unsigned reg, const user_regs_struct& r, uint64_t next_pc, uint64_t* out) {
   switch (reg) {
-    case X86_REG_RIP: *out = next_pc; return true;
-    case X86_REG_INVALID: *out = 0; return true;
-    default: break;
+    case X86_REG_RIP:
+      *out = next_pc;
+      return true;
+    case X86_REG_INVALID:
+      *out = 0;
+      return true;
+    default:
+      break;
   }
   // 32-bit address registers zero-extend; 8- and 16-bit ones never address.
   unsigned family = register_family(reg);
   bool full = reg == family;
-  bool low32 = (reg >= X86_REG_EAX && reg <= X86_REG_ESP) || (reg >= X86_REG_R8D && reg <= X86_REG_R15D);
+  bool low32 =
+      (reg >= X86_REG_EAX && reg <= X86_REG_ESP) || (reg >= X86_REG_R8D && reg <= X86_REG_R15D);
   if (!family || (!full && !low32)) return false;
   switch (family) {
-    case X86_REG_RAX: *out = r.rax; break;
-    case X86_REG_RBX: *out = r.rbx; break;
-    case X86_REG_RCX: *out = r.rcx; break;
-    case X86_REG_RDX: *out = r.rdx; break;
-    case X86_REG_RSI: *out = r.rsi; break;
-    case X86_REG_RDI: *out = r.rdi; break;
-    case X86_REG_RBP: *out = r.rbp; break;
-    case X86_REG_RSP: *out = r.rsp; break;
-    case X86_REG_R8: *out = r.r8; break;
-    case X86_REG_R9: *out = r.r9; break;
-    case X86_REG_R10: *out = r.r10; break;
-    case X86_REG_R11: *out = r.r11; break;
-    case X86_REG_R12: *out = r.r12; break;
-    case X86_REG_R13: *out = r.r13; break;
-    case X86_REG_R14: *out = r.r14; break;
-    case X86_REG_R15: *out = r.r15; break;
-    default: return false;  // a vector register
+    case X86_REG_RAX:
+      *out = r.rax;
+      break;
+    case X86_REG_RBX:
+      *out = r.rbx;
+      break;
+    case X86_REG_RCX:
+      *out = r.rcx;
+      break;
+    case X86_REG_RDX:
+      *out = r.rdx;
+      break;
+    case X86_REG_RSI:
+      *out = r.rsi;
+      break;
+    case X86_REG_RDI:
+      *out = r.rdi;
+      break;
+    case X86_REG_RBP:
+      *out = r.rbp;
+      break;
+    case X86_REG_RSP:
+      *out = r.rsp;
+      break;
+    case X86_REG_R8:
+      *out = r.r8;
+      break;
+    case X86_REG_R9:
+      *out = r.r9;
+      break;
+    case X86_REG_R10:
+      *out = r.r10;
+      break;
+    case X86_REG_R11:
+      *out = r.r11;
+      break;
+    case X86_REG_R12:
+      *out = r.r12;
+      break;
+    case X86_REG_R13:
+      *out = r.r13;
+      break;
+    case X86_REG_R14:
+      *out = r.r14;
+      break;
+    case X86_REG_R15:
+      *out = r.r15;
+      break;
+    default:
+      return false;  // a vector register
   }
   if (!full) *out &= 0xffffffffu;
   return true;
@@ -50,19 +89,52 @@ bool memory_address(unsigned base, unsigned index, int scale, int64_t disp, unsi
 
 unsigned register_family(unsigned reg) {
   switch (reg) {
-    case X86_REG_RAX: case X86_REG_EAX: case X86_REG_AX: case X86_REG_AH: case X86_REG_AL:
+    case X86_REG_RAX:
+    case X86_REG_EAX:
+    case X86_REG_AX:
+    case X86_REG_AH:
+    case X86_REG_AL:
       return X86_REG_RAX;
-    case X86_REG_RBX: case X86_REG_EBX: case X86_REG_BX: case X86_REG_BH: case X86_REG_BL:
+    case X86_REG_RBX:
+    case X86_REG_EBX:
+    case X86_REG_BX:
+    case X86_REG_BH:
+    case X86_REG_BL:
       return X86_REG_RBX;
-    case X86_REG_RCX: case X86_REG_ECX: case X86_REG_CX: case X86_REG_CH: case X86_REG_CL:
+    case X86_REG_RCX:
+    case X86_REG_ECX:
+    case X86_REG_CX:
+    case X86_REG_CH:
+    case X86_REG_CL:
       return X86_REG_RCX;
-    case X86_REG_RDX: case X86_REG_EDX: case X86_REG_DX: case X86_REG_DH: case X86_REG_DL:
+    case X86_REG_RDX:
+    case X86_REG_EDX:
+    case X86_REG_DX:
+    case X86_REG_DH:
+    case X86_REG_DL:
       return X86_REG_RDX;
-    case X86_REG_RSI: case X86_REG_ESI: case X86_REG_SI: case X86_REG_SIL: return X86_REG_RSI;
-    case X86_REG_RDI: case X86_REG_EDI: case X86_REG_DI: case X86_REG_DIL: return X86_REG_RDI;
-    case X86_REG_RBP: case X86_REG_EBP: case X86_REG_BP: case X86_REG_BPL: return X86_REG_RBP;
-    case X86_REG_RSP: case X86_REG_ESP: case X86_REG_SP: case X86_REG_SPL: return X86_REG_RSP;
-    default: break;
+    case X86_REG_RSI:
+    case X86_REG_ESI:
+    case X86_REG_SI:
+    case X86_REG_SIL:
+      return X86_REG_RSI;
+    case X86_REG_RDI:
+    case X86_REG_EDI:
+    case X86_REG_DI:
+    case X86_REG_DIL:
+      return X86_REG_RDI;
+    case X86_REG_RBP:
+    case X86_REG_EBP:
+    case X86_REG_BP:
+    case X86_REG_BPL:
+      return X86_REG_RBP;
+    case X86_REG_RSP:
+    case X86_REG_ESP:
+    case X86_REG_SP:
+    case X86_REG_SPL:
+      return X86_REG_RSP;
+    default:
+      break;
   }
   // r8..r15 and their parts: four runs of eight in Capstone's numbering.
   for (unsigned base : {X86_REG_R8B, X86_REG_R8D, X86_REG_R8W}) {
@@ -82,7 +154,8 @@ std::string family_name(unsigned family) {
   for (size_t i = 0; i < 8; ++i) {
     if (kIds[i] == family) return kNames[i];
   }
-  if (family >= X86_REG_R8 && family <= X86_REG_R15) return "r" + std::to_string(family - X86_REG_R8 + 8);
+  if (family >= X86_REG_R8 && family <= X86_REG_R15)
+    return "r" + std::to_string(family - X86_REG_R8 + 8);
   if (family >= X86_REG_XMM0 && family <= X86_REG_XMM31) {
     return "xmm" + std::to_string(family - X86_REG_XMM0);
   }

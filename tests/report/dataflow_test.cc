@@ -87,9 +87,9 @@ void expect_watchpoint_agrees(const Recording& r, const json& origin) {
   // the oracle replays from the load that read the writer's value.
   std::string from;
   for (size_t i = 0; i < origin["writer"].get<size_t>(); ++i) from = origin["steps"][i]["position"];
-  auto out = debug(r, {"goto " + from,
-                       fmt_watch(w["addr"].get<uint64_t>(), w["len"].get<uint64_t>()),
-                       "reverse-continue", "x/1i $pc"});
+  auto out =
+      debug(r, {"goto " + from, fmt_watch(w["addr"].get<uint64_t>(), w["len"].get<uint64_t>()),
+                "reverse-continue", "x/1i $pc"});
   const json* stop = first_with(out, "stopped");
   const json* insn = first_with(out, "instructions");
   ASSERT_TRUE(stop && insn) << json(out).dump();
@@ -136,13 +136,14 @@ TEST_F(NulledPointer, ReportNamesTheStoreThatNulledThePointer) {
   EXPECT_EQ(steps[0]["kind"], "use");
   EXPECT_EQ(steps[0]["position"], j["failure"]["position"]);
   EXPECT_EQ(steps[0]["value"], 0);
-  EXPECT_TRUE(at_line(steps[0]["location"], "nulled_pointer.cc", line_of(NULLED_POINTER_SRC, "// FAULTS")))
+  EXPECT_TRUE(
+      at_line(steps[0]["location"], "nulled_pointer.cc", line_of(NULLED_POINTER_SRC, "// FAULTS")))
       << steps[0].dump();
   // The reader's own copy into the cursor, in the failing thread.
   bool copy = false;
   for (const json& s : steps) {
-    if (s["kind"] == "store" && at_line(s["location"], "nulled_pointer.cc",
-                                        line_of(NULLED_POINTER_SRC, "// COPIES"))) {
+    if (s["kind"] == "store" &&
+        at_line(s["location"], "nulled_pointer.cc", line_of(NULLED_POINTER_SRC, "// COPIES"))) {
       copy = true;
       EXPECT_EQ(s["thread"], failing);
       EXPECT_EQ(s["value"], 0);
@@ -181,7 +182,8 @@ TEST_F(NulledPointer, DebuggerOriginStandsOnTheSameWrite) {
     EXPECT_EQ((*origin)["steps"][i]["kind"], o["steps"][i]["kind"]);
   }
   // `origin ADDR` from the load of the janitor's value: the same store.
-  auto again = debug(*recording_, {"goto panic", "origin " + std::to_string(w["addr"].get<uint64_t>())});
+  auto again =
+      debug(*recording_, {"goto panic", "origin " + std::to_string(w["addr"].get<uint64_t>())});
   const json* direct = first_with(again, "origin");
   ASSERT_TRUE(direct) << json(again).dump();
   ASSERT_FALSE((*direct)["steps"].empty());
@@ -196,8 +198,9 @@ TEST_F(NulledPointer, TextReportSaysWhoWroteTheBadValue) {
   EXPECT_NE(text.find("Thread " + std::to_string(w["thread"].get<int>()) + " wrote 0x0 to "),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("nulled_pointer.cc:" + std::to_string(line_of(NULLED_POINTER_SRC, "// NULLS"))),
-            std::string::npos)
+  EXPECT_NE(
+      text.find("nulled_pointer.cc:" + std::to_string(line_of(NULLED_POINTER_SRC, "// NULLS"))),
+      std::string::npos)
       << text;
 }
 

@@ -6,8 +6,8 @@
 // for `high`. The threads run one after the other (joined), so every run
 // fails the same way.
 #undef NDEBUG  // the assert is the point, whatever the build type
-#include <cassert>
 #include <atomic>
+#include <cassert>
 #include <cstdio>
 #include <thread>
 
