@@ -84,7 +84,7 @@ struct DataflowStepView {
   std::string position;  // standing on the instruction, for `goto`
   CodeLocation location;
   std::string instruction;
-  std::string reg;  // the register holding the value, or empty
+  std::string reg;    // the register holding the value, or empty
   uint64_t addr = 0;  // the memory (load, store; the address used, for a use)
   uint64_t len = 0;
   std::optional<uint64_t> value;
