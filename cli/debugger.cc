@@ -160,6 +160,8 @@ void Debugger::run(const std::string& command, const std::string& args) {
     cmd_list(args);
   } else if (command == "set") {
     cmd_set(args);
+  } else if (command == "origin") {
+    cmd_origin(args);
   } else if (run_motion(command, args)) {
   } else if (command == "help") {
     emit(json{{"commands",
@@ -196,6 +198,7 @@ void Debugger::run(const std::string& command, const std::string& args) {
                 "reverse-finish",
                 "print EXPR",
                 "set print full-names on|off",
+                "origin [ADDR [LEN]|$REG]",
                 "quit"}}},
          "commands: when, goto start|end|panic|setter|event N|POSITION, stepi [N] (si), "
          "reverse-stepi "
@@ -208,7 +211,7 @@ void Debugger::run(const std::string& command, const std::string& args) {
          "reverse-continue (rc), "
          "step (s), "
          "next (n), finish, reverse-step (rs), reverse-next (rn), reverse-finish, print (p) EXPR, "
-         "set print full-names on|off, quit");
+         "set print full-names on|off, origin [ADDR [LEN]|$REG] (where a value came from), quit");
   } else {
     throw Error(fmt::format("undefined command: \"{}\". Try \"help\".", command));
   }

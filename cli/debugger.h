@@ -60,6 +60,8 @@ class Debugger {
   void cmd_step(bool over, bool reverse);
   void cmd_finish(bool reverse);
   void cmd_print(const std::string& args);
+  // Where a value came from (debugger_origin.cc).
+  void cmd_origin(const std::string& args);
   void report_stop(const replayer::ResumeStop& stop);
   void report_edge(bool at_end);
   std::vector<uint64_t> resolve_location(const std::string& spec);

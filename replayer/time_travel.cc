@@ -835,6 +835,33 @@ ResumeStop TimeTravel::resume(Direction direction, const EventFilter& events) {
   return direction == Direction::kForward ? resume_forward(events) : resume_backward(events);
 }
 
+std::optional<ResumeStop> TimeTravel::reverse_to(std::vector<Breakpoint> breakpoints,
+                                                 std::vector<Watchpoint> watchpoints) {
+  // The user's stop points are set aside for this search and put back
+  // however it ends, with their ids.
+  std::swap(breakpoints, breakpoints_);
+  std::swap(watchpoints, watchpoints_);
+  struct PutBack {
+    TimeTravel& tt;
+    std::vector<Breakpoint>& b;
+    std::vector<Watchpoint>& w;
+    ~PutBack() {
+      std::swap(b, tt.breakpoints_);
+      std::swap(w, tt.watchpoints_);
+    }
+  } put_back{*this, breakpoints, watchpoints};
+  ResumeStop stop = resume_backward(EventFilter{});
+  if (stop.why != ResumeStop::Why::kWatchpoint && stop.why != ResumeStop::Why::kBreakpoint) {
+    return std::nullopt;
+  }
+  return stop;
+}
+
+std::optional<ResumeStop> TimeTravel::last_change(uint64_t addr, uint64_t len) {
+  if (len == 0 || len > 8) throw Error("a watchpoint covers 1 to 8 bytes");
+  return reverse_to({}, {{0, addr, len, WatchKind::kWrite}});
+}
+
 ResumeStop TimeTravel::resume_forward(const EventFilter& events) {
   Conditions c(*this, events, Direction::kForward);
   const size_t end = end_record(trace_);

@@ -145,6 +145,17 @@ class TimeTravel {
   // stop a forward resume at once.
   ResumeStop resume(Direction direction, const EventFilter& events = {});
 
+  // reverse-continue to the last moment before now that one of `breakpoints`
+  // or `watchpoints` (ids 0: not the user's) matches, with the user's stop
+  // points left out of the search and kept. Stands there; nullopt (standing
+  // at the start) when there is none. For dataflow: the last write to some
+  // bytes, the last time an instruction ran.
+  std::optional<ResumeStop> reverse_to(std::vector<Breakpoint> breakpoints,
+                                       std::vector<Watchpoint> watchpoints);
+  // The last instruction before now that changed [addr, addr + len) (1 to 8
+  // bytes); it stands on that instruction, not executed yet.
+  std::optional<ResumeStop> last_change(uint64_t addr, uint64_t len);
+
   // The selected thread's instructions before now, oldest first, each with
   // its position and registers: at most `ticks` ticks back, and never before
   // the start of its current run (reverse-step looks through them). Leaves

@@ -13,6 +13,7 @@
 #include "preload/syscallbuf_abi.h"
 #include "ptrace/proc.h"
 #include "replayer/time_travel.h"
+#include "report/crash_dataflow.h"
 #include "report/fixes.h"
 #include "report/operation_call.h"
 #include "symbols/modules.h"
@@ -280,6 +281,12 @@ class Investigator {
     return out;
   }
 
+  // For a failure that is not a map fatal: where its bad values came from.
+  std::vector<ValueOrigin> bad_values(const replayer::PanicReport& panic) {
+    return follow_bad_values(tt_, symbols_, panic, trace_.header().exe,
+                             [&](uint64_t pc) { return locate(pc, false); });
+  }
+
  private:
   CodeLocation locate(uint64_t pc, bool return_address) {
     return code_location(return_address ? symbols_.locate_return_address(pc) : symbols_.locate(pc));
@@ -417,6 +424,13 @@ void investigate(const trace::Trace& trace, CrashReport& r, TimelineMarks& marks
   if (panic.setter) {
     marks.setter = std::pair{static_cast<int32_t>(panic.setter->tid), panic.setter->seq};
     r.setter = investigator.setter(panic);
+  }
+  if (!panic.map_fatal) {
+    try {
+      r.dataflow = investigator.bad_values(panic);
+    } catch (const std::exception& e) {
+      r.dataflow_error = e.what();  // the rest of the report stands
+    }
   }
 }
 

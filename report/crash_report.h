@@ -107,6 +107,31 @@ struct Setter {
   std::vector<OperationCall> calls;
 };
 
+// One instruction of a dataflow walk (replayer/dataflow.h), resolved.
+struct DataflowStepView {
+  std::string kind;  // "use", "load", "store", "made"
+  int32_t tid = 0;
+  std::string position;  // standing on the instruction, for `goto`
+  CodeLocation location;
+  std::string instruction;
+  std::string reg;    // the register holding the value, or empty
+  uint64_t addr = 0;  // the memory (load, store; the address used, for a use)
+  uint64_t len = 0;
+  std::optional<uint64_t> value;
+  std::vector<std::string> via;  // register copies and pointer arithmetic on the way
+};
+
+// Where a bad value came from, followed back from the failure: for a fault
+// the pointer the faulting instruction used, for a failed check each value
+// the check compared.
+struct ValueOrigin {
+  std::string subject;  // "rax = 0x0, the address the faulting instruction read through"
+  std::vector<DataflowStepView> steps;  // from the use back in time
+  std::string origin;                   // why the walk ended there
+  bool complete = false;                // it reached where the value was made
+  std::optional<size_t> writer;         // the last store in `steps`: the write it came from
+};
+
 // The map's header, read from memory at the failing instruction.
 struct MapState {
   uint64_t address = 0;
@@ -166,6 +191,9 @@ struct CrashReport {
   std::string investigation_error;
   std::optional<Setter> setter;
   std::optional<MapState> map;
+  // For a failure that is not a map fatal: where the bad values came from.
+  std::vector<ValueOrigin> dataflow;
+  std::string dataflow_error;  // why that could not be followed, or empty
   size_t last = 0;  // ReportOptions::last
   std::vector<RecentEvent> recent;
   std::vector<Fix> fixes;  // best first

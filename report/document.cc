@@ -290,6 +290,7 @@ void render_document(const CrashReport& r, DocumentWriter& w) {
   if (r.failure) {
     failure_section(r, w);
     why_section(r, w);
+    dataflow_section(r, w);
   } else {
     w.heading("Run summary");
     w.paragraph(r.ended_normally

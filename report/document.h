@@ -37,6 +37,10 @@ std::unique_ptr<DocumentWriter> text_writer(bool colour);
 std::unique_ptr<DocumentWriter> markdown_writer();
 std::unique_ptr<DocumentWriter> html_writer();
 
+// "Where the bad value came from": the dataflow behind a fault or a failed
+// check (dataflow_section.cc); nothing when the report has none.
+void dataflow_section(const CrashReport& report, DocumentWriter& w);
+
 // Writes the whole report through `w`.
 void render_document(const CrashReport& report, DocumentWriter& w);
 

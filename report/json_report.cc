@@ -97,6 +97,31 @@ json setter_json(const Setter& s) {
           {"calls", calls_json(s.calls)}};
 }
 
+json dataflow_json(const CrashReport& r) {
+  json out = json::array();
+  for (const ValueOrigin& o : r.dataflow) {
+    json steps = json::array();
+    for (const DataflowStepView& s : o.steps) {
+      steps.push_back({{"kind", s.kind},
+                       {"thread", s.tid},
+                       {"position", s.position},
+                       {"location", location_json(s.location)},
+                       {"instruction", s.instruction},
+                       {"register", s.reg.empty() ? json(nullptr) : json(s.reg)},
+                       {"addr", s.addr ? json(s.addr) : json(nullptr)},
+                       {"len", s.addr ? json(s.len) : json(nullptr)},
+                       {"value", s.value ? json(*s.value) : json(nullptr)},
+                       {"via", s.via}});
+    }
+    out.push_back({{"subject", o.subject},
+                   {"origin", o.origin},
+                   {"complete", o.complete},
+                   {"writer", o.writer ? json(*o.writer) : json(nullptr)},
+                   {"steps", steps}});
+  }
+  return out;
+}
+
 json run_json(const RunSummary& r) {
   return {{"threads", r.threads},
           {"records", r.records},
@@ -158,6 +183,8 @@ json to_json(const CrashReport& r) {
            r.investigation_error.empty() ? json(nullptr) : json(r.investigation_error)},
           {"setter", r.setter ? setter_json(*r.setter) : json(nullptr)},
           {"map", r.map ? trace::map_header_json(r.map->address, r.map->header) : json(nullptr)},
+          {"dataflow", dataflow_json(r)},
+          {"dataflow_error", r.dataflow_error.empty() ? json(nullptr) : json(r.dataflow_error)},
           {"recent", {{"last", r.last}, {"events", recent}}},
           {"fixes", fixes}};
 }
