@@ -229,7 +229,8 @@ std::vector<Frame> with_inlined_frames(const Symbolizer& symbols,
   std::vector<Frame> out;
   for (size_t i = 0; i < physical.size(); ++i) {
     for (Location& where : symbols.inline_frames(physical[i].pc, i > 0)) {
-      out.push_back(Frame{physical[i].pc, physical[i].cfa_or_sp, std::move(where)});
+      out.push_back(
+          Frame{physical[i].pc, physical[i].cfa_or_sp, std::move(where), physical[i].registers});
     }
   }
   return out;
