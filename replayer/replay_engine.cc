@@ -18,12 +18,12 @@
 #include <map>
 
 #include "base/interrupt.h"
+#include "preload/syscallbuf_abi.h"
 #include "ptrace/inferior.h"
 #include "ptrace/proc.h"
 #include "ptrace/rdtsc_patcher.h"
 #include "ptrace/runtime_link.h"
 #include "ptrace/tick_section.h"
-#include "preload/syscallbuf_abi.h"
 #include "replayer/executable_stand_in.h"
 #include "syscalls/syscall_table.h"
 

@@ -36,7 +36,12 @@ std::string caller_in_program(const std::vector<CodeLocation>& frames) {
   return {};
 }
 
-std::string who(int32_t tid, const std::vector<CodeLocation>& frames) {
+// "thread 3 (auditor)": by the name the report gives the thread elsewhere
+// (its pthread name, or the user's function it runs), else by the program's
+// function that made the access.
+std::string who(int32_t tid, const std::string& thread_name,
+                const std::vector<CodeLocation>& frames) {
+  if (!thread_name.empty()) return fmt::format("thread {} ({})", tid, thread_name);
   std::string where = caller_in_program(frames);
   return where.empty() ? fmt::format("thread {}", tid) : fmt::format("thread {} ({})", tid, where);
 }
@@ -215,8 +220,9 @@ Fix snapshot(const Conflict& c) {
 std::vector<Fix> map_fatal_fixes(const CrashReport& r) {
   const Failure& f = *r.failure;
   Conflict c;
-  c.reader = who(f.tid, f.backtrace);
-  c.writer = r.setter ? who(r.setter->tid, r.setter->backtrace) : "the writing thread";
+  c.reader = who(f.tid, f.thread_name, f.backtrace);
+  c.writer = r.setter ? who(r.setter->tid, r.setter->thread_name, r.setter->backtrace)
+                      : "the writing thread";
   c.read_op = f.op;
   c.reader_in_put_all = f.outer_op == abi::MapOp::kPutAll;
   c.write_op = r.setter ? r.setter->op : abi::MapOp::kNone;
@@ -243,7 +249,7 @@ std::vector<Fix> map_fatal_fixes(const CrashReport& r) {
 
 std::vector<Fix> signal_fixes(const CrashReport& r) {
   const Failure& f = *r.failure;
-  std::string thread = who(f.tid, f.backtrace);
+  std::string thread = who(f.tid, f.thread_name, f.backtrace);
   if (calls_abort(f)) {
     // The program's own check failed: with every map operation already safe
     // on its own (torn_batch), what is missing is the batch's atomicity.

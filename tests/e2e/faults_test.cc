@@ -205,8 +205,10 @@ TEST_F(Faults, RecorderKilledAtManyPoints) {
   size_t records = 0;
   std::set<uint64_t> buffer_records;
   for (const auto& line : dump_json(tmp_ / "full", xdg())) {
-    if (!line.contains("sub")) ++records;
-    else if (buffer_records.insert(line["event"].get<uint64_t>()).second) ++records;
+    if (!line.contains("sub"))
+      ++records;
+    else if (buffer_records.insert(line["event"].get<uint64_t>()).second)
+      ++records;
   }
   ASSERT_GT(records, 200u);
   int prefixes = 0;  // cuts after the first sealed chunk
@@ -292,9 +294,9 @@ TEST_F(Faults, ProgramKilledFromOutsideWhileBusy) {
   for (int i = 0; i < 4; ++i) {
     const std::string what = "kill " + std::to_string(i);
     fs::path trace = tmp_ / ("busy-" + std::to_string(i));
-    Session rec({BACKSTEP_BIN, "record", "-o", trace.string(), "--", wait_for_kill().string(),
-                 "busy"},
-                xdg());
+    Session rec(
+        {BACKSTEP_BIN, "record", "-o", trace.string(), "--", wait_for_kill().string(), "busy"},
+        xdg());
     ASSERT_TRUE(rec.read_until("ready\n")) << what << ": " << rec.output();
     std::vector<pid_t> program = processes_running(wait_for_kill());
     ASSERT_EQ(program.size(), 1u) << what;
