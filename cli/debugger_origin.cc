@@ -13,20 +13,6 @@ namespace {
 using nlohmann::json;
 using replayer::DataflowStep;
 
-const char* kind_name(DataflowStep::Kind k) {
-  switch (k) {
-    case DataflowStep::Kind::kUse:
-      return "use";
-    case DataflowStep::Kind::kLoad:
-      return "load";
-    case DataflowStep::Kind::kStore:
-      return "store";
-    case DataflowStep::Kind::kMade:
-      return "made";
-  }
-  return "?";
-}
-
 }  // namespace
 
 // origin            the pointer the current instruction accesses memory through
@@ -58,7 +44,7 @@ void Debugger::cmd_origin(const std::string& args) {
   json steps = json::array();
   std::string text;
   for (const DataflowStep& s : d.steps) {
-    json j{{"kind", kind_name(s.kind)},
+    json j{{"kind", replayer::step_kind_name(s.kind)},
            {"thread", s.tid},
            {"position", s.position.str()},
            {"pc", s.pc},
@@ -72,9 +58,9 @@ void Debugger::cmd_origin(const std::string& args) {
     steps.push_back(j);
     std::string what = s.reg;
     if (s.addr) what += fmt::format("{}[{:#x}]", what.empty() ? "" : " ", s.addr);
-    text += fmt::format("{:<5} thread {} at {}: {}  {} = {}\n      in {}\n", kind_name(s.kind),
-                        s.tid, s.position.str(), s.instruction, what,
-                        s.value ? fmt::format("{:#x}", *s.value) : "?", location(s.pc));
+    text += fmt::format("{:<5} thread {} at {}: {}  {} = {}\n      in {}\n",
+                        replayer::step_kind_name(s.kind), s.tid, s.position.str(), s.instruction,
+                        what, s.value ? fmt::format("{:#x}", *s.value) : "?", location(s.pc));
     for (const std::string& v : s.via) text += fmt::format("      before: {}\n", v);
   }
   text += d.origin.empty() ? "" : fmt::format("origin: {}\n", d.origin);

@@ -67,6 +67,33 @@ void DataflowWalker::settle() {
   }
 }
 
+const char* step_kind_name(DataflowStep::Kind k) {
+  switch (k) {
+    case DataflowStep::Kind::kUse:
+      return "use";
+    case DataflowStep::Kind::kLoad:
+      return "load";
+    case DataflowStep::Kind::kStore:
+      return "store";
+    case DataflowStep::Kind::kMade:
+      return "made";
+  }
+  return "?";
+}
+
+DataflowStep DataflowWalker::use_step(int32_t tid, const Registers& regs, unsigned family) {
+  DataflowStep use;
+  use.kind = DataflowStep::Kind::kUse;
+  use.position = tt_.where();
+  use.tid = tid;
+  use.pc = regs.rip;
+  use.instruction = text_at(tid, regs.rip);
+  use.reg = x86::family_name(family);
+  uint64_t v = 0;
+  if (x86::register_value(family, regs, 0, &v)) use.value = v;
+  return use;
+}
+
 std::optional<Dataflow> DataflowWalker::from_address_operand() {
   settle();
   const int32_t tid = tt_.thread();
@@ -74,17 +101,9 @@ std::optional<Dataflow> DataflowWalker::from_address_operand() {
   auto a = flow_.address_register(code_at(tid, regs.rip), regs);
   if (!a) return std::nullopt;
   Dataflow d;
-  DataflowStep use;
-  use.kind = DataflowStep::Kind::kUse;
-  use.position = tt_.where();
-  use.tid = tid;
-  use.pc = regs.rip;
-  use.instruction = text_at(tid, regs.rip);
-  use.reg = x86::family_name(a->family);
+  DataflowStep use = use_step(tid, regs, a->family);
   use.addr = a->access.addr;
   use.len = a->access.size;
-  uint64_t v = 0;
-  if (x86::register_value(a->family, regs, 0, &v)) use.value = v;
   d.steps.push_back(use);
   follow_register(d, a->family, 0, true);
   return d;
@@ -95,16 +114,7 @@ Dataflow DataflowWalker::from_register(unsigned family) {
   const int32_t tid = tt_.thread();
   const Registers regs = tt_.engine().registers(tid);
   Dataflow d;
-  DataflowStep use;
-  use.kind = DataflowStep::Kind::kUse;
-  use.position = tt_.where();
-  use.tid = tid;
-  use.pc = regs.rip;
-  use.instruction = text_at(tid, regs.rip);
-  use.reg = x86::family_name(family);
-  uint64_t v = 0;
-  if (x86::register_value(family, regs, 0, &v)) use.value = v;
-  d.steps.push_back(use);
+  d.steps.push_back(use_step(tid, regs, family));
   follow_register(d, family, 0, false);
   return d;
 }

@@ -45,6 +45,10 @@ struct DataflowStep {
   std::vector<std::string> via;
 };
 
+// "use", "load", "store", "made": how the debugger and the report name a
+// step's kind.
+const char* step_kind_name(DataflowStep::Kind k);
+
 struct Dataflow {
   std::vector<DataflowStep> steps;  // latest first: the use, then back in time
   // Why the walk ended, for the last step: "stores the constant 0x0",
@@ -95,6 +99,9 @@ class DataflowWalker {
   std::optional<ResumeStop> last_write(uint64_t addr, uint64_t len);
   std::vector<uint8_t> code_at(int32_t tid, uint64_t pc);
   std::string text_at(int32_t tid, uint64_t pc);
+  // The walk's first step: the instruction at the thread's pc, using the
+  // value in register `family`.
+  DataflowStep use_step(int32_t tid, const Registers& regs, unsigned family);
 
   TimeTravel& tt_;
   ValueFlowDecoder flow_;

@@ -26,20 +26,6 @@ using replayer::TimeTravel;
 constexpr size_t kFramesToTry = 3;
 constexpr uint64_t kCheckWindows[] = {16, 256, 4096};
 
-std::string kind_name(DataflowStep::Kind k) {
-  switch (k) {
-    case DataflowStep::Kind::kUse:
-      return "use";
-    case DataflowStep::Kind::kLoad:
-      return "load";
-    case DataflowStep::Kind::kStore:
-      return "store";
-    case DataflowStep::Kind::kMade:
-      return "made";
-  }
-  return "?";
-}
-
 ValueOrigin view(const Dataflow& d, std::string subject, const LocateCode& locate) {
   ValueOrigin o;
   o.subject = std::move(subject);
@@ -47,7 +33,7 @@ ValueOrigin view(const Dataflow& d, std::string subject, const LocateCode& locat
   o.complete = d.complete;
   for (const DataflowStep& s : d.steps) {
     DataflowStepView v;
-    v.kind = kind_name(s.kind);
+    v.kind = replayer::step_kind_name(s.kind);
     v.tid = s.tid;
     v.position = s.position.str();
     v.location = locate(s.pc);
