@@ -117,7 +117,13 @@ void Session::on_new_task(Thread& parent, int event, const Registers& regs) {
     // Its thread's copy of the creator's syscall buffer, until it registers
     // one of its own (after fork, pthread_atfork); a vfork child shares its
     // parent's, which is off until the parent comes back (pause_buffer_for_vfork).
-    if (!(flags & CLONE_VM)) child.syscallbuf = parent.syscallbuf;
+    if (!(flags & CLONE_VM)) {
+      child.syscallbuf = parent.syscallbuf;
+      if (parent.buffer_view) {
+        const std::byte* b = parent.buffer_view->data();
+        child.buffer_at_fork.emplace(b, b + parent.buffer_view->size());
+      }
+    }
     buffers_[p.tgid] = buffers_[parent.process->tgid];
     if (flags & CLONE_VFORK) p.vfork_parent = parent.task.tid();
   }
@@ -201,6 +207,8 @@ void Session::on_exec(Thread& caller, const WaitStatus& st) {
   // The seccomp filter survives exec (so t.seccomp stays); the library, if
   // the new image loads it, registers a new buffer.
   caller.syscallbuf.reset();
+  caller.buffer_view.reset();
+  caller.buffer_at_fork.reset();
   caller.buffer_paused = false;
   caller.handler_frames = 0;
   buffers_.erase(p.tgid);

@@ -122,6 +122,10 @@ class Session {
   static RecordOptions with_syscall_buffer(const RecordOptions& options);
   void on_buffer_registration(Thread& t);
   void drain_syscall_buffer(Thread& t);
+  // After a thread's buffer is registered (at the registration's exit), or
+  // before a fork child first runs: the buffer becomes memory the recorder
+  // maps too (buffer_view), holding `contents` (empty: what it holds now).
+  void share_syscall_buffer(Thread& t, std::vector<std::byte> contents = {});
   // Tells every process's library which files are mapped (their writes
   // must be traced); `only`: just that process (it has just registered).
   void publish_mapped_files(const Process* only = nullptr);
