@@ -80,7 +80,7 @@ class TraceWriter::Pipeline {
   }
 
   MapEventBuffer spare() { return take_spare(spares_); }
-  std::vector<std::byte> spare_bytes() { return take_spare(byte_spares_); }
+  std::pmr::vector<std::byte> spare_bytes() { return take_spare(byte_spares_); }
 
   // Waits until every job queued so far is done and the chunk writer's
   // pending records are in the file.
@@ -265,7 +265,7 @@ class TraceWriter::Pipeline {
   bool closed_ = false;  // the recorder's thread's alone
   std::exception_ptr error_;
   std::vector<MapEventBuffer> spares_;
-  std::vector<std::vector<std::byte>> byte_spares_;  // SyscallBuffer records' storage
+  std::vector<std::pmr::vector<std::byte>> byte_spares_;  // SyscallBuffer records' storage
   std::thread thread_;
 };
 
@@ -305,7 +305,7 @@ void TraceWriter::write_map_events(MapEventBuffer events) {
 
 MapEventBuffer TraceWriter::spare_events() { return pipeline_->spare(); }
 
-std::vector<std::byte> TraceWriter::spare_bytes() { return pipeline_->spare_bytes(); }
+std::pmr::vector<std::byte> TraceWriter::spare_bytes() { return pipeline_->spare_bytes(); }
 
 void TraceWriter::flush() { pipeline_->flush(); }
 

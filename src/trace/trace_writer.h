@@ -45,7 +45,7 @@ class TraceWriter {
   // written when there is one, so that a drain does not fault in fresh pages.
   MapEventBuffer spare_events();
   // The same for the records of a SyscallBuffer (a buffer's drain).
-  std::vector<std::byte> spare_bytes();
+  std::pmr::vector<std::byte> spare_bytes();
 
   // Copies `path` into files/ unless an identical copy is there; returns the
   // copy's name. Throws TraceError if the file cannot be read.
