@@ -12,11 +12,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
+#include <cstring>
 #include <filesystem>
 
 #include "base/errors.h"
 #include "base/interrupt.h"
+#include "preload/syscallbuf_abi.h"
 #include "ptrace/proc.h"
 #include "recorder/session.h"
 
@@ -120,8 +123,11 @@ void Session::on_new_task(Thread& parent, int event, const Registers& regs) {
     if (!(flags & CLONE_VM)) {
       child.syscallbuf = parent.syscallbuf;
       if (parent.buffer_view) {
+        // The header and the records not drained yet (a call in progress).
         const std::byte* b = parent.buffer_view->data();
-        child.buffer_at_fork.emplace(b, b + parent.buffer_view->size());
+        bksb_header h{};
+        std::memcpy(&h, b, sizeof h);
+        child.buffer_at_fork.emplace(b, b + sizeof h + std::min(h.used, h.capacity));
       }
     }
     buffers_[p.tgid] = buffers_[parent.process->tgid];

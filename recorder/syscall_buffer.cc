@@ -264,8 +264,8 @@ void Session::drain_syscall_buffer(Thread& t) {
 
 void Session::share_syscall_buffer(Thread& t, std::vector<std::byte> contents) {
   const uint64_t addr = *t.syscallbuf;
-  if (contents.empty()) contents = t.process->mem.read_bytes(addr, BKSB_BUFFER_BYTES);
-  t.buffer_view = SharedRegion::make(t.task, t.process->mem, addr, contents);
+  if (contents.empty()) contents = t.process->mem.read_bytes(addr, sizeof(bksb_header));
+  t.buffer_view = SharedRegion::make(t.task, t.process->mem, addr, BKSB_BUFFER_BYTES, contents);
 }
 
 // At a traced syscall's entry (a seccomp stop): if its site is one the

@@ -26,10 +26,12 @@ bool failed(int64_t r) { return r < 0 && r >= -4095; }
 }  // namespace
 
 std::unique_ptr<SharedRegion> SharedRegion::make(const Task& task, const AddressSpace& mem,
-                                                 uint64_t addr,
+                                                 uint64_t addr, size_t len,
                                                  std::span<const std::byte> contents) {
-  const size_t len = contents.size();
-  if (len == 0 || len % 4096 != 0 || addr % 4096 != 0) return nullptr;
+  if (len == 0 || len % 4096 != 0 || addr % 4096 != 0 || contents.size() > len ||
+      contents.size() < 16) {
+    return nullptr;
+  }
   // memfd_create's name, written over the range's first bytes (its
   // contents come back from `contents` below).
   static constexpr char kName[] = "backstep-shared";
@@ -50,7 +52,7 @@ std::unique_ptr<SharedRegion> SharedRegion::make(const Task& task, const Address
     }
   }
   if (view) {
-    std::memcpy(view, contents.data(), len);
+    std::memcpy(view, contents.data(), contents.size());  // the rest: zeros, from ftruncate
     const int64_t at = inject(
         task, mem, SYS_mmap,
         {addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, static_cast<uint64_t>(fd), 0});
@@ -58,7 +60,7 @@ std::unique_ptr<SharedRegion> SharedRegion::make(const Task& task, const Address
       ::munmap(view, len);
       view = nullptr;
       // A MAP_FIXED that fails may have unmapped the range already.
-      if (!mem.write(addr, contents.data(), len)) {
+      if (!mem.write(addr, contents.data(), contents.size())) {
         close_in_tracee();
         throw Error(
             fmt::format("thread {}: memory at {:#x} was lost while it was being shared "

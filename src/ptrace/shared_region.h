@@ -27,12 +27,13 @@ class SharedRegion {
  public:
   // Moves [addr, addr + len) of `task` (stopped where a resumption with no
   // signal runs user code: a syscall exit, a new task's first stop) onto a
-  // fresh memfd holding `contents` (len bytes: what the range must hold,
-  // usually what it holds now). Returns null, with the tracee as it was, if
-  // the kernel refuses a step; throws Error if the thread does not come
-  // back from an injected call.
+  // fresh memfd holding `contents` followed by zeros (what the range must
+  // hold, usually what it holds now). Returns null, with the tracee as it
+  // was, if the kernel refuses a step; throws Error if the thread does not
+  // come back from an injected call.
   static std::unique_ptr<SharedRegion> make(const Task& task, const AddressSpace& mem,
-                                            uint64_t addr, std::span<const std::byte> contents);
+                                            uint64_t addr, size_t len,
+                                            std::span<const std::byte> contents);
   SharedRegion(const SharedRegion&) = delete;
   SharedRegion& operator=(const SharedRegion&) = delete;
   ~SharedRegion();
