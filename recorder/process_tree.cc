@@ -12,11 +12,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
+#include <cstring>
 #include <filesystem>
 
 #include "base/errors.h"
 #include "base/interrupt.h"
+#include "preload/syscallbuf_abi.h"
 #include "ptrace/proc.h"
 #include "recorder/session.h"
 
@@ -117,7 +120,16 @@ void Session::on_new_task(Thread& parent, int event, const Registers& regs) {
     // Its thread's copy of the creator's syscall buffer, until it registers
     // one of its own (after fork, pthread_atfork); a vfork child shares its
     // parent's, which is off until the parent comes back (pause_buffer_for_vfork).
-    if (!(flags & CLONE_VM)) child.syscallbuf = parent.syscallbuf;
+    if (!(flags & CLONE_VM)) {
+      child.syscallbuf = parent.syscallbuf;
+      if (parent.buffer_view) {
+        // The header and the records not drained yet (a call in progress).
+        const std::byte* b = parent.buffer_view->data();
+        bksb_header h{};
+        std::memcpy(&h, b, sizeof h);
+        child.buffer_at_fork.emplace(b, b + sizeof h + std::min(h.used, h.capacity));
+      }
+    }
     buffers_[p.tgid] = buffers_[parent.process->tgid];
     if (flags & CLONE_VFORK) p.vfork_parent = parent.task.tid();
   }
@@ -201,6 +213,8 @@ void Session::on_exec(Thread& caller, const WaitStatus& st) {
   // The seccomp filter survives exec (so t.seccomp stays); the library, if
   // the new image loads it, registers a new buffer.
   caller.syscallbuf.reset();
+  caller.buffer_view.reset();
+  caller.buffer_at_fork.reset();
   caller.buffer_paused = false;
   caller.handler_frames = 0;
   buffers_.erase(p.tgid);

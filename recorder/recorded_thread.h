@@ -5,11 +5,14 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "ptrace/shared_region.h"
 #include "ptrace/task.h"
 #include "recorder/mapped_files.h"
 #include "runtime/abi.h"
@@ -52,6 +55,14 @@ struct Thread {
   // and whether the library's seccomp filter is in place, so that the
   // thread runs with PTRACE_CONT and stops only at traced syscalls.
   std::optional<uint64_t> syscallbuf;
+  // The recorder's own mapping of that buffer (ptrace/shared_region.h):
+  // drains read it with plain loads. Null where sharing failed (drains then
+  // read through the kernel).
+  std::shared_ptr<SharedRegion> buffer_view;
+  // A fork child's copy of its creator's buffer as the fork found it: the
+  // fork left the child's buffer shared with its creator's, so it is made
+  // the child's own, with these bytes, before the child first runs.
+  std::optional<std::vector<std::byte>> buffer_at_fork;
   bool seccomp = false;
   bool at_seccomp_stop = false;  // its last stop was a PTRACE_EVENT_SECCOMP (an entry)
   // Preempted inside the buffer's path: its buffer is off until its next

@@ -135,6 +135,8 @@ std::vector<pid_t> Session::runnable() const {
 }
 
 void Session::resume(Thread& t, Resume how) {
+  // A fork child, about to run for the first time, gets a buffer of its own.
+  if (t.buffer_at_fork) share_syscall_buffer(t, *std::exchange(t.buffer_at_fork, std::nullopt));
   // Under the syscall buffer's seccomp filter, traced syscalls stop by
   // themselves (PTRACE_EVENT_SECCOMP); PTRACE_SYSCALL would stop at the
   // buffered ones too. From a syscall entry, only PTRACE_SYSCALL gives its exit.

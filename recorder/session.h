@@ -35,8 +35,8 @@
 #include "ptrace/inferior.h"
 #include "ptrace/proc.h"
 #include "ptrace/rdtsc_patcher.h"
-#include "ptrace/syscall_sites.h"
 #include "ptrace/stop_waiter.h"
+#include "ptrace/syscall_sites.h"
 #include "recorder/futex_queues.h"
 #include "recorder/mapped_files.h"
 #include "recorder/recorded_process.h"
@@ -122,6 +122,11 @@ class Session {
   static RecordOptions with_syscall_buffer(const RecordOptions& options);
   void on_buffer_registration(Thread& t);
   void drain_syscall_buffer(Thread& t);
+  // After a thread's buffer is registered (at the registration's exit), or
+  // before a fork child first runs: the buffer becomes memory the recorder
+  // maps too (buffer_view), holding `contents` (empty: its header, which is
+  // all a buffer just registered holds: the rest of a fresh mapping is zeros).
+  void share_syscall_buffer(Thread& t, std::vector<std::byte> contents = {});
   // Tells every process's library which files are mapped (their writes
   // must be traced); `only`: just that process (it has just registered).
   void publish_mapped_files(const Process* only = nullptr);

@@ -208,8 +208,13 @@ void Session::drain_syscall_buffer(Thread& t) {
     t.process->mem.write_or_throw(*t.syscallbuf + offsetof(bksb_header, mode), &mode, sizeof mode);
   }
   const uint64_t addr = *t.syscallbuf;
+  const SharedRegion* view = t.buffer_view.get();
   bksb_header h{};
-  t.process->mem.read_or_throw(addr, &h, sizeof h);
+  if (view) {
+    std::memcpy(&h, view->data(), sizeof h);
+  } else {
+    t.process->mem.read_or_throw(addr, &h, sizeof h);
+  }
   if (h.used > h.capacity || h.drained > h.used) {
     throw Error(
         fmt::format("thread {}: the syscall buffer's header is damaged (used {}, drained {})",
@@ -218,10 +223,19 @@ void Session::drain_syscall_buffer(Thread& t) {
   if (h.used > h.drained) {
     trace::SyscallBuffer b;
     b.tid = t.vtid;
-    b.records.resize(h.used - h.drained);
-    if (!t.process->mem.read_bulk(addr + sizeof h + h.drained, b.records.data(),
-                                  b.records.size())) {
-      throw Error(fmt::format("thread {}: cannot read its syscall buffer", t.vtid));
+    // Storage the writer has used before, a whole buffer's worth, so that
+    // the spares fit every drain (fresh pages cost a fault each).
+    b.records = writer_.spare_bytes();
+    b.records.reserve(BKSB_BUFFER_BYTES);
+    if (view) {
+      const std::byte* from = view->data() + sizeof h + h.drained;
+      b.records.assign(from, from + (h.used - h.drained));
+    } else {
+      b.records.resize(h.used - h.drained);
+      if (!t.process->mem.read_bulk(addr + sizeof h + h.drained, b.records.data(),
+                                    b.records.size())) {
+        throw Error(fmt::format("thread {}: cannot read its syscall buffer", t.vtid));
+      }
     }
     for (const trace::BufferedCall& c : trace::parse_buffered_calls(b.records)) {
       result_.buffered_syscalls++;
@@ -240,8 +254,18 @@ void Session::drain_syscall_buffer(Thread& t) {
   // still writes after `used`: only mark what is in the trace.
   uint32_t pos[2] = {h.busy ? h.used : 0u, h.busy ? h.used : 0u};
   if (pos[0] != h.used || pos[1] != h.drained) {
-    t.process->mem.write_or_throw(addr + offsetof(bksb_header, used), pos, sizeof pos);
+    if (view) {
+      std::memcpy(view->data() + offsetof(bksb_header, used), pos, sizeof pos);
+    } else {
+      t.process->mem.write_or_throw(addr + offsetof(bksb_header, used), pos, sizeof pos);
+    }
   }
+}
+
+void Session::share_syscall_buffer(Thread& t, std::vector<std::byte> contents) {
+  const uint64_t addr = *t.syscallbuf;
+  if (contents.empty()) contents = t.process->mem.read_bytes(addr, sizeof(bksb_header));
+  t.buffer_view = SharedRegion::make(t.task, t.process->mem, addr, BKSB_BUFFER_BYTES, contents);
 }
 
 // At a traced syscall's entry (a seccomp stop): if its site is one the

@@ -224,6 +224,9 @@ void Session::on_syscall_exit(Thread& t, Registers& regs) {
     make_due(futexes_.note_wake(futex_space(t), t.call, result));
   }
   if (t.call.nr == SYS_set_tid_address) t.clear_tid = t.call.arg[0];
+  if (t.call.nr == BKSB_REGISTER_SYSCALL && t.call.arg[2] == 0 && result == 0 && t.syscallbuf) {
+    share_syscall_buffer(t);
+  }
   if (t.call.nr == SYS_execve || t.call.nr == SYS_execveat) t.process->execing = 0;  // it failed
 
   if (t.call.nr == SYS_mmap && result >= 0 && !t.mapped_path.empty() &&

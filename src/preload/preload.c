@@ -100,6 +100,24 @@ static long traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5
   return ret;
 }
 
+/* The library's own memcpy and memset (hidden: the program's calls still go
+ * to libc's). libc's use vector registers, and which of them end up holding
+ * what depends on the direction and alignment of the copy, which differ
+ * between record (into the buffer) and replay (out of it): the program would
+ * come back from a buffered call with other vector registers in replay. The
+ * compiler's own calls (struct copies) land here too. */
+HIDDEN void* memcpy(void* dst, const void* src, size_t n) {
+  void* d = dst;
+  __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+  return dst;
+}
+
+HIDDEN void* memset(void* dst, int c, size_t n) {
+  void* d = dst;
+  __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+  return dst;
+}
+
 static inline long U(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
   return bksb_untraced(nr, a0, a1, a2, a3, a4, a5);
 }

@@ -1,10 +1,10 @@
 #include "trace/events.h"
 
-#include <cstring>
 #include <fmt/core.h>
 
-#include "base/overloaded.h"
+#include <cstring>
 
+#include "base/overloaded.h"
 #include "trace/error.h"
 
 namespace backstep::trace {
@@ -37,20 +37,19 @@ std::vector<std::byte> to_vec(std::span<const std::byte> s) { return {s.begin(),
 }  // namespace
 
 RecordType record_type(const Event& e) {
-  return std::visit(
-      Overloaded{[](const Header&) { return RecordType::kHeader; },
-                 [](const Exec&) { return RecordType::kExec; },
-                 [](const Stop&) { return RecordType::kStop; },
-                 [](const MapEvents&) { return RecordType::kMapEvent; },
-                 [](const Switch&) { return RecordType::kSwitch; },
-                 [](const FileMap&) { return RecordType::kFileMap; },
-                 [](const End&) { return RecordType::kEnd; },
-                 [](const Patch&) { return RecordType::kPatch; },
-                 [](const ProcessStart&) { return RecordType::kProcess; },
-                 [](const FileChange&) { return RecordType::kFileChange; },
-                 [](const SyscallBuffer&) { return RecordType::kSyscallBuffer; },
-                 [](const CodeWrite&) { return RecordType::kCodeWrite; }},
-      e);
+  return std::visit(Overloaded{[](const Header&) { return RecordType::kHeader; },
+                               [](const Exec&) { return RecordType::kExec; },
+                               [](const Stop&) { return RecordType::kStop; },
+                               [](const MapEvents&) { return RecordType::kMapEvent; },
+                               [](const Switch&) { return RecordType::kSwitch; },
+                               [](const FileMap&) { return RecordType::kFileMap; },
+                               [](const End&) { return RecordType::kEnd; },
+                               [](const Patch&) { return RecordType::kPatch; },
+                               [](const ProcessStart&) { return RecordType::kProcess; },
+                               [](const FileChange&) { return RecordType::kFileChange; },
+                               [](const SyscallBuffer&) { return RecordType::kSyscallBuffer; },
+                               [](const CodeWrite&) { return RecordType::kCodeWrite; }},
+                    e);
 }
 
 void encode(const Event& e, RecordBuilder& b) {
@@ -128,7 +127,8 @@ void encode(const MapEvents& m, RecordBuilder& b) {
   b.u32(static_cast<uint32_t>(m.events.size())).bytes(m.events.encoded());
 }
 
-Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_version) {
+Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_version,
+             std::pmr::memory_resource* bulk) {
   RecordParser p(payload);
   auto i32 = [&] { return static_cast<int32_t>(p.u32()); };
   Event out;
@@ -292,10 +292,11 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
       break;
     }
     case RecordType::kSyscallBuffer: {
-      SyscallBuffer x;
-      x.tid = i32();
-      x.records = to_vec(p.bytes());
-      out = std::move(x);
+      const int32_t tid = i32();
+      std::span<const std::byte> records = p.bytes();
+      // Constructed in place: assigning a vector of another allocator
+      // would copy every byte again, into the default one.
+      out = SyscallBuffer{tid, std::pmr::vector<std::byte>(records.begin(), records.end(), bulk)};
       break;
     }
     case RecordType::kCodeWrite: {
@@ -322,59 +323,94 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
 
 const char* stop_kind_name(StopKind k) {
   switch (k) {
-    case StopKind::kSyscallEntry: return "syscall-entry";
-    case StopKind::kSyscallExit: return "syscall-exit";
-    case StopKind::kTrap: return "trap";
-    case StopKind::kSignal: return "signal";
-    case StopKind::kRdtsc: return "rdtsc";
-    case StopKind::kClone: return "clone";
-    case StopKind::kExit: return "exit";
-    case StopKind::kFork: return "fork";
-    case StopKind::kVfork: return "vfork";
-    case StopKind::kExec: return "exec";
-    case StopKind::kInterrupt: return "interrupt";
+    case StopKind::kSyscallEntry:
+      return "syscall-entry";
+    case StopKind::kSyscallExit:
+      return "syscall-exit";
+    case StopKind::kTrap:
+      return "trap";
+    case StopKind::kSignal:
+      return "signal";
+    case StopKind::kRdtsc:
+      return "rdtsc";
+    case StopKind::kClone:
+      return "clone";
+    case StopKind::kExit:
+      return "exit";
+    case StopKind::kFork:
+      return "fork";
+    case StopKind::kVfork:
+      return "vfork";
+    case StopKind::kExec:
+      return "exec";
+    case StopKind::kInterrupt:
+      return "interrupt";
   }
   return "?";
 }
 
 const char* switch_reason_name(SwitchReason r) {
   switch (r) {
-    case SwitchReason::kStart: return "start";
-    case SwitchReason::kBlocked: return "blocked";
-    case SwitchReason::kTimeslice: return "timeslice";
-    case SwitchReason::kMapEvent: return "map-event";
-    case SwitchReason::kExited: return "exited";
-    case SwitchReason::kChaos: return "chaos";
-    case SwitchReason::kYield: return "yield";
-    case SwitchReason::kInterrupt: return "interrupt";
+    case SwitchReason::kStart:
+      return "start";
+    case SwitchReason::kBlocked:
+      return "blocked";
+    case SwitchReason::kTimeslice:
+      return "timeslice";
+    case SwitchReason::kMapEvent:
+      return "map-event";
+    case SwitchReason::kExited:
+      return "exited";
+    case SwitchReason::kChaos:
+      return "chaos";
+    case SwitchReason::kYield:
+      return "yield";
+    case SwitchReason::kInterrupt:
+      return "interrupt";
   }
   return "?";
 }
 
 const char* map_event_kind_name(uint8_t kind) {
   switch (static_cast<abi::MapEventKind>(kind)) {
-    case abi::MapEventKind::kIterStart: return "iter-start";
-    case abi::MapEventKind::kIterStep: return "iter-step";
-    case abi::MapEventKind::kWriteBegin: return "hashWriting-set";
-    case abi::MapEventKind::kWriteEnd: return "hashWriting-cleared";
-    case abi::MapEventKind::kGrowStart: return "grow-start";
-    case abi::MapEventKind::kEvacuate: return "evacuate";
-    case abi::MapEventKind::kGrowFinish: return "grow-finish";
-    case abi::MapEventKind::kFatal: return "fatal";
+    case abi::MapEventKind::kIterStart:
+      return "iter-start";
+    case abi::MapEventKind::kIterStep:
+      return "iter-step";
+    case abi::MapEventKind::kWriteBegin:
+      return "hashWriting-set";
+    case abi::MapEventKind::kWriteEnd:
+      return "hashWriting-cleared";
+    case abi::MapEventKind::kGrowStart:
+      return "grow-start";
+    case abi::MapEventKind::kEvacuate:
+      return "evacuate";
+    case abi::MapEventKind::kGrowFinish:
+      return "grow-finish";
+    case abi::MapEventKind::kFatal:
+      return "fatal";
   }
   return "?";
 }
 
 const char* map_op_name(uint8_t op) {
   switch (static_cast<abi::MapOp>(op)) {
-    case abi::MapOp::kNone: return "-";
-    case abi::MapOp::kLookup: return "lookup";
-    case abi::MapOp::kAssign: return "assign";
-    case abi::MapOp::kDelete: return "delete";
-    case abi::MapOp::kClear: return "clear";
-    case abi::MapOp::kIterate: return "iterate";
-    case abi::MapOp::kClone: return "clone";
-    case abi::MapOp::kPutAll: return "PutAll";
+    case abi::MapOp::kNone:
+      return "-";
+    case abi::MapOp::kLookup:
+      return "lookup";
+    case abi::MapOp::kAssign:
+      return "assign";
+    case abi::MapOp::kDelete:
+      return "delete";
+    case abi::MapOp::kClear:
+      return "clear";
+    case abi::MapOp::kIterate:
+      return "iterate";
+    case abi::MapOp::kClone:
+      return "clone";
+    case abi::MapOp::kPutAll:
+      return "PutAll";
   }
   return "?";
 }

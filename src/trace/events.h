@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory_resource>
 #include <optional>
 #include <string>
 #include <variant>
@@ -102,11 +103,11 @@ struct ProcessStart {
 enum class StopKind : uint8_t {
   kSyscallEntry = 1,
   kSyscallExit = 2,
-  kTrap = 3,         // the runtime's int3: ThreadBlock::trap_reason says why
-  kSignal = 4,       // a signal-delivery stop, delivered on the next resume
-  kRdtsc = 5,        // rdtsc/rdtscp trapped (PR_TSC_SIGSEGV) and emulated
-  kClone = 6,        // PTRACE_EVENT_CLONE: `value` is the new thread's tid
-  kExit = 7,         // PTRACE_EVENT_EXIT: `value` is the wait status
+  kTrap = 3,    // the runtime's int3: ThreadBlock::trap_reason says why
+  kSignal = 4,  // a signal-delivery stop, delivered on the next resume
+  kRdtsc = 5,   // rdtsc/rdtscp trapped (PR_TSC_SIGSEGV) and emulated
+  kClone = 6,   // PTRACE_EVENT_CLONE: `value` is the new thread's tid
+  kExit = 7,    // PTRACE_EVENT_EXIT: `value` is the wait status
   // The recorder interrupted the thread (it ran a wall-clock timeslice
   // without a stop while others could run). Replay finds the instant again
   // by its signature: `regs` (all of them), `ticks`, `value` (a digest of
@@ -115,9 +116,9 @@ enum class StopKind : uint8_t {
   // never written). `result`: microseconds the thread had run (bounds the
   // search). Events version 3.
   kInterrupt = 8,
-  kFork = 9,         // PTRACE_EVENT_FORK: `value` is the new process's pid
-  kVfork = 10,        // PTRACE_EVENT_VFORK: `value` is the new process's pid
-  kExec = 11,        // PTRACE_EVENT_EXEC: `value` is the thread's tid from now on
+  kFork = 9,    // PTRACE_EVENT_FORK: `value` is the new process's pid
+  kVfork = 10,  // PTRACE_EVENT_VFORK: `value` is the new process's pid
+  kExec = 11,   // PTRACE_EVENT_EXEC: `value` is the thread's tid from now on
 };
 
 // Where a memory write recorded with a syscall lands.
@@ -128,9 +129,9 @@ struct MemWrite {
 
 // How the recorder let the thread run to reach a stop; replay repeats it.
 struct Resumption {
-  uint8_t how = 0;        // Resume
-  int32_t signal = 0;     // signal delivered by the resume, 0 if none
-  bool has_block = false; // the thread registered a ThreadBlock
+  uint8_t how = 0;         // Resume
+  int32_t signal = 0;      // signal delivered by the resume, 0 if none
+  bool has_block = false;  // the thread registered a ThreadBlock
   uint64_t tick_limit = 0;
   uint64_t event_limit = 0;
 };
@@ -227,11 +228,11 @@ struct Patch {
 };
 
 struct End {
-  bool exited = false;  // exit(code) vs killed by signal
-  int32_t code = 0;     // exit code or signal number
+  bool exited = false;        // exit(code) vs killed by signal
+  int32_t code = 0;           // exit code or signal number
   std::string fatal_message;  // the map's fatal error, if any
   int32_t fatal_tid = 0;
-  bool interrupted = false;   // the recording was stopped (Ctrl-C), not the program
+  bool interrupted = false;  // the recording was stopped (Ctrl-C), not the program
 };
 
 // The syscalls a thread made through the syscall buffer (src/preload) since
@@ -239,7 +240,8 @@ struct End {
 // preload/syscallbuf_abi.h, back to back, as the program's library wrote them.
 struct SyscallBuffer {
   int32_t tid = 0;
-  std::vector<std::byte> records;
+  // A loaded trace keeps these in its BulkArena (trace/bulk_arena.h).
+  std::pmr::vector<std::byte> records;
 };
 
 // Code the tracer wrote into the program after the stop before this record:
@@ -252,9 +254,8 @@ struct CodeWrite {
   uint64_t rip = 0;
 };
 
-using Event =
-    std::variant<Header, Exec, Stop, MapEvents, Switch, FileMap, End, Patch, FileChange,
-                 ProcessStart, SyscallBuffer, CodeWrite>;
+using Event = std::variant<Header, Exec, Stop, MapEvents, Switch, FileMap, End, Patch, FileChange,
+                           ProcessStart, SyscallBuffer, CodeWrite>;
 
 RecordType record_type(const Event& e);
 void encode(const Event& e, RecordBuilder& out);
@@ -262,8 +263,10 @@ void encode(const Event& e, RecordBuilder& out);
 void encode(const MapEvents& m, RecordBuilder& out);
 // Throws TraceError on a malformed payload. `events_version` is the trace's
 // (its Header's): the layout of MapEvents records depends on it.
+// `bulk`: where the bytes of SyscallBuffer records go.
 Event decode(uint16_t type, std::span<const std::byte> payload,
-             uint32_t events_version = kEventsVersion);
+             uint32_t events_version = kEventsVersion,
+             std::pmr::memory_resource* bulk = std::pmr::get_default_resource());
 
 const char* stop_kind_name(StopKind k);
 const char* switch_reason_name(SwitchReason r);

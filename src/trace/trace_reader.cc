@@ -21,7 +21,7 @@ Trace Trace::load(const std::filesystem::path& dir) {
   // The Header comes first and says how the records after it are laid out.
   uint32_t version = kEventsVersion;
   while (reader.next(rec)) {
-    t.events_.push_back(decode(rec.type, rec.payload, version));
+    t.events_.push_back(decode(rec.type, rec.payload, version, t.bulk_.get()));
     if (const auto* h = std::get_if<Header>(&t.events_.back()); h && rec.index == 0) {
       version = h->events_version;
     }

@@ -2,9 +2,11 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "trace/bulk_arena.h"
 #include "trace/events.h"
 
 namespace backstep::trace {
@@ -37,6 +39,8 @@ class Trace {
   std::string original_of(const std::string& name) const;
 
   std::filesystem::path dir_;
+  // Before events_, which hold memory of it.
+  std::unique_ptr<BulkArena> bulk_ = std::make_unique<BulkArena>();
   Header header_;
   Exec exec_;
   std::vector<Event> events_;

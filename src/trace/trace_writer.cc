@@ -1,9 +1,9 @@
 #include "trace/trace_writer.h"
 
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <sched.h>
 #include <signal.h>
-#include <fmt/core.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -67,19 +67,20 @@ class TraceWriter::Pipeline {
       : chunks_(std::move(chunks)), cpus_(std::move(cpus)) {}
   ~Pipeline() { stop(); }
 
-  void push(Event event) { enqueue(Job{std::move(event)}, kEventCost); }
+  void push(Event event) {
+    // Bulk bytes count as what they are: the thread is woken for them, and
+    // their storage comes back as spares while the recorder still needs it.
+    size_t cost = kEventCost;
+    if (const auto* b = std::get_if<SyscallBuffer>(&event)) cost += b->records.size();
+    enqueue(Job{std::move(event)}, cost);
+  }
   void push(MapEventBuffer events) {
     size_t cost = events.size() * sizeof(abi::MapEvent) + kEventCost;
     enqueue(Job{std::move(events)}, cost);
   }
 
-  MapEventBuffer spare() {
-    std::lock_guard lock(mutex_);
-    if (spares_.empty()) return {};
-    MapEventBuffer v = std::move(spares_.back());
-    spares_.pop_back();
-    return v;
-  }
+  MapEventBuffer spare() { return take_spare(spares_); }
+  std::pmr::vector<std::byte> spare_bytes() { return take_spare(byte_spares_); }
 
   // Waits until every job queued so far is done and the chunk writer's
   // pending records are in the file.
@@ -115,8 +116,18 @@ class TraceWriter::Pipeline {
   // Handed-over work the recorder may be ahead of the thread by: enough to
   // ride out a slow write, bounded so a stalled disk does not eat memory.
   static constexpr size_t kMaxQueued = size_t{64} << 20;
-  // Drain buffers kept for reuse (each up to a ring's worth, 1 MiB).
-  static constexpr size_t kMaxSpares = 4;
+  // Drain buffers kept for reuse (each up to a ring's or a syscall
+  // buffer's worth, 1 MiB): fresh memory costs a page fault per 4 KiB.
+  static constexpr size_t kMaxSpares = 16;
+
+  template <class Buffer>
+  Buffer take_spare(std::vector<Buffer>& spares) {
+    std::lock_guard lock(mutex_);
+    if (spares.empty()) return {};
+    Buffer v = std::move(spares.back());
+    spares.pop_back();
+    return v;
+  }
 
   void rethrow_error() {
     if (error_) std::rethrow_exception(error_);
@@ -188,21 +199,35 @@ class TraceWriter::Pipeline {
         } catch (...) {
           error = std::current_exception();
         }
+        // At once, not after the batch: the recorder drains again while
+        // the rest of the batch is written.
+        recycle(item.job);
       }
       std::lock_guard lock(mutex_);
       if (error && !error_) error_ = error;
-      for (Queued& item : jobs) {
-        auto* events = std::get_if<MapEventBuffer>(&item.job);
-        if (events && spares_.size() < kMaxSpares) {
-          events->clear();
-          spares_.push_back(std::move(*events));
-        }
-      }
       queued_ -= cost;
       done_ += jobs.size();
       space_cv_.notify_one();
       done_cv_.notify_all();
     }
+  }
+
+  // The storage of a drain's buffer, back to the spares.
+  void recycle(Job& job) {
+    if (auto* events = std::get_if<MapEventBuffer>(&job)) {
+      keep_spare(std::move(*events), spares_);
+    } else if (auto* event = std::get_if<Event>(&job)) {
+      if (auto* b = std::get_if<SyscallBuffer>(event))
+        keep_spare(std::move(b->records), byte_spares_);
+    }
+  }
+
+  template <class Buffer>
+  void keep_spare(Buffer&& buffer, std::vector<Buffer>& spares) {
+    if (buffer.capacity() == 0) return;
+    buffer.clear();
+    std::lock_guard lock(mutex_);
+    if (spares.size() < kMaxSpares) spares.push_back(std::move(buffer));
   }
 
   void process(const Job& job) {
@@ -240,6 +265,7 @@ class TraceWriter::Pipeline {
   bool closed_ = false;  // the recorder's thread's alone
   std::exception_ptr error_;
   std::vector<MapEventBuffer> spares_;
+  std::vector<std::pmr::vector<std::byte>> byte_spares_;  // SyscallBuffer records' storage
   std::thread thread_;
 };
 
@@ -278,6 +304,8 @@ void TraceWriter::write_map_events(MapEventBuffer events) {
 }
 
 MapEventBuffer TraceWriter::spare_events() { return pipeline_->spare(); }
+
+std::pmr::vector<std::byte> TraceWriter::spare_bytes() { return pipeline_->spare_bytes(); }
 
 void TraceWriter::flush() { pipeline_->flush(); }
 

@@ -44,6 +44,8 @@ class TraceWriter {
   // An empty vector to read the next drain into: the storage of one already
   // written when there is one, so that a drain does not fault in fresh pages.
   MapEventBuffer spare_events();
+  // The same for the records of a SyscallBuffer (a buffer's drain).
+  std::pmr::vector<std::byte> spare_bytes();
 
   // Copies `path` into files/ unless an identical copy is there; returns the
   // copy's name. Throws TraceError if the file cannot be read.

@@ -175,6 +175,7 @@ std::vector<Case> cases() {
     out.push_back({strdup((name + "_no_buffer").c_str()), argv, {"--no-syscall-buffer"}});
   };
   both("fork", {E2E_BUFFER_CASES, "fork"});
+  both("fork_while_both_buffer", {E2E_BUFFER_CASES, "fork-busy"});
   both("exec_static", {E2E_BUFFER_CASES, "exec-static", E2E_STATIC_CALLS});
   both("exec_without_preload", {E2E_BUFFER_CASES, "exec-noenv"});
   both("mapped_file_writes", {E2E_BUFFER_CASES, "mapped"});
@@ -183,7 +184,8 @@ std::vector<Case> cases() {
   both("timer_signals", {E2E_BUFFER_CASES, "signals"});
   // (Not with -n: every call of the loop stops there, tens of thousands of
   // stops, whose replay takes minutes on a loaded machine.)
-  out.push_back({"loop_of_buffered_calls_waits_for_a_thread", {E2E_BUFFER_CASES, "spin-calls"}, {}});
+  out.push_back(
+      {"loop_of_buffered_calls_waits_for_a_thread", {E2E_BUFFER_CASES, "spin-calls"}, {}});
   return out;
 }
 

@@ -105,6 +105,45 @@ int fork_mode() {
   return 0;
 }
 
+// A parent and its child buffering at the same time: the fork leaves the
+// child's buffer shared with its parent's (the recorder maps buffers
+// shared), and the recorder gives the child one of its own before it runs.
+// The child buffers on two threads, then forks a grandchild that buffers.
+int fork_busy_mode() {
+  int out[2];
+  if (pipe(out) != 0) return 1;
+  std::fflush(stdout);
+  pid_t child = fork();
+  if (child == 0) {
+    close(out[0]);
+    long sums[2] = {};
+    std::thread other([&] { sums[1] = common_calls(400); });
+    sums[0] = common_calls(400);
+    other.join();
+    pid_t grandchild = fork();
+    if (grandchild == 0) _exit(common_calls(200) == 600 ? 4 : 5);
+    int status = 0;
+    waitpid(grandchild, &status, 0);
+    char line[128];
+    int n = std::snprintf(line, sizeof line, "child: %ld and %ld calls ok, grandchild status %d\n",
+                          sums[0], sums[1], WEXITSTATUS(status));
+    if (write(out[1], line, static_cast<size_t>(n)) != n) _exit(3);
+    _exit(7);
+  }
+  close(out[1]);
+  long mine = common_calls(400);  // while the child runs
+  char buf[256] = {};
+  ssize_t got = 0;
+  for (ssize_t r; (r = read(out[0], buf + got, sizeof buf - 1 - static_cast<size_t>(got))) > 0;) {
+    got += r;
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  std::printf("parent: %ld calls ok\nparent read: %schild status %d\n", mine, buf,
+              WEXITSTATUS(status));
+  return 0;
+}
+
 int exec_mode(const char* exe, char** envp, const char* arg) {
   std::printf("before exec: %ld calls ok\n", common_calls(100));
   std::fflush(stdout);
@@ -237,6 +276,7 @@ int signals_mode() {
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "fork") return fork_mode();
+  if (mode == "fork-busy") return fork_busy_mode();
   if (mode == "exec-static" && argc > 2) return exec_mode(argv[2], environ, "static");
   if (mode == "exec-noenv") {
     char* envp[] = {const_cast<char*>("PATH=/usr/bin:/bin"), nullptr};
