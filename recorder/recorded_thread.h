@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ptrace/proc.h"
 #include "ptrace/task.h"
 #include "recorder/mapped_files.h"
 #include "runtime/abi.h"
@@ -101,6 +102,9 @@ struct Thread {
   bool bound = false;
   pid_t affinity_rebind = 0;
   pid_t affinity_set = 0;
+  ThreadStatFiles stat_files;  // its /proc stat and schedstat, kept open
+  std::optional<char> proc_state() { return stat_files.state(process->tgid, task.tid()); }
+  std::optional<uint64_t> cpu_ns() { return stat_files.cpu_ns(process->tgid, task.tid()); }
 };
 
 }  // namespace backstep::recorder
