@@ -55,6 +55,7 @@ struct Thread {
   std::optional<uint64_t> syscallbuf;
   bool seccomp = false;
   bool at_seccomp_stop = false;  // its last stop was a PTRACE_EVENT_SECCOMP (an entry)
+  bool buffer_drained_at_entry = false;  // its last stop was an entry that drained its buffer
   // Preempted inside the buffer's path: its buffer is off until its next
   // stop, and the exit of its next traced call is a switch point.
   bool yield_at_next_call = false;
