@@ -44,7 +44,6 @@ void back_off(int round) {
   }
 }
 
-
 // How a blocking syscall comes back (see Wait).
 Wait classify_wait(const sys::SyscallArgs& call) {
   const uint64_t* a = call.arg;

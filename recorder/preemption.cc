@@ -49,7 +49,6 @@ constexpr microseconds kInstrumentedSlice{50'000};
 // before it gives way to others (used_up_timeslice).
 constexpr microseconds kSyscallLoopSlice{100'000};
 
-
 bool is_interrupt_stop(const WaitStatus& st) {
   return st.ptrace_event() == PTRACE_EVENT_STOP && st.stop_signal() == SIGTRAP;
 }

@@ -16,9 +16,9 @@
 
 #include "base/errors.h"
 #include "base/interrupt.h"
+#include "preload/syscallbuf_abi.h"
 #include "ptrace/proc.h"
 #include "ptrace/runtime_link.h"
-#include "preload/syscallbuf_abi.h"
 
 namespace backstep::recorder {
 
@@ -258,8 +258,7 @@ void Session::record_stop(Thread& t, StopKind kind, const Registers& regs, int64
   const long nr = t.call.nr;
   t.buffer_drained_at_entry = kind == StopKind::kSyscallEntry && nr != SYS_vfork &&
                               nr != SYS_clone && nr != SYS_clone3 && nr != SYS_fork &&
-                              nr != SYS_execve && nr != SYS_execveat &&
-                              nr != BKSB_REGISTER_SYSCALL;
+                              nr != SYS_execve && nr != SYS_execveat && nr != BKSB_REGISTER_SYSCALL;
   trace::Stop s;
   s.tid = t.vtid;
   s.kind = kind;

@@ -231,8 +231,8 @@ int ping_pong_mode() {
     sum_sock += c;
   }
   echo.join();
-  std::printf("ping-pong: pipes %ld/%ld, socket pair %ld/%ld\n", sum_pipe, echoed_pipe,
-              sum_sock, echoed_sock);
+  std::printf("ping-pong: pipes %ld/%ld, socket pair %ld/%ld\n", sum_pipe, echoed_pipe, sum_sock,
+              echoed_sock);
   return 0;
 }
 
