@@ -9,7 +9,6 @@
 #include <sys/syscall.h>
 
 #include <chrono>
-#include <fstream>
 #include <thread>
 
 #include "base/interrupt.h"
@@ -43,15 +42,6 @@ void back_off(int round) {
     std::this_thread::sleep_for(
         std::chrono::microseconds(std::min(1000, 10 << std::min(round - 64, 7))));
   }
-}
-
-// Whether `tid` sleeps in the kernel (state S): a futex waiter in that state
-// holds or has passed the futex bucket lock, so a later wake finds it queued.
-bool asleep_in_kernel(pid_t tgid, pid_t tid) {
-  std::ifstream in(fmt::format("/proc/{}/task/{}/stat", tgid, tid));
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'S';
 }
 
 // How a blocking syscall comes back (see Wait).
@@ -120,12 +110,17 @@ void Session::block_in_kernel(Thread& t) {
 // it blocked, and where it is queued (a futex), never depends on timing.
 void Session::settle(Thread& t) {
   auto deadline = std::chrono::steady_clock::now() + kSettleBound;
+  // Bound to this CPU, it runs only once the recorder gives way: looking
+  // before that would find it still running (two syscalls for nothing).
+  if (t.bound) std::this_thread::yield();
   for (int round = 0; !t.arrival && t.state != Thread::State::kDead; ++round) {
     if (auto st = wait_for(t.task.tid(), /*nohang=*/true)) {
       note_other(*st);
       continue;
     }
-    if (asleep_in_kernel(t.process->tgid, t.task.tid())) return;
+    // Asleep in the kernel (state S): a futex waiter in that state holds or
+    // has passed the futex bucket lock, so a later wake finds it queued.
+    if (t.proc_state() == 'S') return;
     if (std::chrono::steady_clock::now() > deadline) {
       warn_once("a thread entering a blocking syscall neither slept nor came back in time");
       return;

@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <fstream>
 
 #include "base/errors.h"
 #include "ptrace/interrupt_signature.h"
@@ -49,16 +48,6 @@ constexpr microseconds kInstrumentedSlice{50'000};
 // The CPU time a thread that makes syscalls without ever blocking may run
 // before it gives way to others (used_up_timeslice).
 constexpr microseconds kSyscallLoopSlice{100'000};
-
-// CPU time `tid` has run (/proc/.../schedstat, ns), if the kernel says. The
-// timeslice is CPU time, not wall time: a thread the machine's load keeps
-// off the CPU has not been running, and is not interrupted for it.
-std::optional<uint64_t> cpu_ns(pid_t tgid, pid_t tid) {
-  std::ifstream in(fmt::format("/proc/{}/task/{}/schedstat", tgid, tid));
-  uint64_t ns = 0;
-  if (in >> ns) return ns;
-  return std::nullopt;
-}
 
 bool is_interrupt_stop(const WaitStatus& st) {
   return st.ptrace_event() == PTRACE_EVENT_STOP && st.stop_signal() == SIGTRAP;
@@ -193,7 +182,10 @@ void Session::note_running(Thread& t) {
   if (t.task.tid() == running_) return;
   running_ = t.task.tid();
   running_since_ = Clock::now();
-  running_cpu_ = cpu_ns(t.process->tgid, running_).value_or(0);
+  // The timeslice is CPU time, not wall time: a thread the machine's load
+  // keeps off the CPU has not been running, and is not interrupted for it.
+  switched_in_cpu_ = t.cpu_ns();
+  running_cpu_ = switched_in_cpu_.value_or(0);
 }
 
 // A thread that neither blocks nor runs long without a stop (a loop of
@@ -209,7 +201,7 @@ bool Session::used_up_timeslice(Thread& t) {
   if (scheduler_.options().wall_timeslice.count() <= 0 || t.task.tid() != running_) return false;
   const microseconds slice = kSyscallLoopSlice;
   if (Clock::now() - running_since_ < slice) return false;  // cheap first
-  std::optional<uint64_t> cpu = cpu_ns(t.process->tgid, running_);
+  std::optional<uint64_t> cpu = t.cpu_ns();
   if (!cpu || *cpu - running_cpu_ < static_cast<uint64_t>(slice.count()) * 1000) return false;
   if (!others_could_run(t)) return false;
   running_ = 0;  // scheduled anew, whoever runs next
@@ -246,6 +238,10 @@ std::optional<WaitStatus> Session::wait_for_thread_until(pid_t tid, Clock::time_
 
 std::optional<WaitStatus> Session::wait_or_preempt(Thread& t) {
   const pid_t tid = t.task.tid();
+  // Its CPU time when it was switched to, if this is its first run since:
+  // it has not run in between, so the value holds (one /proc read less).
+  std::optional<uint64_t> switched_in = std::exchange(switched_in_cpu_, std::nullopt);
+  if (tid != running_) switched_in.reset();
   // Never inside a syscall: the interrupt would end it (EINTR, a restart).
   microseconds slice = t.in_syscall || t.process->dying
                            ? microseconds(0)
@@ -254,7 +250,7 @@ std::optional<WaitStatus> Session::wait_or_preempt(Thread& t) {
   if (t.block) slice = std::max(slice, kInstrumentedSlice);
   const auto started = Clock::now();
   auto deadline = started + slice;
-  const std::optional<uint64_t> cpu_start = cpu_ns(t.process->tgid, tid);
+  const std::optional<uint64_t> cpu_start = switched_in ? switched_in : t.cpu_ns();
   uint64_t cpu_from = cpu_start.value_or(0);  // since the last tick seen
   auto ticks_now = [&]() -> std::optional<uint64_t> {
     if (!t.block) return std::nullopt;
@@ -274,7 +270,7 @@ std::optional<WaitStatus> Session::wait_or_preempt(Thread& t) {
       asked = false;
       WaitStatus stop{};
       auto ran = std::chrono::duration_cast<microseconds>(Clock::now() - started);
-      if (auto cpu = cpu_ns(t.process->tgid, tid); cpu && cpu_start) {
+      if (auto cpu = t.cpu_ns(); cpu && cpu_start) {
         ran = microseconds((*cpu - *cpu_start) / 1000);
       }
       switch (preempt(t, ran, stop)) {
@@ -315,7 +311,7 @@ std::optional<WaitStatus> Session::wait_or_preempt(Thread& t) {
         deadline = now + slice;
         continue;
       }
-      std::optional<uint64_t> cpu = cpu_ns(t.process->tgid, tid);
+      std::optional<uint64_t> cpu = t.cpu_ns();
       if (auto ticks = ticks_now(); ticks && ticks != ticks_seen) {
         // Counting ticks: its tick limit preempts it where replay finds
         // the point by counting, and where a seed decides.

@@ -313,6 +313,7 @@ void Session::collect(Process& p) {
 void Session::note_death(Thread& t, const WaitStatus& st) {
   t.state = Thread::State::kDead;
   t.reaped = true;
+  t.stat_files = ThreadStatFiles();  // its /proc files closed: a thread is gone for good
   futexes_.forget(t.task.tid());
   Process& p = *t.process;
   if (t.task.tid() == p.tgid) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "ptrace/proc.h"
 #include "ptrace/shared_region.h"
 #include "ptrace/task.h"
 #include "recorder/mapped_files.h"
@@ -65,6 +66,7 @@ struct Thread {
   std::optional<std::vector<std::byte>> buffer_at_fork;
   bool seccomp = false;
   bool at_seccomp_stop = false;  // its last stop was a PTRACE_EVENT_SECCOMP (an entry)
+  bool buffer_drained_at_entry = false;  // its last stop was an entry that drained its buffer
   // Preempted inside the buffer's path: its buffer is off until its next
   // stop, and the exit of its next traced call is a switch point.
   bool yield_at_next_call = false;
@@ -112,6 +114,9 @@ struct Thread {
   bool bound = false;
   pid_t affinity_rebind = 0;
   pid_t affinity_set = 0;
+  ThreadStatFiles stat_files;  // its /proc stat and schedstat, kept open
+  std::optional<char> proc_state() { return stat_files.state(process->tgid, task.tid()); }
+  std::optional<uint64_t> cpu_ns() { return stat_files.cpu_ns(process->tgid, task.tid()); }
 };
 
 }  // namespace backstep::recorder

@@ -16,6 +16,7 @@
 
 #include "base/errors.h"
 #include "base/interrupt.h"
+#include "preload/syscallbuf_abi.h"
 #include "ptrace/proc.h"
 #include "ptrace/runtime_link.h"
 
@@ -246,7 +247,20 @@ void Session::record_stop(Thread& t, StopKind kind, const Registers& regs, int64
                           int64_t result, std::vector<trace::MemWrite> writes,
                           std::vector<std::byte> siginfo) {
   drain(t);
-  drain_syscall_buffer(t);
+  if (kind == StopKind::kSyscallExit && t.buffer_drained_at_entry) {
+    // Drained at this call's entry, and no code of the thread ran since:
+    // its buffer holds nothing new (one read of its header less at the
+    // exit of every blocking call). What the call mapped is published.
+    if (published_files_ != files_.generation()) publish_mapped_files();
+  } else {
+    drain_syscall_buffer(t);
+  }
+  // Not after calls whose other side runs on this thread's buffer (a vfork
+  // child) or that set it up.
+  const long nr = t.call.nr;
+  t.buffer_drained_at_entry = kind == StopKind::kSyscallEntry && nr != SYS_vfork &&
+                              nr != SYS_clone && nr != SYS_clone3 && nr != SYS_fork &&
+                              nr != SYS_execve && nr != SYS_execveat && nr != BKSB_REGISTER_SYSCALL;
   trace::Stop s;
   s.tid = t.vtid;
   s.kind = kind;

@@ -229,6 +229,9 @@ class Session {
   pid_t running_ = 0;
   std::chrono::steady_clock::time_point running_since_;
   uint64_t running_cpu_ = 0;
+  // running_cpu_ as read when running_ was switched to, until its first run
+  // starts (wait_or_preempt): the thread has not run in between.
+  std::optional<uint64_t> switched_in_cpu_;
   FutexQueues futexes_;
   MappedFiles files_;
   std::deque<pid_t> due_;   // must come back before the next decision, in this order

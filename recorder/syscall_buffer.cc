@@ -315,8 +315,6 @@ void Session::patch_syscall_site(Thread& t, const Registers& regs, bool exit) {
   const uint64_t from = cmp_after ? syscall_at : syscall_at - 5;
   const uint64_t to = cmp_after ? syscall_at + 8 : syscall_at;
   const uint64_t back = cmp_after ? to : syscall_at + 2;  // where the slot returns
-  uint8_t code[8] = {};
-  if (!t.process->mem.read(from, code, to - from)) return;
   for (auto& [tid, other] : threads_) {
     if (other.process != t.process || other.state == Thread::State::kDead ||
         other.state == Thread::State::kStarting) {
@@ -336,6 +334,10 @@ void Session::patch_syscall_site(Thread& t, const Registers& regs, bool exit) {
     uint64_t pc = other.task.regs().rip;
     if (pc > from && pc < to) return;
   }
+  // Read only now: a site two threads keep blocking in (a pipe's ends read
+  // in turn) is turned down at every exit, and every syscall counts there.
+  uint8_t code[8] = {};
+  if (!t.process->mem.read(from, code, to - from)) return;
   const uint64_t slot = state.slots + uint64_t{state.next_slot} * BKSB_SLOT_BYTES;
   if (!fits_rel32(from + 5, slot) || !fits_rel32(slot + 32, state.hook) ||
       !fits_rel32(slot + 32, back)) {

@@ -226,10 +226,31 @@ static int is_mapped_file(const struct stat* st) {
   return 0;
 }
 
+/* The fstat of the fd the call being recorded uses: a write asks both
+ * whether it goes where stdout does and what kind of file it writes, and
+ * on this machine kind every syscall costs as much as the rest of the
+ * buffered call. Forgotten at the start of every call (record_call); no
+ * other code of the program runs in between (asynchronous signals are
+ * held until the next traced stop). */
+static __thread struct {
+  long fd;
+  long result;
+  struct stat st;
+} g_call_fstat __attribute__((tls_model("initial-exec"))) = {-1, 0, {0}};
+
+static long call_fstat(long fd, struct stat* st) {
+  if (g_call_fstat.fd != fd) {
+    g_call_fstat.result = U(SYS_fstat, fd, (long)&g_call_fstat.st, 0, 0, 0, 0);
+    g_call_fstat.fd = fd;
+  }
+  *st = g_call_fstat.st;
+  return g_call_fstat.result;
+}
+
 /* Regular files and directories never block; anything else may. */
 static enum fd_kind fd_kind(long fd) {
   struct stat st;
-  if (U(SYS_fstat, fd, (long)&st, 0, 0, 0, 0) != 0) return FD_FILE; /* fails alike */
+  if (call_fstat(fd, &st) != 0) return FD_FILE; /* fails alike */
   switch (st.st_mode & S_IFMT) {
     case S_IFREG:
       return is_mapped_file(&st) ? FD_MAPPED : FD_FILE;
@@ -261,7 +282,7 @@ static int opens_at_once(long dirfd, long path, long flags) {
 static int writes_to_terminal(long fd) {
   if (fd == 1 || fd == 2) return 1;
   struct stat st, out;
-  if (U(SYS_fstat, fd, (long)&st, 0, 0, 0, 0) != 0) return 0;
+  if (call_fstat(fd, &st) != 0) return 0;
   for (long std_fd = 1; std_fd <= 2; ++std_fd) {
     if (U(SYS_fstat, std_fd, (long)&out, 0, 0, 0, 0) == 0 && out.st_dev == st.st_dev &&
         out.st_ino == st.st_ino) {
@@ -648,6 +669,7 @@ static int arg_count(long nr) {
 }
 
 static long record_call(struct bksb_header* h, const struct bksb_call* c) {
+  g_call_fstat.fd = -1;
   if (!bufferable(h, c)) return BKSB_TRACED;
   const int echo = (c->nr == SYS_write || c->nr == SYS_pwrite64) && writes_to_terminal(c->a[0]);
   uint64_t need = sizeof(struct bksb_record) + out_bound(c, echo);

@@ -1,6 +1,8 @@
 #include "ptrace/proc.h"
 
+#include <fcntl.h>
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -60,6 +62,44 @@ std::vector<ProcMapping> read_proc_maps(pid_t pid) {
 uint64_t proc_signal_set(pid_t tid, std::string_view key) {
   std::optional<std::string> field = proc_status_field(tid, key);
   return field ? std::stoull(*field, nullptr, 16) : 0;
+}
+
+std::optional<std::string_view> ThreadStatFiles::read(UniqueFd& fd, pid_t tgid, pid_t tid,
+                                                      const char* name, char* buf, size_t size) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!fd) {
+      fd.reset(::open(fmt::format("/proc/{}/task/{}/{}", tgid, tid, name).c_str(),
+                      O_RDONLY | O_CLOEXEC));
+      if (!fd) return std::nullopt;
+    }
+    ssize_t n = ::pread(fd.get(), buf, size, 0);
+    if (n > 0) return std::string_view(buf, static_cast<size_t>(n));
+    fd.reset();  // its thread is gone: a thread of that tid now is another
+  }
+  return std::nullopt;
+}
+
+std::optional<char> ThreadStatFiles::state(pid_t tgid, pid_t tid) {
+  char buf[512];
+  auto text = read(stat_, tgid, tid, "stat", buf, sizeof buf);
+  if (!text) return std::nullopt;
+  // "pid (comm) S ...": comm may hold spaces and parentheses.
+  auto paren = text->rfind(')');
+  if (paren == std::string_view::npos || paren + 2 >= text->size()) return std::nullopt;
+  return (*text)[paren + 2];
+}
+
+std::optional<uint64_t> ThreadStatFiles::cpu_ns(pid_t tgid, pid_t tid) {
+  char buf[128];
+  auto text = read(schedstat_, tgid, tid, "schedstat", buf, sizeof buf);
+  if (!text) return std::nullopt;
+  uint64_t ns = 0;
+  size_t i = 0;
+  for (; i < text->size() && (*text)[i] >= '0' && (*text)[i] <= '9'; ++i) {
+    ns = ns * 10 + static_cast<uint64_t>((*text)[i] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  return ns;
 }
 
 }  // namespace backstep

@@ -42,12 +42,13 @@ StopWaiter::~StopWaiter() { ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
 
 std::optional<WaitStatus> StopWaiter::wait(pid_t tid, Clock::time_point deadline) {
   lost_ = false;
+  // waitpid is asked first: the stop is usually there already (a thread
+  // resumed into a short run), and every syscall counts on the recorder's
+  // busiest path. Only before sleeping is the signalfd drained and waitpid
+  // asked again: a stop after that waitpid makes the signalfd readable
+  // again, so poll() cannot sleep through it.
+  bool drained = false;
   for (;;) {
-    // Drain first, then ask: a stop after the waitpid below makes the
-    // signalfd readable again, so poll() cannot sleep through it.
-    signalfd_siginfo info[8];
-    while (::read(fd_.get(), info, sizeof info) > 0) {
-    }
     int status = 0;
     pid_t got = ::waitpid(tid, &status, __WALL | WNOHANG);
     if (got > 0) return WaitStatus{got, status};
@@ -62,6 +63,15 @@ std::optional<WaitStatus> StopWaiter::wait(pid_t tid, Clock::time_point deadline
       }
       throw_errno("waitpid");
     }
+    if (!drained) {
+      // SIGCHLD is a standard signal, pending at most once: one read
+      // empties the signalfd unless it filled the whole buffer.
+      signalfd_siginfo info[8];
+      while (::read(fd_.get(), info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+      }
+      drained = true;
+      continue;
+    }
     auto now = Clock::now();
     if (now >= deadline) return std::nullopt;
     auto left = std::min<Clock::duration>(deadline - now, kLongestPoll);
@@ -73,6 +83,7 @@ std::optional<WaitStatus> StopWaiter::wait(pid_t tid, Clock::time_point deadline
       if (errno != EINTR) throw_errno("poll");
       check_interrupt();
     }
+    drained = false;
   }
 }
 

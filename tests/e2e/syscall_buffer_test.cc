@@ -181,6 +181,7 @@ std::vector<Case> cases() {
   both("mapped_file_writes", {E2E_BUFFER_CASES, "mapped"});
   both("fifo_opened_by_two_threads", {E2E_BUFFER_CASES, "fifo"});
   both("read_of_empty_pipe", {E2E_BUFFER_CASES, "pipe-wait"});
+  both("ping_pong_over_pipes_and_sockets", {E2E_BUFFER_CASES, "ping-pong"});
   both("timer_signals", {E2E_BUFFER_CASES, "signals"});
   // (Not with -n: every call of the loop stops there, tens of thousands of
   // stops, whose replay takes minutes on a loaded machine.)

@@ -9,6 +9,9 @@
 //   mapped       writes to a file some mapping maps (must be seen in replay)
 //   fifo         two threads open the two ends of a FIFO (the opens wait)
 //   pipe-wait    a read on an empty pipe that another thread fills later
+//   ping-pong    two threads pass bytes back and forth over two pipes, then
+//                over a socket pair (every read and recv waits for the
+//                other thread); prints the sums
 //   spin-calls   a thread waits for another's flag in a loop of buffered
 //                calls (no stop of its own: preempted by the wall clock)
 //   signals      a timer's handler (SA_RESTART) while buffered calls run;
@@ -17,6 +20,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -226,6 +230,51 @@ int pipe_wait_mode() {
   return 0;
 }
 
+// Echoes `rounds` bytes from `in` to `out`, reading with `get` and writing
+// with `put`; what it read summed.
+template <class Get, class Put>
+long echo_bytes(long rounds, Get get, Put put) {
+  long sum = 0;
+  for (long i = 0; i < rounds; ++i) {
+    char c = 0;
+    if (get(&c) != 1 || put(c) != 1) std::abort();
+    sum += c;
+  }
+  return sum;
+}
+
+int ping_pong_mode() {
+  constexpr long kRounds = 300;
+  int ping[2], pong[2], sock[2];
+  if (pipe(ping) != 0 || pipe(pong) != 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sock) != 0) {
+    return 1;
+  }
+  long echoed_pipe = 0, echoed_sock = 0;
+  std::thread echo([&] {
+    echoed_pipe = echo_bytes(
+        kRounds, [&](char* c) { return read(ping[0], c, 1); },
+        [&](char c) { return write(pong[1], &c, 1); });
+    echoed_sock = echo_bytes(
+        kRounds, [&](char* c) { return recv(sock[1], c, 1, 0); },
+        [&](char c) { return send(sock[1], &c, 1, 0); });
+  });
+  long sum_pipe = 0, sum_sock = 0;
+  for (long i = 0; i < kRounds; ++i) {
+    char c = static_cast<char>(i * 7);
+    if (write(ping[1], &c, 1) != 1 || read(pong[0], &c, 1) != 1) return 1;
+    sum_pipe += c;
+  }
+  for (long i = 0; i < kRounds; ++i) {
+    char c = static_cast<char>(i * 5);
+    if (send(sock[0], &c, 1, 0) != 1 || recv(sock[0], &c, 1, 0) != 1) return 1;
+    sum_sock += c;
+  }
+  echo.join();
+  std::printf("ping-pong: pipes %ld/%ld, socket pair %ld/%ld\n", sum_pipe, echoed_pipe, sum_sock,
+              echoed_sock);
+  return 0;
+}
+
 int spin_calls_mode() {
   std::atomic<bool> flag{false};
   std::thread setter([&] { flag = true; });
@@ -286,10 +335,11 @@ int main(int argc, char** argv) {
   if (mode == "mapped") return mapped_mode();
   if (mode == "fifo") return fifo_mode();
   if (mode == "pipe-wait") return pipe_wait_mode();
+  if (mode == "ping-pong") return ping_pong_mode();
   if (mode == "signals") return signals_mode();
   if (mode == "spin-calls") return spin_calls_mode();
   std::fprintf(stderr,
                "usage: buffer_cases fork|exec-static EXE|exec-noenv|mapped|fifo|"
-               "pipe-wait|signals\n");
+               "pipe-wait|ping-pong|signals\n");
   return 2;
 }
