@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -263,6 +264,13 @@ void Session::drain_syscall_buffer(Thread& t) {
 }
 
 void Session::share_syscall_buffer(Thread& t, std::vector<std::byte> contents) {
+  // A thread with a SIGKILL pending (a fork child its parent killed before
+  // it ever ran) would die inside the injected calls: it runs no code of
+  // its own again, so its buffer may stay as it is.
+  for (const char* field : {"SigPnd", "ShdPnd"}) {
+    auto mask = proc_status_field(t.task.tid(), field);
+    if (mask && (std::stoull(*mask, nullptr, 16) >> (SIGKILL - 1)) & 1) return;
+  }
   const uint64_t addr = *t.syscallbuf;
   if (contents.empty()) contents = t.process->mem.read_bytes(addr, sizeof(bksb_header));
   t.buffer_view = SharedRegion::make(t.task, t.process->mem, addr, BKSB_BUFFER_BYTES, contents);
