@@ -22,6 +22,7 @@
 #include "preload/syscallbuf_abi.h"
 #include "ptrace/proc.h"
 #include "recorder/session.h"
+#include "recorder/signal_disposition.h"
 #include "trace/buffered_syscalls.h"
 
 namespace backstep::recorder {
@@ -269,7 +270,7 @@ void Session::share_syscall_buffer(Thread& t, std::vector<std::byte> contents) {
   // its own again, so its buffer may stay as it is.
   for (const char* field : {"SigPnd", "ShdPnd"}) {
     auto mask = proc_status_field(t.task.tid(), field);
-    if (mask && (std::stoull(*mask, nullptr, 16) >> (SIGKILL - 1)) & 1) return;
+    if (mask && has_signal(std::stoull(*mask, nullptr, 16), SIGKILL)) return;
   }
   const uint64_t addr = *t.syscallbuf;
   if (contents.empty()) contents = t.process->mem.read_bytes(addr, sizeof(bksb_header));
@@ -398,7 +399,7 @@ void Session::patch_syscall_site(Thread& t, const Registers& regs, bool exit) {
 
 void Session::note_handler_entry(Thread& t, int sig) {
   auto mask = proc_status_field(t.task.tid(), "SigCgt");
-  if (mask && (std::stoull(*mask, nullptr, 16) >> (sig - 1)) & 1) t.handler_frames++;
+  if (mask && has_signal(std::stoull(*mask, nullptr, 16), sig)) t.handler_frames++;
 }
 
 // A vfork child (clone with CLONE_VM, without CLONE_THREAD) runs on its

@@ -70,6 +70,15 @@ void remove_temp(const std::string& path) {
   rmdir(path.substr(0, path.rfind('/')).c_str());
 }
 
+// What a child wrote into `fd` until it closed it, then its exit status.
+std::string read_until_closed_and_reap(int fd, pid_t child, int* status) {
+  std::string got;
+  char buf[128];
+  for (ssize_t r; (r = read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(r));
+  waitpid(child, status, 0);
+  return got;
+}
+
 int fork_mode() {
   int out[2];
   if (pipe(out) != 0) return 1;
@@ -86,14 +95,9 @@ int fork_mode() {
     _exit(7);
   }
   close(out[1]);
-  char buf[128] = {};
-  ssize_t got = 0;
-  for (ssize_t r; (r = read(out[0], buf + got, sizeof buf - 1 - static_cast<size_t>(got))) > 0;) {
-    got += r;
-  }
   int status = 0;
-  waitpid(child, &status, 0);
-  std::printf("parent read: %s", buf);
+  std::string got = read_until_closed_and_reap(out[0], child, &status);
+  std::printf("parent read: %s", got.c_str());
   std::printf("child status %d\n", WEXITSTATUS(status));
   std::printf("parent: %ld calls ok\n", common_calls(100));
   std::fflush(stdout);
@@ -136,14 +140,9 @@ int fork_busy_mode() {
   }
   close(out[1]);
   long mine = common_calls(400);  // while the child runs
-  char buf[256] = {};
-  ssize_t got = 0;
-  for (ssize_t r; (r = read(out[0], buf + got, sizeof buf - 1 - static_cast<size_t>(got))) > 0;) {
-    got += r;
-  }
   int status = 0;
-  waitpid(child, &status, 0);
-  std::printf("parent: %ld calls ok\nparent read: %schild status %d\n", mine, buf,
+  std::string got = read_until_closed_and_reap(out[0], child, &status);
+  std::printf("parent: %ld calls ok\nparent read: %schild status %d\n", mine, got.c_str(),
               WEXITSTATUS(status));
   return 0;
 }
