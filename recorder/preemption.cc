@@ -18,6 +18,7 @@
 #include <cerrno>
 
 #include "base/errors.h"
+#include "ptrace/conditional_breakpoint.h"
 #include "ptrace/interrupt_signature.h"
 #include "ptrace/runtime_link.h"
 #include "recorder/session.h"
@@ -35,6 +36,8 @@ using trace::SwitchReason;
 constexpr std::chrono::milliseconds kInterruptGrace{20};
 // Single steps spent going once round the interrupted loop (15-30 us each).
 constexpr int kObserveSteps = 512;
+// Single steps, at most, from there on to code replay's stub can patch.
+constexpr int kPatchSteps = 64;
 // The memory part of a signature: at most this many ranges of written
 // bytes, each at most this long.
 constexpr size_t kMaxSignatureRanges = 16;
@@ -286,8 +289,8 @@ std::optional<WaitStatus> Session::wait_or_preempt(Thread& t) {
       continue;
     }
     if (st) {
-      const bool entry = st->syscall_stop() ||
-                         (st->ptrace_event() == PTRACE_EVENT_SECCOMP && !t.in_syscall);
+      const bool entry =
+          st->syscall_stop() || (st->ptrace_event() == PTRACE_EVENT_SECCOMP && !t.in_syscall);
       if (asked && entry) {
         // It entered a syscall just as the interrupt was asked for: that
         // stop took the interrupt's place but left the thread marked as
@@ -431,6 +434,15 @@ Session::Preemption Session::preempt(Thread& t, microseconds ran, WaitStatus& st
     }
     if (outcome) return *outcome;
   }
+  // On to an instruction replay's stub can be patched over, if it does not
+  // stand on one (a PLT's indirect jmp, a call): else replay traps at every
+  // pass of that pc, which may be hot enough (a comparison callback in a
+  // sort) that the search outlasts its bound.
+  for (int i = 0; i < kPatchSteps && !in_buffer && steps > 0 &&
+                  !ConditionalBreakpoint::patchable(t.process->mem, regs.rip) && step(outcome);
+       ++i) {
+  }
+  if (outcome) return *outcome;
   if (in_buffer) yield_at_next_call(t);
   if (steps == 0 || in_buffer || ticks_now() != ticks_at) {
     // Nothing to step (it stands at a syscall or a trap: that stop comes at

@@ -537,31 +537,59 @@ void Session::loop() {
                                   SwitchReason::kBlocked, 0});
       current_ = next;
     }
-    note_running(*t);
-    resume(*t, Resume::kSyscall);
-    if (t->state == Thread::State::kDead) continue;
-    int others = 0;
-    for (const auto& [tid, th] : threads_) {
-      others += th.state != Thread::State::kDead && &th != t;
+    try {
+      run_until_stop(*t);
+    } catch (const SystemError& e) {
+      if (e.error_number() != ESRCH || !killed_under_us(*t)) throw;
     }
-    spin_watch_.running(t->vtid, others);
-    std::optional<WaitStatus> waited = wait_or_preempt(*t);
-    spin_watch_.stopped();
-    if (!waited) continue;  // interrupted, recorded, switched
-    WaitStatus st = *waited;
-    if (st.tid != t->task.tid()) {
-      on_exec(*t, st);  // an exec by a thread that was not the leader
-      continue;
+  }
+}
+
+// Runs `t`, the one thread let run, to its next stop and records that stop.
+void Session::run_until_stop(Thread& t) {
+  note_running(t);
+  resume(t, Resume::kSyscall);
+  if (t.state == Thread::State::kDead) return;
+  int others = 0;
+  for (const auto& [tid, th] : threads_) {
+    others += th.state != Thread::State::kDead && &th != &t;
+  }
+  spin_watch_.running(t.vtid, others);
+  std::optional<WaitStatus> waited = wait_or_preempt(t);
+  spin_watch_.stopped();
+  if (!waited) return;  // interrupted, recorded, switched
+  WaitStatus st = *waited;
+  if (st.tid != t.task.tid()) {
+    on_exec(t, st);  // an exec by a thread that was not the leader
+    return;
+  }
+  if (st.exited() || st.signaled()) {
+    note_death(t, st);
+    return;
+  }
+  if (t.process->dying && t.task.tid() != t.process->ender) {
+    t.task.resume(Resume::kContinue, 0);
+    return;
+  }
+  on_stop(t, st);
+}
+
+// ptrace said `t` is gone (ESRCH) while it stood stopped for us: a SIGKILL
+// from outside woke it between its stop and our look at it. What that stop
+// was is lost with it, as it is for the program; its death is what is left
+// to record. False if it is in fact alive (the error was ours).
+bool Session::killed_under_us(Thread& t) {
+  spin_watch_.stopped();
+  if (t.reaped) return true;
+  for (;;) {
+    auto st = wait_for(t.task.tid());
+    if (!st) return false;
+    if (st->exited() || st->signaled()) {
+      note_death(t, *st);
+      return true;
     }
-    if (st.exited() || st.signaled()) {
-      note_death(*t, st);
-      continue;
-    }
-    if (t->process->dying && t->task.tid() != t->process->ender) {
-      t->task.resume(Resume::kContinue, 0);
-      continue;
-    }
-    on_stop(*t, st);
+    if (st->ptrace_event() != PTRACE_EVENT_EXIT) return false;
+    t.task.resume(Resume::kContinue, 0);
   }
 }
 

@@ -57,6 +57,8 @@ class Session {
   // ---- session.cc ----
   void start();
   void loop();
+  void run_until_stop(Thread& t);
+  bool killed_under_us(Thread& t);
   Thread& thread(pid_t tid);
   Process& process(pid_t tgid);
   pid_t process_of(pid_t tid) const;

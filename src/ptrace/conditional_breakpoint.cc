@@ -53,6 +53,55 @@ bool is_control_flow(csh h, const cs_insn& insn) {
   }
 }
 
+// An instruction the jmp to the stub overwrites, moved into the stub.
+struct Displaced {
+  uint64_t addr;
+  std::vector<uint8_t> bytes;
+  int disp_offset = -1;  // of a rip-relative disp32 to fix, or -1
+};
+
+// The instructions at `pc` (`code`, `readable` bytes of it) that a 5-byte
+// jmp would overwrite: whole ones, straight-line, none a branch or trap.
+// Empty, with `why` set, when there are no such.
+std::vector<Displaced> displaceable(const Capstone& cs, const uint8_t* code, size_t readable,
+                                    uint64_t pc, std::string& why) {
+  std::vector<Displaced> displaced;
+  size_t length = 0;
+  while (length < 5) {
+    cs_insn* insn = nullptr;
+    size_t n = cs_disasm(cs.h, code + length, readable - length, pc + length, 1, &insn);
+    if (n == 0) {
+      why = "undecodable code";
+      return {};
+    }
+    Displaced d{insn[0].address, std::vector<uint8_t>(insn[0].bytes, insn[0].bytes + insn[0].size)};
+    bool control = is_control_flow(cs.h, insn[0]);
+    const cs_x86& x86 = insn[0].detail->x86;
+    bool rip_relative = false;
+    for (uint8_t i = 0; i < x86.op_count; ++i) {
+      if (x86.operands[i].type == X86_OP_MEM && x86.operands[i].mem.base == X86_REG_RIP) {
+        rip_relative = true;
+      }
+    }
+    if (rip_relative) {
+      if (x86.encoding.disp_size != 4) control = true;
+      d.disp_offset = x86.encoding.disp_offset;
+    }
+    cs_free(insn, n);
+    if (control) {
+      why = fmt::format("a branch or trap at {:#x}", d.addr);
+      return {};
+    }
+    length += d.bytes.size();
+    displaced.push_back(std::move(d));
+  }
+  if (length > kMaxPatch) {
+    why = "instructions too long";
+    return {};
+  }
+  return displaced;
+}
+
 // Machine code, appended.
 class Code {
  public:
@@ -114,6 +163,15 @@ std::optional<uint64_t> stub_address(pid_t pid, uint64_t pc) {
 
 }  // namespace
 
+bool ConditionalBreakpoint::patchable(const AddressSpace& mem, uint64_t pc) {
+  uint8_t code[kMaxPatch + 16] = {};
+  size_t readable = sizeof code;
+  while (readable > 0 && !mem.read(pc, code, readable)) --readable;
+  thread_local const Capstone cs;  // the recorder asks at every interrupt
+  std::string why;
+  return !displaceable(cs, code, readable, pc, why).empty();
+}
+
 std::unique_ptr<ConditionalBreakpoint> ConditionalBreakpoint::install(
     const Task& task, const AddressSpace& mem, HeldAt at, const Target& target,
     const std::vector<uint64_t>& avoid, std::string* why) {
@@ -126,37 +184,11 @@ std::unique_ptr<ConditionalBreakpoint> ConditionalBreakpoint::install(
   size_t readable = sizeof code;
   while (readable > 0 && !mem.read(pc, code, readable)) --readable;
   Capstone cs;
-  // The instructions to displace: whole ones, straight-line, >= 5 bytes.
-  struct Displaced {
-    uint64_t addr;
-    std::vector<uint8_t> bytes;
-    int disp_offset = -1;  // of a rip-relative disp32 to fix, or -1
-  };
-  std::vector<Displaced> displaced;
+  std::string refused;
+  std::vector<Displaced> displaced = displaceable(cs, code, readable, pc, refused);
+  if (displaced.empty()) return fail(std::move(refused));
   size_t length = 0;
-  while (length < 5) {
-    cs_insn* insn = nullptr;
-    size_t n = cs_disasm(cs.h, code + length, readable - length, pc + length, 1, &insn);
-    if (n == 0) return fail("undecodable code");
-    Displaced d{insn[0].address, std::vector<uint8_t>(insn[0].bytes, insn[0].bytes + insn[0].size)};
-    bool control = is_control_flow(cs.h, insn[0]);
-    const cs_x86& x86 = insn[0].detail->x86;
-    bool rip_relative = false;
-    for (uint8_t i = 0; i < x86.op_count; ++i) {
-      if (x86.operands[i].type == X86_OP_MEM && x86.operands[i].mem.base == X86_REG_RIP) {
-        rip_relative = true;
-      }
-    }
-    if (rip_relative) {
-      if (x86.encoding.disp_size != 4) control = true;
-      d.disp_offset = x86.encoding.disp_offset;
-    }
-    cs_free(insn, n);
-    if (control) return fail(fmt::format("a branch or trap at {:#x}", d.addr));
-    length += d.bytes.size();
-    displaced.push_back(std::move(d));
-  }
-  if (length > kMaxPatch) return fail("instructions too long");
+  for (const Displaced& d : displaced) length += d.bytes.size();
   for (uint64_t a : avoid) {
     if (a >= pc && a < pc + length) return fail(fmt::format("a breakpoint at {:#x}", a));
   }

@@ -49,6 +49,10 @@ class ConditionalBreakpoint {
                                                         HeldAt at, const Target& target,
                                                         const std::vector<uint64_t>& avoid,
                                                         std::string* why);
+  // Whether the code at `pc` is what install can patch (straight-line
+  // instructions, no branch or trap, in the first 5 bytes); install may
+  // still refuse for reasons of the moment (a branch into them, no room).
+  static bool patchable(const AddressSpace& mem, uint64_t pc);
   ~ConditionalBreakpoint();  // puts the original code back (the stub page stays; see remove)
   ConditionalBreakpoint(const ConditionalBreakpoint&) = delete;
   ConditionalBreakpoint& operator=(const ConditionalBreakpoint&) = delete;
