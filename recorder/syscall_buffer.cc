@@ -230,8 +230,7 @@ void Session::drain_syscall_buffer(Thread& t) {
     b.records = writer_.spare_bytes();
     b.records.reserve(BKSB_BUFFER_BYTES);
     if (view) {
-      const std::byte* from = view->data() + sizeof h + h.drained;
-      b.records.assign(from, from + (h.used - h.drained));
+      trace::assign_bytes(b.records, {view->data() + sizeof h + h.drained, h.used - h.drained});
     } else {
       b.records.resize(h.used - h.drained);
       if (!t.process->mem.read_bulk(addr + sizeof h + h.drained, b.records.data(),

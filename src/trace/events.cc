@@ -296,7 +296,9 @@ Event decode(uint16_t type, std::span<const std::byte> payload, uint32_t events_
       std::span<const std::byte> records = p.bytes();
       // Constructed in place: assigning a vector of another allocator
       // would copy every byte again, into the default one.
-      out = SyscallBuffer{tid, std::pmr::vector<std::byte>(records.begin(), records.end(), bulk)};
+      SyscallBuffer b{tid, std::pmr::vector<std::byte>(bulk)};
+      assign_bytes(b.records, records);
+      out = std::move(b);
       break;
     }
     case RecordType::kCodeWrite: {
