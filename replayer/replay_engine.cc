@@ -32,6 +32,15 @@ namespace {
 
 using trace::StopKind;
 
+// Whether the kernel, delivering a signal with these registers, would
+// restart the syscall they come back from (rax one of its restart codes,
+// -ERESTARTSYS to -ERESTART_RESTARTBLOCK): only then does orig_rax decide
+// anything.
+bool restart_pending(const Registers& r) {
+  auto rax = static_cast<int64_t>(r.rax);
+  return rax <= -512 && rax >= -516;
+}
+
 std::string regs_diff(const Registers& want, const Registers& got, bool at_syscall_exit) {
   struct Field {
     const char* name;
@@ -450,6 +459,17 @@ void ReplayEngine::complete_stop(size_t index, Thread& t, const trace::Stop& s,
   // through the tick counter's slow path, with other scratch registers
   // (the program's own are saved by the counter and come back intact).
   bool scratch_regs = (s.kind == StopKind::kTrap && t.armed.has_value()) || killed;
+  if (s.kind == StopKind::kSignal && regs.orig_rax != s.regs.orig_rax && !restart_pending(regs) &&
+      !restart_pending(s.regs)) {
+    // Where the kernel dequeued a signal shows in orig_rax alone: on the
+    // way out of a syscall it still holds the call's number, at an
+    // interrupt it is -1, and which of the two a signal queued at a
+    // syscall's exit meets is the machine's timing. With no restart
+    // pending it decides nothing (the handler's frame does not hold it,
+    // rt_sigreturn sets -1): the thread takes the recorded one.
+    regs.orig_rax = s.regs.orig_rax;
+    t.task.set_regs(regs);
+  }
   if (std::string d = scratch_regs
                           ? std::string()
                           : regs_diff(s.regs, regs, s.kind == StopKind::kSyscallExit && t.emulated);
