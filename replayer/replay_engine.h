@@ -230,6 +230,7 @@ class ReplayEngine {
   // program is shown the recorded ones (clone results and the ids they
   // write), and its signals to itself are sent to the copy's threads.
   void show_recorded_tid(Thread& t, const trace::Stop& s, Registers& regs);
+  bool reaches_own_group(const Thread& t) const;
   void aim_self_signal(Thread& t, Registers& regs);
 
   // The thread with kernel id `tid`, made known on first sight.

@@ -159,7 +159,8 @@ void ReplayEngine::on_entry(size_t index, Thread& t, Registers& regs) {
       // handler reads: the kernel queues the program's own siginfo.
       pid_t own = t.process->vpid;
       auto target = static_cast<pid_t>(t.args[0]);
-      bool self = target == own || (t.nr == SYS_tkill && by_vtid_.count(target) > 0);
+      bool self = target == own || (t.nr == SYS_tkill && by_vtid_.count(target) > 0) ||
+                  reaches_own_group(t);
       execute = self;
       if (execute) aim_self_signal(t, regs);
       break;
@@ -378,6 +379,15 @@ void ReplayEngine::show_recorded_tid(Thread& t, const trace::Stop& s, Registers&
   if ((c.flags & CLONE_CHILD_SETTID) && t.clone_child) t.process->mem.write_value(c.child_tid, id);
 }
 
+// kill(0, sig) and kill(-pgid, sig) of the group the caller leads reach
+// the caller too (the replayed processes' groups are not the recorded ones,
+// so only those two forms are told apart; kill(-1, sig) skips the caller).
+bool ReplayEngine::reaches_own_group(const Thread& t) const {
+  if (t.nr != SYS_kill) return false;
+  auto target = static_cast<pid_t>(t.args[0]);
+  return target == 0 || target == -t.process->vpid;
+}
+
 void ReplayEngine::aim_self_signal(Thread& t, Registers& regs) {
   // Recorded ids name the program's threads; the kernel knows these
   // processes' by other numbers (the same ones only in the launched process).
@@ -390,7 +400,9 @@ void ReplayEngine::aim_self_signal(Thread& t, Registers& regs) {
   uint64_t args[2] = {t.args[0], t.args[1]};
   if (t.nr == SYS_kill || t.nr == SYS_tgkill || t.nr == SYS_rt_sigqueueinfo ||
       t.nr == SYS_rt_tgsigqueueinfo) {
-    if (args[0] == own) args[0] = own_kernel;
+    // To its group: the replay sends it to the caller alone (the group's
+    // other processes got theirs from outside, as recorded).
+    if (args[0] == own || reaches_own_group(t)) args[0] = own_kernel;
     if (t.nr == SYS_tgkill || t.nr == SYS_rt_tgsigqueueinfo) args[1] = kernel_view(args[1]);
   } else {
     args[0] = kernel_view(args[0]);

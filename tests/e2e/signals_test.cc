@@ -74,6 +74,7 @@ INSTANTIATE_TEST_SUITE_P(
         SignalCase{"waits_across_threads", {"signal_waits"}, 0, "main done usr2 7"},
         SignalCase{"from_outside", {"signal_outside"}, 143, "usr1 1 rt 123"},
         SignalCase{"stop_and_continue", {"signal_stop_cont"}, 0, "conts 1"},
+        SignalCase{"to_own_process_group", {"signal_group"}, 143, "parent usr1 1 usr2 1"},
         SignalCase{"instrumented_spin", {"signal_spin"}, 134, "alarmed after spinning: yes"}),
     [](const auto& p) { return std::string(p.param.name); });
 
