@@ -127,37 +127,12 @@ std::vector<trace::MemWrite> signature_words(const AddressSpace& mem,
   return out;
 }
 
-// Whether an instruction (by its mnemonic) changes control flow or traps:
-// such code cannot be moved into replay's stub (ptrace/conditional_breakpoint.h).
-bool moves_control(const std::string& text) {
-  for (const char* p : {"j", "call", "ret", "loop", "syscall", "sysenter", "int", "ud", "hlt",
-                        "pushf", "popf", "xbegin", "iret"}) {
-    if (text.rfind(p, 0) == 0) return true;
-  }
-  return false;
-}
-
-struct Passed {
-  uint64_t pc;
-  uint32_t size;
-  bool control;
-};
-
-// Where in one iteration of the loop (`loop`, from the interrupted pc back
-// to it) replay can best patch a jump to its stub: an instruction of 5
-// bytes or more that moves no control, else the first of straight-line
-// instructions that add up to 5 bytes. Its index in `loop`, or 0.
-size_t patchable_point(const std::vector<Passed>& loop) {
+// Where in one iteration of the loop (`loop`: the pcs from the interrupted
+// one back to it) replay can patch a jump to its stub: the first pc whose
+// code the stub can displace. Its index in `loop`, or 0.
+size_t patchable_point(const AddressSpace& mem, const std::vector<uint64_t>& loop) {
   for (size_t i = 0; i < loop.size(); ++i) {
-    if (loop[i].size >= 5 && !loop[i].control) return i;
-  }
-  for (size_t i = 0; i < loop.size(); ++i) {
-    uint64_t bytes = 0;
-    for (size_t j = i; j < loop.size() && !loop[j].control && bytes < 5; ++j) {
-      if (j > i && loop[j].pc != loop[j - 1].pc + loop[j - 1].size) break;
-      bytes += loop[j].size;
-    }
-    if (bytes >= 5) return i;
+    if (ConditionalBreakpoint::patchable(mem, loop[i])) return i;
   }
   return 0;
 }
@@ -380,12 +355,11 @@ Session::Preemption Session::preempt(Thread& t, microseconds ran, WaitStatus& st
   };
   const uint64_t ticks_at = ticks_now();
   if (!decoder_) decoder_.emplace();
-  if (!disassembler_) disassembler_.emplace();
   // Once round the loop, single-stepping, noting what it writes: if the
   // registers come back the same, only memory tells the iterations apart.
   Registers regs = at;
   std::vector<MemoryAccess> stores;
-  std::vector<Passed> loop;
+  std::vector<uint64_t> loop;
   int steps = 0;
   // One instruction; false when it must not be stepped, or a real stop came.
   bool in_buffer = false;  // the loop went into the syscall buffer's path
@@ -397,8 +371,7 @@ Session::Preemption Session::preempt(Thread& t, microseconds ran, WaitStatus& st
     for (const MemoryAccess& a : decoder_->accesses(std::span(code, len), regs)) {
       if (a.write) stores.push_back(a);
     }
-    std::vector<Instruction> insn = disassembler_->decode(std::span(code, len), regs.rip, 1);
-    if (!insn.empty()) loop.push_back({regs.rip, insn[0].size, moves_control(insn[0].text)});
+    loop.push_back(regs.rip);
     t.task.resume(Resume::kSingleStep, 0);  // if it vanished, its exit comes
     auto st = wait_for(t.task.tid());
     if (!st) throw Error("lost track of the program (no traced thread left)");
@@ -426,10 +399,9 @@ Session::Preemption Session::preempt(Thread& t, microseconds ran, WaitStatus& st
   }
   if (outcome) return *outcome;
   if (looped) {
-    // On to the point of the loop replay can patch best (its stub is what
-    // makes finding the instant fast), the stores on the way included.
-    std::vector<Passed> iteration = loop;
-    size_t best = patchable_point(iteration);
+    // On to the point of the loop replay can patch (its stub is what makes
+    // finding the instant fast), the stores on the way included.
+    size_t best = patchable_point(t.process->mem, loop);
     for (size_t i = 0; i < best && step(outcome); ++i) {
     }
     if (outcome) return *outcome;

@@ -29,7 +29,6 @@
 #include <string>
 #include <vector>
 
-#include "disasm/disassembler.h"
 #include "disasm/memory_access.h"
 #include "ptrace/cpu_binding.h"
 #include "ptrace/inferior.h"
@@ -258,7 +257,6 @@ class Session {
   std::map<pid_t, BufferState> buffers_;
   SyscallSites sites_;
   std::optional<AccessDecoder> decoder_;  // stores of a preempted loop
-  std::optional<Disassembler> disassembler_;
 };
 
 }  // namespace backstep::recorder
